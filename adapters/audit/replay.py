@@ -1,0 +1,81 @@
+"""What compliance officers replay: a record's timeline, and its state as of any moment."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from adapters.db import as_datetime
+from adapters.eventstore.application import EventStoreApplication
+from adapters.eventstore.recorder import EventRecorder
+from domain.actor import Actor
+from domain.personal import Erased
+
+
+@dataclass(frozen=True)
+class TimelineEntry:
+    position: int
+    version: int
+    event_type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: Actor | None
+    data: dict[str, Any]
+
+
+def plain(value: Any) -> Any:
+    """A JSON-friendly rendering; erased personal fields become the marker ``"<erased>"``."""
+    if isinstance(value, Erased):
+        return "<erased>"
+    if isinstance(value, UUID | datetime | date):
+        return str(value) if isinstance(value, UUID) else value.isoformat()
+    if isinstance(value, set | frozenset | list | tuple):
+        return sorted((plain(v) for v in value), key=str)
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, Actor):
+        return value.as_dict()
+    return value
+
+
+class Replay:
+    def __init__(self, app: EventStoreApplication, recorder: EventRecorder) -> None:
+        self.app, self.recorder = app, recorder
+
+    def timeline(self, aggregate_id: UUID) -> list[TimelineEntry]:
+        entries = []
+        for stored, position, recorded_at in self.recorder.select_events_with_time(aggregate_id):
+            event = self.app.mapper.to_domain_event(stored)
+            state = dict(vars(event))
+            for key in ("originator_id", "originator_version", "timestamp", "originator_topic"):
+                state.pop(key, None)
+            actor = state.pop("by", None)
+            entries.append(
+                TimelineEntry(
+                    position=position,
+                    version=stored.originator_version,
+                    event_type=type(event).__qualname__,
+                    occurred_at=event.timestamp,  # type: ignore[attr-defined]
+                    recorded_at=as_datetime(recorded_at),
+                    actor=actor if isinstance(actor, Actor) else None,
+                    data={k: plain(v) for k, v in state.items()},
+                )
+            )
+        return entries
+
+    def as_of(self, aggregate_id: UUID, moment: datetime) -> Aggregate | None:
+        """The aggregate as it was at ``moment`` (None if it did not exist yet)."""
+        version = None
+        for stored in self.recorder.select_events(aggregate_id):
+            event = self.app.mapper.to_domain_event(stored)
+            if event.timestamp > moment:  # type: ignore[attr-defined]
+                break
+            version = stored.originator_version
+        if version is None:
+            return None
+        aggregate: Aggregate = self.app.repository.get(aggregate_id, version=version)
+        return aggregate

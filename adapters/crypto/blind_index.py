@@ -1,0 +1,27 @@
+"""Blind indexes: exact search on personal fields without storing them in clear."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+
+from domain.patient import normalise_email, normalise_name
+
+
+class BlindIndex:
+    """Keyed HMAC-SHA256 of a normalised value, one domain-separated index per field kind."""
+
+    def __init__(self, key: bytes) -> None:
+        self._key = key
+
+    def _mac(self, kind: str, value: str) -> bytes:
+        return hmac.new(self._key, kind.encode() + b"\x00" + value.encode(), hashlib.sha256).digest()
+
+    def email(self, email: str) -> bytes:
+        return self._mac("email", normalise_email(email))
+
+    def full_name(self, given_name: str, family_name: str) -> bytes:
+        return self._mac("name", normalise_name(given_name, family_name))
+
+    def name_query(self, query: str) -> bytes:
+        return self._mac("name", normalise_name(query))

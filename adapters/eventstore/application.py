@@ -1,0 +1,148 @@
+"""The eventsourcing ``Application`` wired to our recorder and mapper, and its unit of work."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import Aggregate
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    InfrastructureFactory,
+    IntegrityError,
+    Mapper,
+    Transcoder,
+)
+from eventsourcing.utils import Environment
+
+from adapters.crypto.subject_keys import SubjectKeys
+from adapters.db import Cursor, IntegrityConflict, as_uuid
+from adapters.eventstore.mapper import PersonalDataMapper
+from adapters.eventstore.recorder import EventRecorder, RowWriter
+from adapters.eventstore.transcoder import OrjsonTranscoder
+from commands.bus import IdempotencyClaim
+from commands.results import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    IdempotentReplay,
+    NotFound,
+    Saved,
+)
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class EventStoreApplication(Application[UUID]):
+    """The library's application object, over our recorder (SQLite or PostgreSQL) and mapper."""
+
+    name = "telemed"
+
+    def __init__(self, recorder: EventRecorder, keys: SubjectKeys) -> None:
+        self._our_recorder = recorder
+        self._keys = keys
+        super().__init__(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+
+    def construct_factory(self, env: Environment) -> InfrastructureFactory:
+        return InfrastructureFactory.construct(env)
+
+    def construct_transcoder(self) -> Transcoder:
+        return OrjsonTranscoder()
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return PersonalDataMapper(self.construct_transcoder(), self._keys)
+
+    def construct_recorder(self) -> ApplicationRecorder:
+        return self._our_recorder
+
+
+class UnitOfWork:
+    """One command: loads through the repository, saves once, with keys and idempotency."""
+
+    def __init__(self, app: EventStoreApplication, keys: SubjectKeys) -> None:
+        self._app, self._keys = app, keys
+        self._before: list[RowWriter] = []
+        self._after: list[RowWriter] = []
+        self._new_subjects: list[UUID] = []
+        self._claim: IdempotencyClaim | None = None
+
+    def get(self, cls: type[A], aggregate_id: UUID) -> A:
+        try:
+            aggregate = self._app.repository.get(aggregate_id)
+        except AggregateNotFoundError:
+            raise NotFound(cls.__name__, aggregate_id) from None
+        if not isinstance(aggregate, cls):
+            raise NotFound(cls.__name__, aggregate_id)
+        return aggregate
+
+    def add_subject(self, subject_id: UUID) -> None:
+        self._after.append(self._keys.new_key(subject_id))
+        self._new_subjects.append(subject_id)
+
+    def erase_subject(self, subject_id: UUID) -> None:
+        self._after.append(self._keys.destroy(subject_id))
+
+    def claim(self, claim: IdempotencyClaim) -> None:
+        existing = find_idempotent(self._app.recorder, claim)
+        if existing is not None:
+            raise IdempotentReplay(existing)
+        self._claim = claim
+
+    def save(self, *aggregates: Aggregate) -> Saved:
+        first = aggregates[0]
+        pending = [e for a in aggregates for e in a.collect_events()]
+        version = first.version
+        before = list(self._before)
+        if self._claim is not None:
+            before.insert(0, _record_claim(self._claim, first.id, version))
+        try:
+            stored = [self._app.mapper.to_stored_event(e) for e in pending]
+            positions = self._app.recorder.insert_events(
+                stored, before=before, after=self._after
+            )
+        except IntegrityError as exc:
+            self._forget_new_subjects()
+            raise ConcurrencyConflict(str(exc)) from exc
+        except IntegrityConflict as exc:
+            self._forget_new_subjects()
+            raise IdempotencyConflict("race on idempotency key") from exc
+        except BaseException:
+            self._forget_new_subjects()
+            raise
+        last_of_first = [p for e, p in zip(pending, positions, strict=True)
+                         if e.originator_id == first.id]
+        return Saved(first.id, version, last_of_first[-1] if last_of_first else None)
+
+    def _forget_new_subjects(self) -> None:
+        for subject_id in self._new_subjects:
+            self._keys.forget_pending(subject_id)
+
+
+def _record_claim(claim: IdempotencyClaim, aggregate_id: UUID, version: int) -> RowWriter:
+    def write(cur: Cursor) -> None:
+        cur.execute(
+            "INSERT INTO idempotency_keys (scope, key, request_hash, response, originator_id, "
+            "originator_version) VALUES (%s, %s, %s, %s, %s, %s)",
+            (claim.scope, claim.key, claim.request_hash, b"{}", aggregate_id, version),
+        )
+
+    return write
+
+
+def find_idempotent(recorder: Any, claim: IdempotencyClaim) -> Saved | None:
+    """The first result recorded under this key, or None; a different request is a conflict."""
+    with recorder.db.transaction(write=False) as cur:
+        cur.execute(
+            "SELECT k.request_hash, k.originator_id, k.originator_version, e.notification_id "
+            "FROM idempotency_keys k LEFT JOIN stored_events e "
+            "ON e.originator_id = k.originator_id AND e.originator_version = k.originator_version "
+            "WHERE k.scope = %s AND k.key = %s",
+            (claim.scope, claim.key),
+        )
+        row = cur.fetchone()
+    if row is None:
+        return None
+    if bytes(row[0]) != claim.request_hash:
+        raise IdempotencyConflict("this idempotency key was used for a different request")
+    position = int(row[3]) if row[3] is not None else None
+    return Saved(as_uuid(row[1]), int(row[2]), position)

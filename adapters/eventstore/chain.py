@@ -1,0 +1,145 @@
+"""Hash chains over append-only tables, and the sequencer that extends them in commit order.
+
+Rows are inserted without a position. The sequencer (one at a time: an advisory lock on
+PostgreSQL, the write lock on SQLite) takes the rows that have become visible, numbers them after
+the chain head and links each to the previous one with a keyed hash. A position is therefore
+handed out only to a committed row, after every lower position, so a reader that follows
+positions can never pass a row that commits later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.db import Cursor, Dialect
+
+GENESIS = b"\x00" * 32
+
+
+def link(key: bytes, previous: bytes, position: int, parts: Sequence[bytes]) -> bytes:
+    mac = hmac.new(key, previous + position.to_bytes(8, "big"), hashlib.sha256)
+    for part in parts:
+        mac.update(len(part).to_bytes(4, "big"))
+        mac.update(part)
+    return mac.digest()
+
+
+@dataclass(frozen=True)
+class ChainSpec:
+    """How one table is chained: its row identity, content, position column and order."""
+
+    name: str
+    table: str
+    lock_id: int
+    key_columns: tuple[str, ...]
+    content_columns: tuple[str, ...]
+    position_column: str
+    insert_order: dict[Dialect, str]
+    to_parts: Callable[[Sequence[Any]], Sequence[bytes]]
+    pg_key_types: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Break:
+    """Where a chain stops verifying."""
+
+    chain: str
+    position: int
+    reason: str
+
+
+class ChainSequencer:
+    def __init__(self, spec: ChainSpec, key: bytes, dialect: Dialect) -> None:
+        self.spec, self.key, self.dialect = spec, key, dialect
+
+    def sequence(self, cur: Cursor, *, limit: int = 10_000) -> int:
+        """Number and link the visible unsequenced rows; returns the last position."""
+        s = self.spec
+        if self.dialect == "postgres":
+            cur.execute("SELECT pg_advisory_xact_lock(%s)", (s.lock_id,))
+        cur.execute(
+            "SELECT last_position, last_hash FROM chain_heads WHERE chain = %s", (s.name,)
+        )
+        head = cur.fetchone()
+        position, previous = (int(head[0]), bytes(head[1])) if head else (0, GENESIS)
+        columns = ", ".join(s.key_columns + s.content_columns)
+        cur.execute(
+            f"SELECT {columns} FROM {s.table} WHERE {s.position_column} IS NULL "
+            f"ORDER BY {s.insert_order[self.dialect]} LIMIT %s",
+            (limit,),
+        )
+        rows = cur.fetchall()
+        if not rows:
+            return position
+        nkeys = len(s.key_columns)
+        updates: list[tuple[Any, ...]] = []
+        for row in rows:
+            position += 1
+            previous = link(self.key, previous, position, s.to_parts(row[nkeys:]))
+            updates.append((*row[:nkeys], position, previous))
+        self._write(cur, updates)
+        if head:
+            cur.execute(
+                "UPDATE chain_heads SET last_position = %s, last_hash = %s WHERE chain = %s",
+                (position, previous, s.name),
+            )
+        else:
+            cur.execute(
+                "INSERT INTO chain_heads (chain, last_position, last_hash) VALUES (%s, %s, %s)",
+                (s.name, position, previous),
+            )
+        return position
+
+    def _write(self, cur: Cursor, updates: list[tuple[Any, ...]]) -> None:
+        s = self.spec
+        match = " AND ".join(f"t.{c} = v.{c}" for c in s.key_columns)
+        if self.dialect == "postgres":
+            columns = list(zip(*updates, strict=True))
+            types = (*s.pg_key_types, "bigint", "bytea")
+            names = (*s.key_columns, "p", "h")
+            unnest = ", ".join(f"%s::{t}[]" for t in types)
+            cur.execute(
+                f"UPDATE {s.table} AS t SET {s.position_column} = v.p, chain_hash = v.h "
+                f"FROM unnest({unnest}) AS v({', '.join(names)}) WHERE {match}",
+                [list(c) for c in columns],
+            )
+        else:
+            where = " AND ".join(f"{c} = %s" for c in s.key_columns)
+            cur.executemany(
+                f"UPDATE {s.table} SET {s.position_column} = %s, chain_hash = %s WHERE {where}",
+                [(u[-2], u[-1], *u[:-2]) for u in updates],
+            )
+
+    def verify(self, cur: Cursor, *, batch: int = 5_000) -> tuple[int, Break | None]:
+        """Recompute the chain from the start. Returns (rows checked, first break or None)."""
+        s = self.spec
+        previous, expected, checked = GENESIS, 1, 0
+        columns = ", ".join((s.position_column, "chain_hash", *s.content_columns))
+        while True:
+            cur.execute(
+                f"SELECT {columns} FROM {s.table} WHERE {s.position_column} >= %s "
+                f"ORDER BY {s.position_column} LIMIT %s",
+                (expected, batch),
+            )
+            rows = cur.fetchall()
+            for row in rows:
+                position, stored = int(row[0]), bytes(row[1]) if row[1] is not None else b""
+                if position != expected:
+                    return checked, Break(s.name, expected, f"position {expected} is missing")
+                previous = link(self.key, previous, position, s.to_parts(row[2:]))
+                if not hmac.compare_digest(previous, stored):
+                    return checked, Break(s.name, position, "content or order does not match")
+                expected, checked = expected + 1, checked + 1
+            if len(rows) < batch:
+                break
+        cur.execute("SELECT last_position, last_hash FROM chain_heads WHERE chain = %s", (s.name,))
+        head = cur.fetchone()
+        if head is not None and int(head[0]) != expected - 1:
+            return checked, Break(s.name, expected, "rows after this position were removed")
+        if head is not None and not hmac.compare_digest(bytes(head[1]), previous):
+            return checked, Break(s.name, expected - 1, "chain head does not match")
+        return checked, None

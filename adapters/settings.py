@@ -1,0 +1,36 @@
+"""All configuration, from ``TELEMED_*`` environment variables, in one place."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+
+def _env(name: str, default: str) -> str:
+    return os.environ.get(f"TELEMED_{name}", default)
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: ``sqlite:///path`` (embedded default) or ``postgresql://...``
+    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", "sqlite:///var/telemed.db"))
+    #: the master keyring file (created with mode 0600 on first run)
+    keyring_path: Path = field(default_factory=lambda: Path(_env("KEYRING", "var/keys/keyring.json")))
+    #: ``inprocess``: the API process runs the projections; ``external``: ``telemed project`` does
+    projections: Literal["inprocess", "external"] = field(
+        default_factory=lambda: "external" if _env("PROJECTIONS", "inprocess") == "external"
+        else "inprocess"
+    )
+    host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
+    port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
+    #: how long a query that passes a position waits for the read model to catch up
+    read_wait_seconds: float = field(default_factory=lambda: float(_env("READ_WAIT_SECONDS", "5")))
+    max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "1048576")))
+    pool_size: int = field(default_factory=lambda: int(_env("POOL_SIZE", "20")))
+    log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))

@@ -1,0 +1,78 @@
+"""The composition root: builds the whole service from settings, once."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from adapters.audit.access_log import AccessLog
+from adapters.audit.replay import Replay
+from adapters.crypto.blind_index import BlindIndex
+from adapters.crypto.keyring import Keyring
+from adapters.crypto.subject_keys import SubjectKeys
+from adapters.db import Database
+from adapters.eventstore.application import EventStoreApplication, UnitOfWork
+from adapters.eventstore.recorder import EventRecorder
+from adapters.migrate import migrate
+from adapters.readmodels.patient_directory import SqlPatientDirectory
+from adapters.readmodels.runner import ProjectionRunner
+from adapters.readmodels.worker import ProjectionWorker
+from adapters.settings import Settings
+from adapters.tokens import TokenStore
+from commands.bus import CommandBus
+from projections.patient_directory import PatientDirectoryProjection
+
+log = logging.getLogger("telemed")
+
+
+@dataclass
+class Services:
+    settings: Settings
+    db: Database
+    keyring: Keyring
+    keys: SubjectKeys
+    recorder: EventRecorder
+    app: EventStoreApplication
+    bus: CommandBus
+    directory: SqlPatientDirectory
+    runners: dict[str, ProjectionRunner]
+    worker: ProjectionWorker
+    access_log: AccessLog
+    tokens: TokenStore
+    replay: Replay
+    keyring_created: bool
+
+    def start(self) -> None:
+        if self.settings.projections == "inprocess":
+            self.worker.start()
+
+    def close(self) -> None:
+        self.worker.stop()
+        self.app.close()
+        self.db.close()
+
+
+def build(settings: Settings | None = None) -> Services:
+    settings = settings or Settings()
+    keyring, created = Keyring.load_or_create(settings.keyring_path)
+    if created:
+        log.info("created master keyring at %s (mode 0600)", settings.keyring_path.resolve())
+    db = Database(settings.database_url, pool_size=settings.pool_size)
+    migrate(db)
+    keys = SubjectKeys(db, keyring)
+    recorder = EventRecorder(db, keyring.chain_key)
+    app = EventStoreApplication(recorder, keys)
+    bus = CommandBus(lambda: UnitOfWork(app, keys))
+    directory = SqlPatientDirectory(db, keys, BlindIndex(keyring.index_key))
+    runners = {
+        PatientDirectoryProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, PatientDirectoryProjection(directory), directory
+        ),
+    }
+    access_log = AccessLog(db, keyring.chain_key)
+    worker = ProjectionWorker(list(runners.values()), recorder, access_log)
+    return Services(
+        settings=settings, db=db, keyring=keyring, keys=keys, recorder=recorder, app=app,
+        bus=bus, directory=directory, runners=runners, worker=worker, access_log=access_log,
+        tokens=TokenStore(db), replay=Replay(app, recorder), keyring_created=created,
+    )

@@ -1,0 +1,76 @@
+"""The command bus: one handler per command, idempotency keys, retry on a lost race."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Any, Protocol
+
+import orjson
+
+from commands import patients
+from commands.ports import UnitOfWork
+from commands.results import ConcurrencyConflict, IdempotencyConflict, IdempotentReplay, Saved
+
+Handler = Callable[[Any, UnitOfWork], Saved]
+
+HANDLERS: dict[type[Any], Handler] = {
+    patients.RegisterPatient: patients.register_patient,
+    patients.ChangeContactDetails: patients.change_contact_details,
+    patients.RecordConsent: patients.record_consent,
+    patients.WithdrawConsent: patients.withdraw_consent,
+    patients.ErasePatient: patients.erase_patient,
+}
+
+
+@dataclass(frozen=True)
+class IdempotencyClaim:
+    scope: str
+    key: str
+    request_hash: bytes
+
+
+class IdempotentUnitOfWork(UnitOfWork, Protocol):
+    def claim(self, claim: IdempotencyClaim) -> None:
+        """Raise ``IdempotentReplay`` or ``IdempotencyConflict`` if the key was used; otherwise
+        make the save record the key atomically with the events."""
+        ...
+
+
+class CommandBus:
+    def __init__(self, unit_of_work: Callable[[], IdempotentUnitOfWork], *, retries: int = 3):
+        self._unit_of_work = unit_of_work
+        self._retries = retries
+
+    def handle(self, command: Any, idempotency_key: str | None = None) -> Saved:
+        handler = HANDLERS[type(command)]
+        claim = _claim(command, idempotency_key) if idempotency_key else None
+        for attempt in range(self._retries + 1):
+            uow = self._unit_of_work()
+            try:
+                if claim is not None:
+                    uow.claim(claim)
+                return handler(command, uow)
+            except IdempotentReplay as replay:
+                return replay.saved
+            except (ConcurrencyConflict, IdempotencyConflict) as exc:
+                # A racing twin with the same key: the next round finds its record and replays.
+                racing_twin = isinstance(exc, IdempotencyConflict) and "race" in str(exc)
+                may_retry = racing_twin or getattr(command, "expected_version", None) is None
+                if attempt == self._retries or not may_retry:
+                    raise
+        raise AssertionError("unreachable")
+
+
+def _claim(command: Any, key: str) -> IdempotencyClaim:
+    fields = asdict(command)
+    actor = fields.pop("actor")
+    body = orjson.dumps(
+        {"command": type(command).__name__, "fields": fields},
+        option=orjson.OPT_SORT_KEYS,
+        default=str,
+    )
+    return IdempotencyClaim(
+        scope=str(actor["actor_id"]), key=key, request_hash=hashlib.sha256(body).digest()
+    )

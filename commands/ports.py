@@ -1,0 +1,32 @@
+"""What the command handlers need from the outside world, as protocols (adapters implement)."""
+
+from __future__ import annotations
+
+from typing import Protocol, TypeVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from commands.results import Saved
+
+A = TypeVar("A", bound=Aggregate)
+
+
+class UnitOfWork(Protocol):
+    """One command's view of the event store: load aggregates, then save them atomically."""
+
+    def get(self, cls: type[A], aggregate_id: UUID) -> A:
+        """Load the aggregate, or raise ``NotFound``."""
+        ...
+
+    def add_subject(self, subject_id: UUID) -> None:
+        """A new data subject: create their data key in the same transaction as the save."""
+        ...
+
+    def erase_subject(self, subject_id: UUID) -> None:
+        """Destroy the subject's data key in the same transaction as the save."""
+        ...
+
+    def save(self, *aggregates: Aggregate) -> Saved:
+        """Record the pending events of all aggregates in one transaction; describe the first."""
+        ...

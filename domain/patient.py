@@ -1,0 +1,172 @@
+"""The patient record: identity and contact details, consents, erasure."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from enum import StrEnum
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.actor import Actor
+from domain.errors import ConsentNotGiven, InvalidValue, PatientErased
+from domain.personal import RecordedCreation, RecordedEvent
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+
+class ConsentPurpose(StrEnum):
+    TREATMENT = "treatment"
+    DATA_SHARING = "data-sharing"
+    RESEARCH = "research"
+    RECORDING = "recording"
+
+
+class ErasureReason(StrEnum):
+    SUBJECT_REQUEST = "subject-request"
+    RETENTION_EXPIRED = "retention-expired"
+
+
+def normalise_email(email: str) -> str:
+    value = email.strip().lower()
+    if not _EMAIL.match(value):
+        raise InvalidValue("email address is not valid")
+    return value
+
+
+def normalise_name(*parts: str) -> str:
+    """The form names are searched by: case-folded, single-spaced."""
+    return " ".join(" ".join(parts).casefold().split())
+
+
+CONTACT_FIELDS = ("email", "phone", "address")
+
+
+class Patient(Aggregate):
+    """A data subject receiving care. Personal fields are encrypted with the patient's own key."""
+
+    class Registered(RecordedCreation):
+        personal_fields = (
+            "given_name", "family_name", "birth_date", "email", "phone", "address", "notes",
+        )
+        given_name: str
+        family_name: str
+        birth_date: date | None
+        email: str | None
+        phone: str | None
+        address: str | None
+        notes: str | None
+        organisation_id: UUID | None
+        self_registered: bool
+
+    class ContactDetailsChanged(RecordedEvent):
+        personal_fields = CONTACT_FIELDS
+        email: str | None
+        phone: str | None
+        address: str | None
+
+    class ConsentRecorded(RecordedEvent):
+        purpose: ConsentPurpose
+
+    class ConsentWithdrawn(RecordedEvent):
+        purpose: ConsentPurpose
+
+    class Erased(RecordedEvent):
+        reason: ErasureReason
+
+    @event(Registered)
+    def __init__(
+        self,
+        *,
+        given_name: str,
+        family_name: str,
+        birth_date: date | None,
+        email: str | None,
+        phone: str | None,
+        address: str | None,
+        notes: str | None,
+        organisation_id: UUID | None,
+        self_registered: bool,
+        by: Actor,
+    ) -> None:
+        self.given_name = given_name
+        self.family_name = family_name
+        self.birth_date = birth_date
+        self.email = email
+        self.phone = phone
+        self.address = address
+        self.notes = notes
+        self.organisation_id = organisation_id
+        self.self_registered = self_registered
+        self.consents: set[ConsentPurpose] = set()
+        self.erased = False
+
+    @classmethod
+    def register(cls, *, by: Actor, **fields: Any) -> Patient:
+        given, family = str(fields["given_name"]).strip(), str(fields["family_name"]).strip()
+        if not given or not family:
+            raise InvalidValue("given and family names are required")
+        birth_date = fields.get("birth_date")
+        if birth_date is not None and birth_date > date.today():
+            raise InvalidValue("birth date lies in the future")
+        email = fields.get("email")
+        return cls(
+            given_name=given,
+            family_name=family,
+            birth_date=birth_date,
+            email=normalise_email(email) if email else None,
+            phone=fields.get("phone"),
+            address=fields.get("address"),
+            notes=fields.get("notes"),
+            organisation_id=fields.get("organisation_id"),
+            self_registered=bool(fields.get("self_registered", False)),
+            by=by,
+        )
+
+    def change_contact_details(
+        self, *, email: str | None, phone: str | None, address: str | None, by: Actor
+    ) -> None:
+        self._refuse_if_erased()
+        self._contact_details_changed(
+            email=normalise_email(email) if email else None, phone=phone, address=address, by=by
+        )
+
+    @event(ContactDetailsChanged)
+    def _contact_details_changed(
+        self, *, email: str | None, phone: str | None, address: str | None, by: Actor
+    ) -> None:
+        self.email, self.phone, self.address = email, phone, address
+
+    def record_consent(self, purpose: ConsentPurpose, *, by: Actor) -> None:
+        self._refuse_if_erased()
+        if purpose not in self.consents:
+            self._consent_recorded(purpose=purpose, by=by)
+
+    @event(ConsentRecorded)
+    def _consent_recorded(self, *, purpose: ConsentPurpose, by: Actor) -> None:
+        self.consents.add(purpose)
+
+    def withdraw_consent(self, purpose: ConsentPurpose, *, by: Actor) -> None:
+        self._refuse_if_erased()
+        if purpose not in self.consents:
+            raise ConsentNotGiven(purpose.value)
+        self._consent_withdrawn(purpose=purpose, by=by)
+
+    @event(ConsentWithdrawn)
+    def _consent_withdrawn(self, *, purpose: ConsentPurpose, by: Actor) -> None:
+        self.consents.discard(purpose)
+
+    def erase(self, reason: ErasureReason, *, by: Actor) -> None:
+        self._refuse_if_erased()
+        self._erased(reason=reason, by=by)
+
+    @event(Erased)
+    def _erased(self, *, reason: ErasureReason, by: Actor) -> None:
+        self.erased = True
+        self.consents.clear()
+
+    def _refuse_if_erased(self) -> None:
+        if self.erased:
+            raise PatientErased(str(self.id))

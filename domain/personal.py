@@ -1,0 +1,49 @@
+"""Personal data in events: which fields are personal, whose they are, and what erasure leaves.
+
+The domain only *declares* personal fields; the event store's mapper encrypts them with the data
+subject's own key on the way out and decrypts them (or yields ``ERASED``) on the way back.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.actor import Actor
+
+
+class Erased(str):
+    """The value of a personal field whose subject key was destroyed (crypto-shredded)."""
+
+    __slots__ = ()
+
+    def __repr__(self) -> str:
+        return "ERASED"
+
+
+ERASED = Erased("")
+
+
+def is_erased(value: object) -> bool:
+    return isinstance(value, Erased)
+
+
+class RecordedEvent(Aggregate.Event):
+    """Base of every event: who caused it travels with the fact."""
+
+    by: Actor
+
+    #: names of the attributes that hold personal data (encrypted at rest)
+    personal_fields: ClassVar[tuple[str, ...]] = ()
+    #: name of the attribute that holds the id of the data subject who owns those fields
+    subject_field: ClassVar[str] = "originator_id"
+
+    def subject_id(self) -> UUID:
+        value: Any = getattr(self, self.subject_field)
+        return value if isinstance(value, UUID) else UUID(str(value))
+
+
+class RecordedCreation(Aggregate.Created, RecordedEvent):
+    """Base of every creation event."""
