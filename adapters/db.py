@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, Literal, Protocol
 from uuid import UUID
@@ -137,15 +137,15 @@ class Database:
     def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
         """A transaction; on SQLite a write transaction takes the database's write lock first."""
         if self._pool is not None:
-            with self._pool.connection() as conn, conn.transaction():
-                yield _PostgresCursor(conn.cursor())
+            with self._pool.connection() as pg, pg.transaction():
+                yield _PostgresCursor(pg.cursor())
             return
-        conn = self._sqlite()
+        lite = self._sqlite()
         if write:
             with self._write_lock:
-                yield from self._sqlite_tx(conn, "BEGIN IMMEDIATE")
+                yield from self._sqlite_tx(lite, "BEGIN IMMEDIATE")
         else:
-            yield from self._sqlite_tx(conn, "BEGIN")
+            yield from self._sqlite_tx(lite, "BEGIN")
 
     @staticmethod
     def _sqlite_tx(conn: sqlite3.Connection, begin: str) -> Iterator[Cursor]:
@@ -183,9 +183,9 @@ def as_uuid(value: Any) -> UUID:
 
 def as_datetime(value: Any) -> datetime:
     if isinstance(value, datetime):
-        return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
     parsed = datetime.fromisoformat(str(value))
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def as_bytes(value: Any) -> bytes:

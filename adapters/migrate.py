@@ -12,9 +12,7 @@ _LOCK_ID = 7_450_001
 def migrate(db: Database) -> list[str]:
     """Bring the schema up to date; safe to run from several processes at once."""
     folder = resources.files("migrations").joinpath(db.dialect)
-    scripts = sorted(
-        (f.name, f.read_text()) for f in folder.iterdir() if f.name.endswith(".sql")
-    )
+    scripts = sorted((f.name, f.read_text()) for f in folder.iterdir() if f.name.endswith(".sql"))
     applied: list[str] = []
     with db.transaction() as cur:
         if db.dialect == "postgres":

@@ -15,13 +15,18 @@ def _env(name: str, default: str) -> str:
 @dataclass(frozen=True)
 class Settings:
     #: ``sqlite:///path`` (embedded default) or ``postgresql://...``
-    database_url: str = field(default_factory=lambda: _env("DATABASE_URL", "sqlite:///var/telemed.db"))
+    database_url: str = field(
+        default_factory=lambda: _env("DATABASE_URL", "sqlite:///var/telemed.db")
+    )
     #: the master keyring file (created with mode 0600 on first run)
-    keyring_path: Path = field(default_factory=lambda: Path(_env("KEYRING", "var/keys/keyring.json")))
+    keyring_path: Path = field(
+        default_factory=lambda: Path(_env("KEYRING", "var/keys/keyring.json"))
+    )
     #: ``inprocess``: the API process runs the projections; ``external``: ``telemed project`` does
     projections: Literal["inprocess", "external"] = field(
-        default_factory=lambda: "external" if _env("PROJECTIONS", "inprocess") == "external"
-        else "inprocess"
+        default_factory=lambda: (
+            "external" if _env("PROJECTIONS", "inprocess") == "external" else "inprocess"
+        )
     )
     host: str = field(default_factory=lambda: _env("HOST", "127.0.0.1"))
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 from adapters.db import Database, as_datetime, as_uuid
@@ -28,8 +28,7 @@ class TokenStore:
             cur.execute(
                 "INSERT INTO api_tokens (token_hash, actor_id, role, organisation_id, expires_at) "
                 "VALUES (%s, %s, %s, %s, %s)",
-                (_hash(token), actor_id, role.value, organisation_id,
-                 datetime.now(timezone.utc) + ttl),
+                (_hash(token), actor_id, role.value, organisation_id, datetime.now(UTC) + ttl),
             )
         return token
 
@@ -43,14 +42,16 @@ class TokenStore:
             row = cur.fetchone()
         if row is None or row[4] is not None:
             return None
-        if as_datetime(row[3]) <= datetime.now(timezone.utc):
+        if as_datetime(row[3]) <= datetime.now(UTC):
             return None
         return Actor(as_uuid(row[0]), Role(row[1]), as_uuid(row[2]) if row[2] else None)
 
     def revoke(self, token: str) -> None:
         with self.db.transaction() as cur:
-            cur.execute("UPDATE api_tokens SET revoked_at = %s WHERE token_hash = %s",
-                        (datetime.now(timezone.utc), _hash(token)))
+            cur.execute(
+                "UPDATE api_tokens SET revoked_at = %s WHERE token_hash = %s",
+                (datetime.now(UTC), _hash(token)),
+            )
 
 
 def _hash(token: str) -> bytes:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from uuid import UUID
 
 from adapters.audit.access_log import AccessLog
 from adapters.audit.replay import Replay
@@ -42,6 +43,13 @@ class Services:
     replay: Replay
     keyring_created: bool
 
+    def bus_uow(self) -> UnitOfWork:
+        """A unit of work for reading aggregates (always current: the write model)."""
+        return UnitOfWork(self.app, self.keys)
+
+    def patient_exists(self, patient_id: UUID) -> bool:
+        return bool(self.recorder.select_events(patient_id, limit=1))
+
     def start(self) -> None:
         if self.settings.projections == "inprocess":
             self.worker.start()
@@ -72,7 +80,18 @@ def build(settings: Settings | None = None) -> Services:
     access_log = AccessLog(db, keyring.chain_key)
     worker = ProjectionWorker(list(runners.values()), recorder, access_log)
     return Services(
-        settings=settings, db=db, keyring=keyring, keys=keys, recorder=recorder, app=app,
-        bus=bus, directory=directory, runners=runners, worker=worker, access_log=access_log,
-        tokens=TokenStore(db), replay=Replay(app, recorder), keyring_created=created,
+        settings=settings,
+        db=db,
+        keyring=keyring,
+        keys=keys,
+        recorder=recorder,
+        app=app,
+        bus=bus,
+        directory=directory,
+        runners=runners,
+        worker=worker,
+        access_log=access_log,
+        tokens=TokenStore(db),
+        replay=Replay(app, recorder),
+        keyring_created=created,
     )

@@ -35,7 +35,9 @@ class Actor:
     correlation_id: UUID = field(default_factory=uuid4)
 
     def acting_for(self, subject_id: UUID) -> Actor:
-        return Actor(self.actor_id, self.role, self.organisation_id, subject_id, self.correlation_id)
+        return Actor(
+            self.actor_id, self.role, self.organisation_id, subject_id, self.correlation_id
+        )
 
     def as_dict(self) -> dict[str, str | None]:
         return {

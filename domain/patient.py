@@ -49,7 +49,13 @@ class Patient(Aggregate):
 
     class Registered(RecordedCreation):
         personal_fields = (
-            "given_name", "family_name", "birth_date", "email", "phone", "address", "notes",
+            "given_name",
+            "family_name",
+            "birth_date",
+            "email",
+            "phone",
+            "address",
+            "notes",
         )
         given_name: str
         family_name: str

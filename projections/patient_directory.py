@@ -59,8 +59,15 @@ class PatientDirectoryProjection(Projection[PatientDirectoryView]):
     @process_event.register
     def _(self, event: Patient.Registered, tracking: Tracking) -> None:
         self.view.registered(
-            event.originator_id, event.organisation_id, event.given_name, event.family_name,
-            event.birth_date, event.email, event.phone, event.timestamp, event.originator_version,
+            event.originator_id,
+            event.organisation_id,
+            event.given_name,
+            event.family_name,
+            event.birth_date,
+            event.email,
+            event.phone,
+            event.timestamp,
+            event.originator_version,
         )
 
     @process_event.register
@@ -71,7 +78,9 @@ class PatientDirectoryProjection(Projection[PatientDirectoryView]):
 
     @process_event.register
     def _(self, event: Patient.ConsentRecorded, tracking: Tracking) -> None:
-        self.view.consent_changed(event.originator_id, event.purpose, True, event.originator_version)
+        self.view.consent_changed(
+            event.originator_id, event.purpose, True, event.originator_version
+        )
 
     @process_event.register
     def _(self, event: Patient.ConsentWithdrawn, tracking: Tracking) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -16,9 +16,14 @@ from domain.actor import Actor
 def _access_parts(row: Sequence[Any]) -> list[bytes]:
     at, actor_id, role, org, behalf, subject, what, purpose = row
     return [
-        as_datetime(at).isoformat().encode(), as_uuid(actor_id).bytes, str(role).encode(),
-        as_uuid(org).bytes if org else b"", as_uuid(behalf).bytes if behalf else b"",
-        as_uuid(subject).bytes, str(what).encode(), str(purpose).encode(),
+        as_datetime(at).isoformat().encode(),
+        as_uuid(actor_id).bytes,
+        str(role).encode(),
+        as_uuid(org).bytes if org else b"",
+        as_uuid(behalf).bytes if behalf else b"",
+        as_uuid(subject).bytes,
+        str(what).encode(),
+        str(purpose).encode(),
     ]
 
 
@@ -28,7 +33,13 @@ ACCESS_CHAIN = ChainSpec(
     lock_id=7_450_020,
     key_columns=("seq",),
     content_columns=(
-        "at", "actor_id", "role", "organisation_id", "on_behalf_of", "subject_id", "what",
+        "at",
+        "actor_id",
+        "role",
+        "organisation_id",
+        "on_behalf_of",
+        "subject_id",
+        "what",
         "purpose",
     ),
     position_column="position",
@@ -60,10 +71,18 @@ class AccessLog:
         """Append one access record per subject, durably, before the data is handed out."""
         if not subjects:
             return
-        at = datetime.now(timezone.utc)
+        at = datetime.now(UTC)
         rows = [
-            (at, actor.actor_id, actor.role.value, actor.organisation_id, actor.on_behalf_of,
-             subject, what, purpose)
+            (
+                at,
+                actor.actor_id,
+                actor.role.value,
+                actor.organisation_id,
+                actor.on_behalf_of,
+                subject,
+                what,
+                purpose,
+            )
             for subject in subjects
         ]
         with self.db.transaction() as cur:
@@ -89,11 +108,15 @@ class AccessLog:
             rows = cur.fetchall()
         return [
             AccessRecord(
-                position=int(r[0]) if r[0] is not None else None, at=as_datetime(r[1]),
-                actor_id=as_uuid(r[2]), role=str(r[3]),
+                position=int(r[0]) if r[0] is not None else None,
+                at=as_datetime(r[1]),
+                actor_id=as_uuid(r[2]),
+                role=str(r[3]),
                 organisation_id=as_uuid(r[4]) if r[4] else None,
-                on_behalf_of=as_uuid(r[5]) if r[5] else None, subject_id=as_uuid(r[6]),
-                what=str(r[7]), purpose=str(r[8]),
+                on_behalf_of=as_uuid(r[5]) if r[5] else None,
+                subject_id=as_uuid(r[6]),
+                what=str(r[7]),
+                purpose=str(r[8]),
             )
             for r in rows
         ]

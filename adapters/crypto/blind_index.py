@@ -15,7 +15,9 @@ class BlindIndex:
         self._key = key
 
     def _mac(self, kind: str, value: str) -> bytes:
-        return hmac.new(self._key, kind.encode() + b"\x00" + value.encode(), hashlib.sha256).digest()
+        return hmac.new(
+            self._key, kind.encode() + b"\x00" + value.encode(), hashlib.sha256
+        ).digest()
 
     def email(self, email: str) -> bytes:
         return self._mac("email", normalise_email(email))

@@ -32,8 +32,6 @@ def open_sealed(key: bytes, sealed: bytes, context: bytes) -> bytes:
         raise SealError("unknown ciphertext version")
     nonce, body = sealed[1 : 1 + _NONCE], sealed[1 + _NONCE :]
     try:
-        return bytes(
-            bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(body, context, nonce, key)
-        )
+        return bytes(bindings.crypto_aead_xchacha20poly1305_ietf_decrypt(body, context, nonce, key))
     except CryptoError as exc:
         raise SealError("ciphertext does not authenticate") from exc

@@ -9,8 +9,8 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime
 from uuid import UUID
 
 from adapters.crypto.keyring import Keyring
@@ -75,7 +75,9 @@ class SubjectKeys:
         key: bytes | None = None
         if row is not None and row[1] is not None:
             kid = str(row[0])
-            key = open_sealed(self._keyring.master(kid), bytes(row[1]), _wrap_context(subject_id, kid))
+            key = open_sealed(
+                self._keyring.master(kid), bytes(row[1]), _wrap_context(subject_id, kid)
+            )
         self._remember(subject_id, key)
         return key
 
@@ -123,15 +125,21 @@ class SubjectKeys:
                     cur.execute(
                         "UPDATE subject_keys SET master_key_id = %s, wrapped_key = %s "
                         "WHERE subject_id = %s",
-                        (new_kid, seal(new_master, key, _wrap_context(subject_id, new_kid)), subject_id),
+                        (
+                            new_kid,
+                            seal(new_master, key, _wrap_context(subject_id, new_kid)),
+                            subject_id,
+                        ),
                     )
             done += len(rows)
             if len(rows) < batch:
                 break
         if retire_old:
             with self._db.transaction(write=False) as cur:
-                cur.execute("SELECT DISTINCT master_key_id FROM subject_keys "
-                            "WHERE master_key_id IS NOT NULL")
+                cur.execute(
+                    "SELECT DISTINCT master_key_id FROM subject_keys "
+                    "WHERE master_key_id IS NOT NULL"
+                )
                 in_use = {str(r[0]) for r in cur.fetchall()}
             self._keyring.retire(old - in_use - {new_kid})
         return new_kid, done
@@ -144,4 +152,4 @@ class SubjectKeys:
 
 
 def _now_iso() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -68,7 +68,7 @@ class UnitOfWork:
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A:
         try:
-            aggregate = self._app.repository.get(aggregate_id)
+            aggregate: Aggregate = self._app.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise NotFound(cls.__name__, aggregate_id) from None
         if not isinstance(aggregate, cls):
@@ -97,8 +97,8 @@ class UnitOfWork:
             before.insert(0, _record_claim(self._claim, first.id, version))
         try:
             stored = [self._app.mapper.to_stored_event(e) for e in pending]
-            positions = self._app.recorder.insert_events(
-                stored, before=before, after=self._after
+            positions = (
+                self._app.recorder.insert_events(stored, before=before, after=self._after) or []
             )
         except IntegrityError as exc:
             self._forget_new_subjects()
@@ -109,8 +109,9 @@ class UnitOfWork:
         except BaseException:
             self._forget_new_subjects()
             raise
-        last_of_first = [p for e, p in zip(pending, positions, strict=True)
-                         if e.originator_id == first.id]
+        last_of_first = [
+            p for e, p in zip(pending, positions, strict=True) if e.originator_id == first.id
+        ]
         return Saved(first.id, version, last_of_first[-1] if last_of_first else None)
 
     def _forget_new_subjects(self) -> None:

@@ -58,12 +58,16 @@ class ChainSequencer:
 
     def sequence(self, cur: Cursor, *, limit: int = 10_000) -> int:
         """Number and link the visible unsequenced rows; returns the last position."""
+        return self.sequence_rows(cur, limit=limit)[0]
+
+    def sequence_rows(
+        self, cur: Cursor, *, limit: int = 10_000
+    ) -> tuple[int, list[tuple[Any, ...]]]:
+        """Like ``sequence``; also returns ``(*row key, position)`` of each row it numbered."""
         s = self.spec
         if self.dialect == "postgres":
             cur.execute("SELECT pg_advisory_xact_lock(%s)", (s.lock_id,))
-        cur.execute(
-            "SELECT last_position, last_hash FROM chain_heads WHERE chain = %s", (s.name,)
-        )
+        cur.execute("SELECT last_position, last_hash FROM chain_heads WHERE chain = %s", (s.name,))
         head = cur.fetchone()
         position, previous = (int(head[0]), bytes(head[1])) if head else (0, GENESIS)
         columns = ", ".join(s.key_columns + s.content_columns)
@@ -74,7 +78,7 @@ class ChainSequencer:
         )
         rows = cur.fetchall()
         if not rows:
-            return position
+            return position, []
         nkeys = len(s.key_columns)
         updates: list[tuple[Any, ...]] = []
         for row in rows:
@@ -92,7 +96,7 @@ class ChainSequencer:
                 "INSERT INTO chain_heads (chain, last_position, last_hash) VALUES (%s, %s, %s)",
                 (s.name, position, previous),
             )
-        return position
+        return position, [u[:-1] for u in updates]
 
     def _write(self, cur: Cursor, updates: list[tuple[Any, ...]]) -> None:
         s = self.spec

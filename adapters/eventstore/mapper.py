@@ -32,9 +32,9 @@ class PersonalDataMapper(Mapper[UUID]):
         self.keys = keys
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
-        cls = type(domain_event)
-        if not (isinstance(domain_event, RecordedEvent) and cls.personal_fields):
+        if not (isinstance(domain_event, RecordedEvent) and domain_event.personal_fields):
             return super().to_stored_event(domain_event)
+        cls = type(domain_event)
         subject_id = domain_event.subject_id()
         key = self.keys.require(subject_id)
         state = dict(vars(domain_event))
@@ -66,7 +66,9 @@ class PersonalDataMapper(Mapper[UUID]):
                 if key is None:
                     state[name] = ERASED
                     continue
-                plaintext = open_sealed(key, state[name].ciphertext, field_context(subject_id, name))
+                plaintext = open_sealed(
+                    key, state[name].ciphertext, field_context(subject_id, name)
+                )
                 state[name] = self.transcoder.decode(plaintext)["v"]
         class_version = getattr(cls, "class_version", 1)
         from_version = state.pop("class_version", 1)

@@ -10,6 +10,7 @@ write transaction.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -30,8 +31,12 @@ RowWriter = Callable[[Cursor], None]
 
 def _event_parts(row: Sequence[Any]) -> list[bytes]:
     originator_id, version, topic, state = row
-    return [as_uuid(originator_id).bytes, int(version).to_bytes(8, "big"), topic.encode(),
-            bytes(state)]
+    return [
+        as_uuid(originator_id).bytes,
+        int(version).to_bytes(8, "big"),
+        topic.encode(),
+        bytes(state),
+    ]
 
 
 EVENT_CHAIN = ChainSpec(
@@ -53,6 +58,7 @@ class EventRecorder(ApplicationRecorder):
         self.sequencer = ChainSequencer(EVENT_CHAIN, chain_key, db.dialect)
         self._listeners: list[Callable[[int], None]] = []
         self._listeners_lock = threading.Lock()
+        self._batcher = SequencingBatcher(self)
 
     # -- writing -------------------------------------------------------------------------------
     def insert_events(
@@ -92,18 +98,18 @@ class EventRecorder(ApplicationRecorder):
                 last = self.sequencer.sequence(cur)
                 ids = self._positions(cur, rows)
         if self.db.dialect == "postgres":
-            with self.db.transaction() as cur:
-                last = self.sequencer.sequence(cur)
-                ids = self._positions(cur, rows)
-            if rows:
-                self._notify_pg(last)
+            ids = self._batcher.positions_of([(r[0], r[1]) for r in rows])
+            last = max(ids, default=0)
         self._wake(last)
         return ids
 
     def sequence_pending(self) -> int:
         """Number rows left unsequenced by a writer that crashed after its commit."""
         with self.db.transaction() as cur:
-            return self.sequencer.sequence(cur)
+            last, numbered = self.sequencer.sequence_rows(cur)
+            if numbered and self.db.dialect == "postgres":
+                cur.execute("SELECT pg_notify('telemed_events', %s)", (str(last),))
+        return last
 
     def _positions(self, cur: Cursor, rows: list[tuple[UUID, int, str, bytes]]) -> list[int]:
         if not rows:
@@ -115,7 +121,7 @@ class EventRecorder(ApplicationRecorder):
                 "ON e.originator_id = k.o AND e.originator_version = k.v",
                 ([r[0] for r in rows], [r[1] for r in rows]),
             )
-            found = {(as_uuid(o), int(v)): int(n) for o, v, n in cur.fetchall()}
+            found = {(as_uuid(o), int(v)): int(n or 0) for o, v, n in cur.fetchall()}
         else:
             found = {}
             for r in rows:
@@ -124,12 +130,9 @@ class EventRecorder(ApplicationRecorder):
                     "WHERE originator_id = %s AND originator_version = %s",
                     (r[0], r[1]),
                 )
-                found[(r[0], r[1])] = int(cur.fetchone()[0])
-        return [found[(r[0], r[1])] for r in rows]
-
-    def _notify_pg(self, last: int) -> None:
-        with self.db.transaction() as cur:
-            cur.execute("SELECT pg_notify('telemed_events', %s)", (str(last),))
+                row = cur.fetchone()
+                found[(r[0], r[1])] = int(row[0] or 0) if row else 0
+        return [found.get((r[0], r[1]), 0) for r in rows]
 
     # -- in-process wake-ups for projection runners ---------------------------------------------
     def add_listener(self, listener: Callable[[int], None]) -> None:
@@ -202,7 +205,9 @@ class EventRecorder(ApplicationRecorder):
         )
         params: list[Any] = []
         if start is not None:
-            sql += " AND notification_id >= %s" if inclusive_of_start else " AND notification_id > %s"
+            sql += (
+                " AND notification_id >= %s" if inclusive_of_start else " AND notification_id > %s"
+            )
             params.append(start)
         if stop is not None:
             sql += " AND notification_id <= %s"
@@ -216,8 +221,13 @@ class EventRecorder(ApplicationRecorder):
             cur.execute(sql, params)
             rows = cur.fetchall()
         return [
-            Notification(id=int(n), originator_id=as_uuid(o), originator_version=int(v),
-                         topic=t, state=bytes(s))
+            Notification(
+                id=int(n),
+                originator_id=as_uuid(o),
+                originator_version=int(v),
+                topic=t,
+                state=bytes(s),
+            )
             for n, o, v, t, s in rows
         ]
 
@@ -231,6 +241,79 @@ class EventRecorder(ApplicationRecorder):
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
         return PollingSubscription(self, gt=gt, topics=topics)
+
+
+Key = tuple[UUID, int]
+
+
+class SequencingBatcher:
+    """Numbers committed rows for all writers of this process in batches (PostgreSQL).
+
+    A writer commits its events, then waits here for their positions. One thread runs the
+    sequencer for everybody who is waiting, so under load one short transaction numbers the
+    rows of many commands; rows numbered by another process are looked up instead.
+    """
+
+    def __init__(self, recorder: EventRecorder) -> None:
+        self._recorder = recorder
+        self._waiting: dict[Key, int | None] = {}
+        self._cond = threading.Condition()
+        self._thread: threading.Thread | None = None
+
+    def positions_of(self, keys: list[Key], timeout: float = 30.0) -> list[int]:
+        if not keys:
+            return []
+        with self._cond:
+            for key in keys:
+                self._waiting[key] = None
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
+                self._thread.start()
+            self._cond.notify_all()
+            ok = self._cond.wait_for(
+                lambda: all(self._waiting[k] is not None for k in keys), timeout=timeout
+            )
+            found = [self._waiting.pop(k) for k in keys]
+        if not ok:
+            raise TimeoutError("the event sequencer did not number the rows in time")
+        return [int(f) for f in found if f is not None]
+
+    def _run(self) -> None:
+        while True:
+            with self._cond:
+                self._cond.wait_for(
+                    lambda: any(v is None for v in self._waiting.values()), timeout=1.0
+                )
+                if not self._waiting:
+                    continue
+            try:
+                self._round()
+            except Exception:  # a failed round is retried; waiting writers time out at worst
+                time.sleep(0.05)
+
+    def _round(self) -> None:
+        recorder = self._recorder
+        with recorder.db.transaction() as cur:
+            last, numbered = recorder.sequencer.sequence_rows(cur)
+            if numbered:
+                cur.execute("SELECT pg_notify('telemed_events', %s)", (str(last),))
+        resolved = {(as_uuid(o), int(v)): int(p) for o, v, p in numbered}
+        with self._cond:
+            for key in list(self._waiting):
+                if key in resolved:
+                    self._waiting[key] = resolved[key]
+            missing = [k for k, v in self._waiting.items() if v is None]
+            self._cond.notify_all()
+        if missing:  # numbered by another process's sequencer, or not yet visible to us
+            with recorder.db.transaction(write=False) as cur:
+                positions = recorder._positions(cur, [(o, v, "", b"") for o, v in missing])
+            with self._cond:
+                for key, position in zip(missing, positions, strict=True):
+                    if key in self._waiting and position:
+                        self._waiting[key] = position
+                self._cond.notify_all()
+            if not all(positions):
+                time.sleep(0.001)
 
 
 class PollingSubscription(Subscription[ApplicationRecorder]):

@@ -33,9 +33,7 @@ class DirectoryEntry:
     version: int
 
 
-_COLUMNS = (
-    "patient_id, organisation_id, sealed, consents, erased, registered_at, version"
-)
+_COLUMNS = "patient_id, organisation_id, sealed, consents, erased, registered_at, version"
 
 
 class SqlPatientDirectory(SqlView):
@@ -59,9 +57,11 @@ class SqlPatientDirectory(SqlView):
         version: int,
     ) -> None:
         display = {
-            "given_name": given_name, "family_name": family_name,
+            "given_name": given_name,
+            "family_name": family_name,
             "birth_date": birth_date.isoformat() if isinstance(birth_date, date) else birth_date,
-            "email": email, "phone": phone,
+            "email": email,
+            "phone": phone,
         }
         sealed, email_ix, name_ix = self._seal(patient_id, display)
         self.cur.execute(
@@ -87,8 +87,9 @@ class SqlPatientDirectory(SqlView):
     def consent_changed(
         self, patient_id: UUID, purpose: ConsentPurpose, given: bool, version: int
     ) -> None:
-        self.cur.execute("SELECT consents FROM patient_directory WHERE patient_id = %s",
-                         (patient_id,))
+        self.cur.execute(
+            "SELECT consents FROM patient_directory WHERE patient_id = %s", (patient_id,)
+        )
         row = self.cur.fetchone()
         consents = set(filter(None, str(row[0]).split(","))) if row else set()
         (consents.add if given else consents.discard)(str(purpose))
@@ -107,8 +108,9 @@ class SqlPatientDirectory(SqlView):
     # -- queries -------------------------------------------------------------------------------
     def get(self, patient_id: UUID) -> DirectoryEntry | None:
         with self.db.transaction(write=False) as cur:
-            cur.execute(f"SELECT {_COLUMNS} FROM patient_directory WHERE patient_id = %s",
-                        (patient_id,))
+            cur.execute(
+                f"SELECT {_COLUMNS} FROM patient_directory WHERE patient_id = %s", (patient_id,)
+            )
             row = cur.fetchone()
         return self._entry(row) if row else None
 
@@ -146,8 +148,10 @@ class SqlPatientDirectory(SqlView):
     def rows_for_comparison(self) -> list[tuple[Any, ...]]:
         """Every row, decrypted, in a stable order (tests compare live and rebuilt models)."""
         with self.db.transaction(write=False) as cur:
-            cur.execute(f"SELECT {_COLUMNS}, email_index, name_index FROM patient_directory "
-                        "ORDER BY patient_id")
+            cur.execute(
+                f"SELECT {_COLUMNS}, email_index, name_index FROM patient_directory "
+                "ORDER BY patient_id"
+            )
             rows = cur.fetchall()
         return [
             (self._entry(r[:7]), bytes(r[7]) if r[7] else None, bytes(r[8]) if r[8] else None)
@@ -165,8 +169,9 @@ class SqlPatientDirectory(SqlView):
         return sealed, email_ix, name_ix
 
     def _sealed_of(self, patient_id: UUID) -> bytes | None:
-        self.cur.execute("SELECT sealed FROM patient_directory WHERE patient_id = %s",
-                         (patient_id,))
+        self.cur.execute(
+            "SELECT sealed FROM patient_directory WHERE patient_id = %s", (patient_id,)
+        )
         row = self.cur.fetchone()
         return bytes(row[0]) if row and row[0] else None
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import threading
 import time
-from datetime import datetime, timezone
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 from eventsourcing.persistence import Mapper, Tracking
@@ -72,13 +72,18 @@ class ProjectionRunner:
                     (self.name,),
                 )
             else:
-                cur.execute("SELECT position FROM projection_tracking WHERE name = %s", (self.name,))
+                cur.execute(
+                    "SELECT position FROM projection_tracking WHERE name = %s", (self.name,)
+                )
             position = int(cur.fetchone()[0])
             head = self.recorder.max_notification_id() or 0
             if head <= position:
                 return 0
             notifications = self.recorder.select_notifications(
-                position, self.batch_size, stop=head, topics=self.projection.topics,
+                position,
+                self.batch_size,
+                stop=head,
+                topics=self.projection.topics,
                 inclusive_of_start=False,
             )
             self.view.bind(cur)
@@ -142,4 +147,4 @@ class ProjectionRunner:
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

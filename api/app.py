@@ -1,0 +1,134 @@
+"""The FastAPI application: routers, problem details, body limits, request logging."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api import problems
+from api.composition import Services
+from api.routers import compliance, patients, system
+
+log = logging.getLogger("telemed.http")
+
+
+class BodyLimit:
+    """Refuses bodies over the limit (declared or streamed) with 413, before any parsing."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", ())).get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
+            await problems.problem_response(
+                413, "body-too-large", f"The body exceeds {self.max_bytes} bytes"
+            )(scope, receive, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            seen += len(message.get("body", b""))
+            if seen > self.max_bytes:
+                raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await problems.problem_response(
+                413, "body-too-large", f"The body exceeds {self.max_bytes} bytes"
+            )(scope, receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+class RequestLog:
+    """One line per request: method, route template, status, time. Never the query string or
+    body (they may carry personal data)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started, status = time.perf_counter(), 0
+
+        async def sending(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, sending)
+        finally:
+            route = scope.get("route")
+            path = getattr(route, "path", "<unmatched>")
+            log.info(
+                "%s %s %s %.1fms",
+                scope["method"],
+                path,
+                status,
+                (time.perf_counter() - started) * 1000,
+            )
+
+
+def create_app(services: Services) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        services.start()
+        yield
+
+    app = FastAPI(
+        title="Telemed backend",
+        version="0.1.0",
+        description="Event-sourced telemedicine backend. Commands answer the position of their "
+        "last event; queries accept it (`after`) to read your own writes.",
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    problems.install(app)
+    app.include_router(system.router)
+    app.include_router(patients.router)
+    app.include_router(compliance.router)
+    app.add_middleware(RequestLog)
+    app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            schema.setdefault("components", {}).setdefault("schemas", {})["Problem"] = {
+                "type": "object",
+                "description": "RFC 9457 problem details",
+                "required": ["type", "title", "status"],
+                "properties": {
+                    "type": {"type": "string", "format": "uri"},
+                    "title": {"type": "string"},
+                    "status": {"type": "integer"},
+                    "detail": {"type": "string"},
+                },
+            }
+            app.openapi_schema = schema
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+    return app

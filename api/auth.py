@@ -1,0 +1,46 @@
+"""The one authentication and authorization dependency every route goes through."""
+
+from __future__ import annotations
+
+from typing import Annotated
+from uuid import UUID, uuid4
+
+from fastapi import Depends, Header, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from api.policy import Action, Subject, decide
+from api.problems import Problem
+from api.state import services_of
+from domain.actor import Actor
+
+_bearer = HTTPBearer(auto_error=False, description="Bearer token issued by `telemed token`")
+
+
+def current_actor(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    correlation_id: Annotated[str | None, Header(alias="X-Correlation-Id")] = None,
+) -> Actor:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise Problem(401, "unauthenticated", "A bearer token is required")
+    actor = services_of(request).tokens.resolve(credentials.credentials)
+    if actor is None:
+        raise Problem(401, "unauthenticated", "The bearer token is unknown, expired or revoked")
+    correlation = _uuid_or_new(correlation_id)
+    return Actor(actor.actor_id, actor.role, actor.organisation_id, None, correlation)
+
+
+def authorize(actor: Actor, action: Action, subject: Subject | None = None) -> None:
+    """Raise 403 unless the policy allows ``actor`` to take ``action`` on ``subject``."""
+    if not decide(actor, action, subject):
+        raise Problem(403, "forbidden", "Your role does not allow this here", action=action.value)
+
+
+def _uuid_or_new(value: str | None) -> UUID:
+    try:
+        return UUID(value) if value else uuid4()
+    except ValueError:
+        return uuid4()
+
+
+CurrentActor = Annotated[Actor, Depends(current_actor)]

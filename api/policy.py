@@ -1,0 +1,53 @@
+"""Who may do what: one table of actions, decided from (actor, role, organisation, subject)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+from domain.actor import Actor, Role
+
+
+class Action(StrEnum):
+    REGISTER_PATIENT = "patient:register"
+    READ_PATIENT = "patient:read"
+    SEARCH_PATIENTS = "patient:search"
+    CHANGE_PATIENT = "patient:change"
+    ERASE_PATIENT = "patient:erase"
+    COMPLIANCE_READ = "compliance:read"
+    AUDIT_VERIFY = "audit:verify"
+
+
+CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
+
+#: action -> roles that may take it; "self" rules (a patient on their own record) are below
+ALLOWED: dict[Action, frozenset[Role]] = {
+    Action.REGISTER_PATIENT: CARE_TEAM | {Role.ORG_ADMIN, Role.PATIENT},
+    Action.READ_PATIENT: CARE_TEAM | {Role.PATIENT},
+    Action.SEARCH_PATIENTS: CARE_TEAM,
+    Action.CHANGE_PATIENT: CARE_TEAM | {Role.PATIENT},
+    Action.ERASE_PATIENT: frozenset({Role.ORG_ADMIN, Role.PATIENT}),
+    Action.COMPLIANCE_READ: frozenset({Role.COMPLIANCE_OFFICER}),
+    Action.AUDIT_VERIFY: frozenset({Role.COMPLIANCE_OFFICER}),
+}
+
+
+@dataclass(frozen=True)
+class Subject:
+    """The record an action touches: whose it is and which organisation holds it."""
+
+    subject_id: UUID
+    organisation_id: UUID | None
+
+
+def decide(actor: Actor, action: Action, subject: Subject | None = None) -> bool:
+    if actor.role not in ALLOWED[action]:
+        return False
+    if subject is None:
+        return True
+    if actor.role is Role.PATIENT:
+        return subject.subject_id == actor.actor_id
+    if actor.role is Role.COMPLIANCE_OFFICER:
+        return True
+    return subject.organisation_id is not None and subject.organisation_id == actor.organisation_id

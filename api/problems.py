@@ -1,0 +1,164 @@
+"""RFC 9457 problem details: every refusal, one stable ``type`` URI per kind of problem."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from adapters.crypto.subject_keys import KeyDestroyed
+from commands.results import (
+    ConcurrencyConflict,
+    IdempotencyConflict,
+    NotFound,
+    StaleVersion,
+)
+from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
+
+log = logging.getLogger("telemed.api")
+
+MEDIA_TYPE = "application/problem+json"
+_BASE = "urn:telemed:problem:"
+
+
+class Problem(Exception):
+    """Raise from a route to answer with a problem document."""
+
+    def __init__(
+        self, status: int, kind: str, title: str, detail: str | None = None, **extra: Any
+    ) -> None:
+        super().__init__(detail or title)
+        self.status, self.kind, self.title, self.detail, self.extra = (
+            status,
+            kind,
+            title,
+            detail,
+            extra,
+        )
+
+
+def problem_response(
+    status: int,
+    kind: str,
+    title: str,
+    detail: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extra: Any,
+) -> JSONResponse:
+    body: dict[str, Any] = {"type": _BASE + kind, "title": title, "status": status}
+    if detail:
+        body["detail"] = detail
+    body.update(extra)
+    return JSONResponse(body, status_code=status, media_type=MEDIA_TYPE, headers=headers)
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    code: {
+        "description": text,
+        "content": {MEDIA_TYPE: {"schema": {"$ref": "#/components/schemas/Problem"}}},
+    }
+    for code, text in (
+        (400, "Malformed request"),
+        (401, "Not authenticated"),
+        (403, "Not allowed"),
+        (404, "Not found"),
+        (409, "Conflict"),
+        (412, "Precondition failed"),
+        (413, "Body too large"),
+        (422, "Invalid input"),
+        (503, "Read model lagging"),
+    )
+}
+
+_DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
+    PatientErased: (409, "patient-erased", "The patient's record was erased"),
+    ConsentNotGiven: (409, "consent-not-given", "That consent is not in force"),
+    InvalidValue: (422, "invalid-value", "A value is not valid"),
+}
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(Problem)
+    async def _problem(_: Request, exc: Problem) -> JSONResponse:
+        return problem_response(exc.status, exc.kind, exc.title, exc.detail, **exc.extra)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = [
+            {"location": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")}
+            for e in exc.errors()
+        ]
+        malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
+        if malformed:
+            return problem_response(
+                400, "malformed-json", "The body is not valid JSON", errors=errors
+            )
+        return problem_response(422, "validation", "The request is not valid", errors=errors)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
+        kinds = {
+            404: "not-found",
+            405: "method-not-allowed",
+            401: "unauthenticated",
+            403: "forbidden",
+            413: "body-too-large",
+        }
+        return problem_response(
+            exc.status_code,
+            kinds.get(exc.status_code, "http"),
+            str(exc.detail),
+            headers=getattr(exc, "headers", None),
+        )
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return problem_response(404, "not-found", f"{exc.kind} not found")
+
+    @app.exception_handler(StaleVersion)
+    async def _stale(_: Request, exc: StaleVersion) -> JSONResponse:
+        return problem_response(
+            412,
+            "stale-version",
+            "The record changed since you read it",
+            str(exc),
+            current_version=exc.actual,
+        )
+
+    @app.exception_handler(ConcurrencyConflict)
+    async def _conflict(_: Request, exc: ConcurrencyConflict) -> JSONResponse:
+        return problem_response(
+            409,
+            "concurrency-conflict",
+            "Someone else changed this record at the same moment; retry",
+        )
+
+    @app.exception_handler(IdempotencyConflict)
+    async def _idem(_: Request, exc: IdempotencyConflict) -> JSONResponse:
+        return problem_response(
+            409, "idempotency-key-reused", "This Idempotency-Key was used for a different request"
+        )
+
+    @app.exception_handler(KeyDestroyed)
+    async def _erased(_: Request, exc: KeyDestroyed) -> JSONResponse:
+        return problem_response(409, "patient-erased", "The patient's record was erased")
+
+    @app.exception_handler(DomainError)
+    async def _domain(_: Request, exc: DomainError) -> JSONResponse:
+        status, kind, title = _DOMAIN.get(type(exc), (409, "refused", "The command was refused"))
+        return problem_response(status, kind, title, str(exc) or None)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
+        # Log the type only: an exception message may quote personal data.
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
+        return problem_response(
+            503,
+            "temporarily-unavailable",
+            "The service could not complete the request; retry later",
+            headers={"Retry-After": "1"},
+        )

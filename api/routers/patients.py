@@ -1,0 +1,245 @@
+"""Patients: register, read, search, change contact details, consents, erasure."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request, Response, status
+
+from api.auth import CurrentActor, authorize
+from api.policy import Action, Subject
+from api.problems import PROBLEM_RESPONSES, Problem
+from api.reads import (
+    AfterHeader,
+    AfterQuery,
+    Purpose,
+    PurposeHeader,
+    accepted,
+    await_position,
+    clear,
+    decode_cursor,
+    encode_cursor,
+    etag,
+    if_match_version,
+    record_access,
+)
+from api.schemas import (
+    Accepted,
+    ConsentRequest,
+    ContactDetails,
+    PatientOut,
+    PatientPage,
+    PatientRegistration,
+    PatientSearch,
+)
+from api.state import services_of
+from commands.patients import (
+    ChangeContactDetails,
+    ErasePatient,
+    RecordConsent,
+    RegisterPatient,
+    WithdrawConsent,
+)
+from domain.actor import Actor, Role
+from domain.errors import InvalidValue
+from domain.patient import ConsentPurpose, ErasureReason, Patient
+
+router = APIRouter(prefix="/v1/patients", tags=["patients"], responses=PROBLEM_RESPONSES)
+
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+]
+IfMatch = Annotated[str | None, Header(alias="If-Match")]
+
+
+def _subject(request: Request, patient_id: UUID) -> tuple[Patient, Subject]:
+    patient = services_of(request).bus_uow().get(Patient, patient_id)
+    return patient, Subject(patient.id, patient.organisation_id)
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Accepted)
+def register_patient(
+    body: PatientRegistration,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    authorize(actor, Action.REGISTER_PATIENT)
+    if actor.role is Role.PATIENT and services_of(request).patient_exists(actor.actor_id):
+        raise Problem(409, "already-registered", "You are already registered")
+    saved = services_of(request).bus.handle(
+        RegisterPatient(actor=actor, **body.model_dump()), idempotency_key
+    )
+    response.headers["Location"] = f"/v1/patients/{saved.aggregate_id}"
+    return accepted(response, saved)
+
+
+@router.get("/{patient_id}", response_model=PatientOut)
+def read_patient(
+    patient_id: UUID,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    purpose: PurposeHeader = None,
+) -> dict[str, Any]:
+    patient, subject = _subject(request, patient_id)
+    authorize(actor, Action.READ_PATIENT, subject)
+    record_access(services_of(request), actor, [patient.id], "patient.record", purpose)
+    response.headers["ETag"] = etag(patient.version)
+    return {
+        "id": patient.id,
+        "version": patient.version,
+        "organisation_id": patient.organisation_id,
+        "given_name": clear(patient.given_name),
+        "family_name": clear(patient.family_name),
+        "birth_date": clear(patient.birth_date),
+        "email": clear(patient.email),
+        "phone": clear(patient.phone),
+        "address": clear(patient.address),
+        "notes": clear(patient.notes),
+        "consents": sorted(str(c) for c in patient.consents),
+        "erased": patient.erased,
+    }
+
+
+@router.get("", response_model=PatientPage)
+def list_patients(
+    request: Request,
+    actor: CurrentActor,
+    cursor: Annotated[str | None, Query(max_length=200)] = None,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    after: AfterQuery = None,
+    after_header: AfterHeader = None,
+    purpose: PurposeHeader = None,
+) -> dict[str, Any]:
+    """Patients of your organisation, in registration order, paged by an opaque cursor."""
+    return _directory_page(
+        request,
+        actor,
+        PatientSearch(cursor=cursor, limit=limit, after=after),
+        after_header,
+        purpose,
+    )
+
+
+@router.post("/_search", response_model=PatientPage)
+def search_patients(
+    body: PatientSearch,
+    request: Request,
+    actor: CurrentActor,
+    after_header: AfterHeader = None,
+    purpose: PurposeHeader = None,
+) -> dict[str, Any]:
+    """Exact search by email and/or full name (in the body, so it never lands in a URL log)."""
+    return _directory_page(request, actor, body, after_header, purpose)
+
+
+def _directory_page(
+    request: Request,
+    actor: Actor,
+    query: PatientSearch,
+    after_header: int | None,
+    purpose: Purpose | None,
+) -> dict[str, Any]:
+    authorize(actor, Action.SEARCH_PATIENTS)
+    services = services_of(request)
+    await_position(services, "patient_directory", query.after, after_header)
+    try:
+        entries = services.directory.search(
+            organisation_id=actor.organisation_id,
+            email=query.email,
+            name=query.name,
+            after=decode_cursor(query.cursor),
+            limit=query.limit,
+        )
+    except InvalidValue:
+        entries = []  # an email that cannot exist matches nobody
+    record_access(services, actor, [e.patient_id for e in entries], "patient.directory", purpose)
+    items = [
+        {
+            "id": e.patient_id,
+            "version": e.version,
+            "organisation_id": e.organisation_id,
+            "given_name": e.given_name,
+            "family_name": e.family_name,
+            "birth_date": e.birth_date,
+            "email": e.email,
+            "phone": e.phone,
+            "consents": list(e.consents),
+            "erased": e.erased,
+        }
+        for e in entries
+    ]
+    last = entries[-1] if len(entries) == query.limit else None
+    return {
+        "items": items,
+        "next_cursor": encode_cursor(last.registered_at, last.patient_id) if last else None,
+    }
+
+
+@router.patch("/{patient_id}/contact-details", response_model=Accepted)
+def change_contact_details(
+    patient_id: UUID,
+    body: ContactDetails,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    _, subject = _subject(request, patient_id)
+    authorize(actor, Action.CHANGE_PATIENT, subject)
+    command = ChangeContactDetails(
+        actor, patient_id, body.email, body.phone, body.address, if_match_version(if_match)
+    )
+    return accepted(response, services_of(request).bus.handle(command, idempotency_key))
+
+
+@router.post("/{patient_id}/consents", response_model=Accepted)
+def record_consent(
+    patient_id: UUID,
+    body: ConsentRequest,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    _, subject = _subject(request, patient_id)
+    authorize(actor, Action.CHANGE_PATIENT, subject)
+    command = RecordConsent(actor, patient_id, body.purpose, if_match_version(if_match))
+    return accepted(response, services_of(request).bus.handle(command, idempotency_key))
+
+
+@router.delete("/{patient_id}/consents/{purpose}", response_model=Accepted)
+def withdraw_consent(
+    patient_id: UUID,
+    purpose: ConsentPurpose,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    _, subject = _subject(request, patient_id)
+    authorize(actor, Action.CHANGE_PATIENT, subject)
+    command = WithdrawConsent(actor, patient_id, purpose, if_match_version(if_match))
+    return accepted(response, services_of(request).bus.handle(command, idempotency_key))
+
+
+@router.delete("/{patient_id}", response_model=Accepted)
+def erase_patient(
+    patient_id: UUID,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    reason: ErasureReason = ErasureReason.SUBJECT_REQUEST,
+    if_match: IfMatch = None,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    _, subject = _subject(request, patient_id)
+    authorize(actor, Action.ERASE_PATIENT, subject)
+    command = ErasePatient(actor, patient_id, reason, if_match_version(if_match))
+    return accepted(response, services_of(request).bus.handle(command, idempotency_key))

@@ -1,0 +1,140 @@
+"""Request and response bodies of the HTTP surface."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+from domain.patient import ConsentPurpose
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Email = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=320, pattern=r"^[^@\s]+@[^@\s]+\.[^@\s]+$"
+    ),
+]
+Phone = Annotated[
+    str,
+    StringConstraints(
+        strip_whitespace=True, min_length=3, max_length=40, pattern=r"^\+?[0-9 ()./-]+$"
+    ),
+]
+Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
+FreeText = Annotated[str, StringConstraints(max_length=5000)]
+
+
+class Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PatientRegistration(Body):
+    given_name: Name
+    family_name: Name
+    birth_date: date | None = None
+    email: Email | None = None
+    phone: Phone | None = None
+    address: Address | None = None
+    notes: FreeText | None = None
+
+
+class ContactDetails(Body):
+    email: Email | None = None
+    phone: Phone | None = None
+    address: Address | None = None
+
+
+class PatientSearch(Body):
+    email: Annotated[str, StringConstraints(max_length=320)] | None = None
+    name: Annotated[str, StringConstraints(max_length=400)] | None = Field(
+        default=None, description="given and family name, matched exactly after normalising"
+    )
+    cursor: Annotated[str, StringConstraints(max_length=200)] | None = None
+    limit: int = Field(default=50, ge=1, le=200)
+    after: int | None = Field(
+        default=None, ge=0, description="wait until the read model has processed this position"
+    )
+
+
+class ConsentRequest(Body):
+    purpose: ConsentPurpose
+
+
+class Accepted(BaseModel):
+    """A command's answer: the record, its new version, the position of its last event."""
+
+    id: UUID
+    version: int
+    position: int | None = Field(description="Pass as `after` to a query to read your own write")
+
+
+class PatientOut(BaseModel):
+    id: UUID
+    version: int
+    organisation_id: UUID | None
+    given_name: str | None
+    family_name: str | None
+    birth_date: date | None
+    email: str | None
+    phone: str | None
+    address: str | None = None
+    notes: str | None = None
+    consents: list[str]
+    erased: bool
+
+
+class PatientPage(BaseModel):
+    items: list[PatientOut]
+    next_cursor: str | None
+
+
+class ActorOut(BaseModel):
+    actor_id: UUID
+    role: str
+    organisation_id: UUID | None
+    on_behalf_of: UUID | None
+    correlation_id: UUID
+
+
+class TimelineEntryOut(BaseModel):
+    position: int
+    version: int
+    event_type: str
+    occurred_at: datetime
+    recorded_at: datetime
+    actor: ActorOut | None
+    data: dict[str, Any]
+
+
+class AccessRecordOut(BaseModel):
+    position: int | None
+    at: datetime
+    actor_id: UUID
+    role: str
+    organisation_id: UUID | None
+    on_behalf_of: UUID | None
+    what: str
+    purpose: str
+
+
+class ChainReport(BaseModel):
+    chain: str
+    checked: int
+    ok: bool
+    broken_at: int | None = None
+    reason: str | None = None
+
+
+class AuditReport(BaseModel):
+    ok: bool
+    chains: list[ChainReport]
+
+
+class StateAsOf(BaseModel):
+    at: datetime
+    exists: bool
+    version: int | None = None
+    state: dict[str, Any] | None = None

@@ -1,0 +1,89 @@
+#!/usr/bin/env bash
+# ops/test.sh — the full test suite, as CI runs it (via .ci/run):
+#   bootstrap (.venv), test servers (PostgreSQL), ruff check, ruff format --check,
+#   mypy, pytest "$@". Every lint step runs even if an earlier one failed; the exit
+#   status is non-zero if any step failed (pytest's own code when pytest failed,
+#   including 5 = no tests collected; 1 when only lint failed).
+# Env read:
+#   TELEMED_TEST_SKIP_LINT=1  skip ruff and mypy (quick local runs only; CI never sets it)
+#   plus those of ops/bootstrap.sh and ops/postgres.sh (TELEMED_TEST_POSTGRES, ...)
+# Env exported to pytest: TELEMED_TEST_POSTGRES (a postgresql:// URL, user postgres).
+# shellcheck disable=SC2317  # (functions called only from traps)
+set -euo pipefail
+
+ROOT="$(CDPATH='' cd -- "$(dirname -- "${BASH_SOURCE[0]}")/.." && pwd -P)"
+cd "$ROOT"
+
+# shellcheck source=ops/postgres.sh
+source ops/postgres.sh
+
+banner() { printf '\n===== %s =====\n' "$*"; }
+
+# ---------------------------------------------------------------------------
+# Other test servers (Kafka, S3, ...): start them in start_extra_test_services,
+# export their addresses as TELEMED_TEST_*, and stop them in
+# stop_extra_test_services (called from the EXIT trap, must be idempotent and
+# must not fail). Servers can also be started from pytest fixtures instead.
+start_extra_test_services() { :; }
+stop_extra_test_services() { :; }
+# ---------------------------------------------------------------------------
+
+# Stop whatever we started, whatever way we exit.
+on_exit() {
+    local rc=$?
+    trap - EXIT INT TERM HUP
+    stop_extra_test_services || true
+    telemed_pg_cleanup || true
+    exit "$rc"
+}
+trap on_exit EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+trap 'exit 129' HUP
+
+banner "bootstrap"
+bash ops/bootstrap.sh
+
+banner "test servers"
+telemed_pg_ensure
+start_extra_test_services
+
+failed=()
+pytest_rc=0
+
+# run_step NAME CMD...: banner, run, record a failure; never aborts the script.
+run_step() {
+    local name=$1 rc=0 start=$SECONDS
+    shift
+    banner "$name"
+    "$@" || rc=$?
+    if (( rc != 0 )); then
+        failed+=("$name (exit $rc)")
+        printf -- '--> %s FAILED (exit %d, %ds)\n' "$name" "$rc" $((SECONDS - start))
+    else
+        printf -- '--> %s ok (%ds)\n' "$name" $((SECONDS - start))
+    fi
+    return "$rc"
+}
+
+if [[ "${TELEMED_TEST_SKIP_LINT:-0}" == 1 ]]; then
+    banner "lint skipped (TELEMED_TEST_SKIP_LINT=1)"
+else
+    run_step "ruff check" .venv/bin/ruff check . || true
+    run_step "ruff format --check" .venv/bin/ruff format --check . || true
+    run_step "mypy" .venv/bin/mypy || true
+fi
+
+run_step "pytest" .venv/bin/pytest "$@" || pytest_rc=$?
+if (( pytest_rc == 5 )); then
+    echo "--> pytest collected no tests: counted as a failure"
+fi
+
+banner "summary"
+if (( ${#failed[@]} == 0 )); then
+    echo "all steps passed"
+    exit 0
+fi
+printf 'FAILED: %s\n' "${failed[@]}"
+(( pytest_rc != 0 )) && exit "$pytest_rc"
+exit 1
