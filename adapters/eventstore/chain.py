@@ -134,7 +134,11 @@ class ChainSequencer:
                 position, stored = int(row[0]), bytes(row[1]) if row[1] is not None else b""
                 if position != expected:
                     return checked, Break(s.name, expected, f"position {expected} is missing")
-                previous = link(self.key, previous, position, s.to_parts(row[2:]))
+                try:
+                    parts = s.to_parts(row[2:])
+                except (TypeError, ValueError):
+                    return checked, Break(s.name, position, "row is not readable")
+                previous = link(self.key, previous, position, parts)
                 if not hmac.compare_digest(previous, stored):
                     return checked, Break(s.name, position, "content or order does not match")
                 expected, checked = expected + 1, checked + 1

@@ -35,7 +35,7 @@ def _event_parts(row: Sequence[Any]) -> list[bytes]:
         as_uuid(originator_id).bytes,
         int(version).to_bytes(8, "big"),
         topic.encode(),
-        bytes(state),
+        state if isinstance(state, bytes | memoryview) else str(state).encode(),
     ]
 
 
