@@ -59,9 +59,8 @@ class ProjectionWorker:
 
     def tick(self) -> int:
         """Sequence what crashed writers left, then bring every read model up to date."""
-        if self.recorder.db.dialect == "postgres":
-            self.recorder.sequence_pending()
-            self.access_log.sequence_pending()
+        self.recorder.sequence_pending()
+        self.access_log.sequence_pending()
         total = 0
         for runner in self.runners:
             total += runner.run_until_caught_up()
