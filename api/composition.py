@@ -74,7 +74,12 @@ def build(settings: Settings | None = None) -> Services:
     directory = SqlPatientDirectory(db, keys, BlindIndex(keyring.index_key))
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
-            db, recorder, app.mapper, PatientDirectoryProjection(directory), directory
+            db,
+            recorder,
+            app.mapper,
+            PatientDirectoryProjection(directory),
+            directory,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
     }
     access_log = AccessLog(db, keyring.chain_key)

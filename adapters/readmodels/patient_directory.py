@@ -16,6 +16,7 @@ from adapters.crypto.subject_keys import SubjectKeys
 from adapters.db import Database, as_datetime, as_uuid
 from adapters.readmodels.runner import SqlView
 from domain.patient import ConsentPurpose
+from domain.personal import Erased
 
 
 @dataclass(frozen=True)
@@ -33,10 +34,21 @@ class DirectoryEntry:
     version: int
 
 
-_COLUMNS = "patient_id, organisation_id, sealed, consents, erased, registered_at, version"
+_COLUMNS = (
+    "patient_id, organisation_id, sealed_names, sealed_contact, consents, erased, "
+    "registered_at, version"
+)
+_PURPOSES = list(ConsentPurpose)
+
+
+def _bit(purpose: ConsentPurpose) -> int:
+    return 1 << _PURPOSES.index(ConsentPurpose(purpose))
 
 
 class SqlPatientDirectory(SqlView):
+    """One statement per event: names and contact details are sealed separately, consents are
+    a bit set, so no step has to read the row it changes."""
+
     tables = ("patient_directory",)
 
     def __init__(self, db: Database, keys: SubjectKeys, index: BlindIndex) -> None:
@@ -56,52 +68,63 @@ class SqlPatientDirectory(SqlView):
         registered_at: datetime,
         version: int,
     ) -> None:
-        display = {
+        names = {
             "given_name": given_name,
             "family_name": family_name,
             "birth_date": birth_date.isoformat() if isinstance(birth_date, date) else birth_date,
-            "email": email,
-            "phone": phone,
         }
-        sealed, email_ix, name_ix = self._seal(patient_id, display)
+        contact = {"email": email, "phone": phone}
+        key = self._live_key(patient_id, names, contact)
+        name_ix = self.index.full_name(given_name, family_name) if key else None
         self.cur.execute(
             "INSERT INTO patient_directory (patient_id, organisation_id, email_index, name_index, "
-            "sealed, registered_at, version) VALUES (%s, %s, %s, %s, %s, %s, %s)",
-            (patient_id, organisation_id, email_ix, name_ix, sealed, registered_at, version),
+            "sealed_names, sealed_contact, registered_at, version) "
+            "VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            (
+                patient_id,
+                organisation_id,
+                self._email_index(key, email),
+                name_ix,
+                self._seal(key, patient_id, "names", names),
+                self._seal(key, patient_id, "contact", contact),
+                registered_at,
+                version,
+            ),
         )
 
     def contact_changed(
         self, patient_id: UUID, email: str | None, phone: str | None, version: int
     ) -> None:
-        display = self._open(patient_id, self._sealed_of(patient_id))
-        if display is None:
-            return
-        display.update(email=email, phone=phone)
-        sealed, email_ix, name_ix = self._seal(patient_id, display)
+        contact = {"email": email, "phone": phone}
+        key = self._live_key(patient_id, contact)
         self.cur.execute(
-            "UPDATE patient_directory SET sealed = %s, email_index = %s, name_index = %s, "
-            "version = %s WHERE patient_id = %s",
-            (sealed, email_ix, name_ix, version, patient_id),
+            "UPDATE patient_directory SET sealed_contact = %s, email_index = %s, version = %s "
+            "WHERE patient_id = %s",
+            (
+                self._seal(key, patient_id, "contact", contact),
+                self._email_index(key, email),
+                version,
+                patient_id,
+            ),
         )
 
     def consent_changed(
         self, patient_id: UUID, purpose: ConsentPurpose, given: bool, version: int
     ) -> None:
+        if given:
+            change, bits = "consents = consents | %s", _bit(purpose)
+        else:
+            change, bits = "consents = consents & %s", ~_bit(purpose) & 0xFFFF
         self.cur.execute(
-            "SELECT consents FROM patient_directory WHERE patient_id = %s", (patient_id,)
-        )
-        row = self.cur.fetchone()
-        consents = set(filter(None, str(row[0]).split(","))) if row else set()
-        (consents.add if given else consents.discard)(str(purpose))
-        self.cur.execute(
-            "UPDATE patient_directory SET consents = %s, version = %s WHERE patient_id = %s",
-            (",".join(sorted(consents)), version, patient_id),
+            f"UPDATE patient_directory SET {change}, version = %s WHERE patient_id = %s",
+            (bits, version, patient_id),
         )
 
     def erased(self, patient_id: UUID, version: int) -> None:
         self.cur.execute(
-            "UPDATE patient_directory SET sealed = NULL, email_index = NULL, name_index = NULL, "
-            "consents = '', erased = %s, version = %s WHERE patient_id = %s",
+            "UPDATE patient_directory SET sealed_names = NULL, sealed_contact = NULL, "
+            "email_index = NULL, name_index = NULL, consents = 0, erased = %s, version = %s "
+            "WHERE patient_id = %s",
             (True, version, patient_id),
         )
 
@@ -154,52 +177,51 @@ class SqlPatientDirectory(SqlView):
             )
             rows = cur.fetchall()
         return [
-            (self._entry(r[:7]), bytes(r[7]) if r[7] else None, bytes(r[8]) if r[8] else None)
+            (self._entry(r[:8]), bytes(r[8]) if r[8] else None, bytes(r[9]) if r[9] else None)
             for r in rows
         ]
 
     # -- sealing -------------------------------------------------------------------------------
-    def _seal(self, patient_id: UUID, display: dict[str, Any]) -> tuple[bytes, Any, Any]:
-        key = self.keys.get(patient_id)
-        if key is None or any(isinstance(v, str) and type(v) is not str for v in display.values()):
-            return b"", None, None  # erased subject: nothing to keep, nothing to index
-        sealed = seal(key, orjson.dumps(display), field_context(patient_id, "directory"))
-        email_ix = self.index.email(display["email"]) if display.get("email") else None
-        name_ix = self.index.full_name(display["given_name"], display["family_name"])
-        return sealed, email_ix, name_ix
-
-    def _sealed_of(self, patient_id: UUID) -> bytes | None:
-        self.cur.execute(
-            "SELECT sealed FROM patient_directory WHERE patient_id = %s", (patient_id,)
-        )
-        row = self.cur.fetchone()
-        return bytes(row[0]) if row and row[0] else None
-
-    def _open(self, patient_id: UUID, sealed: bytes | None) -> dict[str, Any] | None:
-        if not sealed:
+    def _live_key(self, patient_id: UUID, *values: dict[str, Any]) -> bytes | None:
+        """The subject's key, or None when the subject is erased (nothing to keep or index)."""
+        if any(isinstance(v, Erased) for group in values for v in group.values()):
             return None
-        key = self.keys.get(patient_id)
+        return self.keys.get(patient_id)
+
+    def _email_index(self, key: bytes | None, email: str | None) -> bytes | None:
+        return self.index.email(email) if key and email else None
+
+    @staticmethod
+    def _seal(key: bytes | None, patient_id: UUID, part: str, data: dict[str, Any]) -> bytes | None:
         if key is None:
             return None
+        return seal(key, orjson.dumps(data), field_context(patient_id, f"directory.{part}"))
+
+    @staticmethod
+    def _open(key: bytes | None, patient_id: UUID, part: str, sealed: Any) -> dict[str, Any]:
+        if key is None or not sealed:
+            return {}
         data: dict[str, Any] = orjson.loads(
-            open_sealed(key, sealed, field_context(patient_id, "directory"))
+            open_sealed(key, bytes(sealed), field_context(patient_id, f"directory.{part}"))
         )
         return data
 
     def _entry(self, row: Any) -> DirectoryEntry:
         patient_id = as_uuid(row[0])
-        display = self._open(patient_id, bytes(row[2]) if row[2] else None) or {}
-        birth = display.get("birth_date")
+        key = self.keys.get(patient_id) if (row[2] or row[3]) else None
+        names = self._open(key, patient_id, "names", row[2])
+        contact = self._open(key, patient_id, "contact", row[3])
+        birth = names.get("birth_date")
         return DirectoryEntry(
             patient_id=patient_id,
             organisation_id=as_uuid(row[1]) if row[1] else None,
-            given_name=display.get("given_name"),
-            family_name=display.get("family_name"),
+            given_name=names.get("given_name"),
+            family_name=names.get("family_name"),
             birth_date=date.fromisoformat(birth) if birth else None,
-            email=display.get("email"),
-            phone=display.get("phone"),
-            consents=tuple(filter(None, str(row[3]).split(","))),
-            erased=bool(row[4]),
-            registered_at=as_datetime(row[5]),
-            version=int(row[6]),
+            email=contact.get("email"),
+            phone=contact.get("phone"),
+            consents=tuple(str(p) for p in _PURPOSES if int(row[4]) & _bit(p)),
+            erased=bool(row[5]),
+            registered_at=as_datetime(row[6]),
+            version=int(row[7]),
         )

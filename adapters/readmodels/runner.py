@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.persistence import Mapper, Tracking
+from eventsourcing.persistence import Mapper, Notification, Tracking
 
 from adapters.db import Cursor, Database
 from adapters.eventstore.recorder import EventRecorder
@@ -45,11 +45,13 @@ class ProjectionRunner:
         view: SqlView,
         *,
         batch_size: int = 1000,
+        prefetch: Callable[[Sequence[Notification]], None] | None = None,
     ) -> None:
         self.db, self.recorder, self.mapper = db, recorder, mapper
         self.projection, self.view = projection, view
         self.name = projection.name
         self.batch_size = batch_size
+        self.prefetch = prefetch
         self._lock_id = 7_450_100 + sum(self.name.encode()) % 10_000
         self._advanced = threading.Condition()
         with db.transaction() as cur:
@@ -86,6 +88,8 @@ class ProjectionRunner:
                 topics=self.projection.topics,
                 inclusive_of_start=False,
             )
+            if self.prefetch is not None and notifications:
+                self.prefetch(notifications)
             self.view.bind(cur)
             try:
                 for notification in notifications:

@@ -76,8 +76,9 @@ CREATE TABLE IF NOT EXISTS patient_directory (
     organisation_id uuid,
     email_index     bytea,
     name_index      bytea,
-    sealed          bytea,
-    consents        text        NOT NULL DEFAULT '',
+    sealed_names    bytea,
+    sealed_contact  bytea,
+    consents        integer     NOT NULL DEFAULT 0,
     erased          boolean     NOT NULL DEFAULT false,
     registered_at   timestamptz NOT NULL,
     version         bigint      NOT NULL

@@ -73,8 +73,9 @@ CREATE TABLE IF NOT EXISTS patient_directory (
     organisation_id text,
     email_index     blob,
     name_index      blob,
-    sealed          blob,
-    consents        text        NOT NULL DEFAULT '',
+    sealed_names    blob,
+    sealed_contact  blob,
+    consents        integer     NOT NULL DEFAULT 0,
     erased          integer     NOT NULL DEFAULT 0,
     registered_at   text NOT NULL,
     version         bigint      NOT NULL
