@@ -134,11 +134,16 @@ class Database:
         return conn
 
     @contextmanager
-    def transaction(self, *, write: bool = True) -> Iterator[Cursor]:
-        """A transaction; on SQLite a write transaction takes the database's write lock first."""
+    def transaction(self, *, write: bool = True, pipeline: bool = False) -> Iterator[Cursor]:
+        """A transaction; on SQLite a write transaction takes the database's write lock first.
+        With ``pipeline`` (PostgreSQL), statements are sent without waiting for each result."""
         if self._pool is not None:
             with self._pool.connection() as pg, pg.transaction():
-                yield _PostgresCursor(pg.cursor())
+                if pipeline:
+                    with pg.pipeline():
+                        yield _PostgresCursor(pg.cursor())
+                else:
+                    yield _PostgresCursor(pg.cursor())
             return
         lite = self._sqlite()
         if write:

@@ -41,7 +41,7 @@ _COLUMNS = (
 _PURPOSES = list(ConsentPurpose)
 
 
-def _bit(purpose: ConsentPurpose) -> int:
+def consent_bit(purpose: ConsentPurpose) -> int:
     return 1 << _PURPOSES.index(ConsentPurpose(purpose))
 
 
@@ -112,9 +112,9 @@ class SqlPatientDirectory(SqlView):
         self, patient_id: UUID, purpose: ConsentPurpose, given: bool, version: int
     ) -> None:
         if given:
-            change, bits = "consents = consents | %s", _bit(purpose)
+            change, bits = "consents = consents | %s", consent_bit(purpose)
         else:
-            change, bits = "consents = consents & %s", ~_bit(purpose) & 0xFFFF
+            change, bits = "consents = consents & %s", ~consent_bit(purpose) & 0xFFFF
         self.cur.execute(
             f"UPDATE patient_directory SET {change}, version = %s WHERE patient_id = %s",
             (bits, version, patient_id),
@@ -220,7 +220,7 @@ class SqlPatientDirectory(SqlView):
             birth_date=date.fromisoformat(birth) if birth else None,
             email=contact.get("email"),
             phone=contact.get("phone"),
-            consents=tuple(str(p) for p in _PURPOSES if int(row[4]) & _bit(p)),
+            consents=tuple(str(p) for p in _PURPOSES if int(row[4]) & consent_bit(p)),
             erased=bool(row[5]),
             registered_at=as_datetime(row[6]),
             version=int(row[7]),

@@ -64,7 +64,7 @@ class ProjectionRunner:
     def run_once(self) -> int:
         """Process one batch; returns how many notifications were consumed (0: caught up, or
         another worker holds this projection right now)."""
-        with self.db.transaction() as cur:
+        with self.db.transaction(pipeline=True) as cur:
             if self.db.dialect == "postgres":
                 cur.execute("SELECT pg_try_advisory_xact_lock(%s)", (self._lock_id,))
                 if not cur.fetchone()[0]:

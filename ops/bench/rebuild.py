@@ -37,6 +37,7 @@ import _support
 import psycopg
 from eventsourcing.persistence import Notification
 
+from adapters.readmodels.patient_directory import consent_bit
 from adapters.settings import Settings
 from api.composition import Services, build
 from commands.patients import ChangeContactDetails, RecordConsent, RegisterPatient
@@ -154,9 +155,11 @@ def scan(url: str, services: Services | None = None) -> tuple[float, int]:
 
 def directory_counts(services: Services) -> tuple[int, int]:
     with services.db.transaction(write=False) as cur:
+        both = consent_bit(ConsentPurpose.TREATMENT) | consent_bit(ConsentPurpose.DATA_SHARING)
         cur.execute(
-            "SELECT count(*), count(*) FILTER (WHERE consents = 'data-sharing,treatment' "
-            "AND sealed IS NOT NULL AND email_index IS NOT NULL) FROM patient_directory"
+            "SELECT count(*), count(*) FILTER (WHERE consents = %s AND sealed_names IS NOT NULL "
+            "AND sealed_contact IS NOT NULL AND email_index IS NOT NULL) FROM patient_directory",
+            (both,),
         )
         rows, complete = (int(v) for v in cur.fetchone())
     return rows, complete
