@@ -249,47 +249,43 @@ Key = tuple[UUID, int]
 class SequencingBatcher:
     """Numbers committed rows for all writers of this process in batches (PostgreSQL).
 
-    A writer commits its events, then waits here for their positions. One thread runs the
-    sequencer for everybody who is waiting, so under load one short transaction numbers the
-    rows of many commands; rows numbered by another process are looked up instead.
+    A writer commits its events, then waits here for their positions. Whoever finds no round
+    running runs one for everybody waiting (flat combining): a lone writer sequences its own
+    rows without a thread hand-off, and under load one short transaction numbers the rows of
+    many commands. Rows numbered by another process's round are looked up instead.
     """
 
     def __init__(self, recorder: EventRecorder) -> None:
         self._recorder = recorder
-        self._waiting: dict[Key, int | None] = {}
+        self._waiting: dict[Key, int] = {}
         self._cond = threading.Condition()
-        self._thread: threading.Thread | None = None
+        self._round_running = False
 
     def positions_of(self, keys: list[Key], timeout: float = 30.0) -> list[int]:
         if not keys:
             return []
+        deadline = time.monotonic() + timeout
         with self._cond:
             for key in keys:
-                self._waiting[key] = None
-            if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="sequencer", daemon=True)
-                self._thread.start()
-            self._cond.notify_all()
-            ok = self._cond.wait_for(
-                lambda: all(self._waiting[k] is not None for k in keys), timeout=timeout
-            )
-            found = [self._waiting.pop(k) for k in keys]
-        if not ok:
-            raise TimeoutError("the event sequencer did not number the rows in time")
-        return [int(f) for f in found if f is not None]
-
-    def _run(self) -> None:
-        while True:
-            with self._cond:
-                self._cond.wait_for(
-                    lambda: any(v is None for v in self._waiting.values()), timeout=1.0
-                )
-                if not self._waiting:
+                self._waiting[key] = 0
+            while not all(self._waiting[k] for k in keys):
+                if not self._round_running:
+                    self._round_running = True
+                    self._cond.release()
+                    try:
+                        self._round()
+                    finally:
+                        self._cond.acquire()
+                        self._round_running = False
+                        self._cond.notify_all()
                     continue
-            try:
-                self._round()
-            except Exception:  # a failed round is retried; waiting writers time out at worst
-                time.sleep(0.05)
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    for key in keys:
+                        self._waiting.pop(key, None)
+                    raise TimeoutError("the event sequencer did not number the rows in time")
+                self._cond.wait(remaining)
+            return [self._waiting.pop(k) for k in keys]
 
     def _round(self) -> None:
         recorder = self._recorder
@@ -299,21 +295,17 @@ class SequencingBatcher:
                 cur.execute("SELECT pg_notify('telemed_events', %s)", (str(last),))
         resolved = {(as_uuid(o), int(v)): int(p) for o, v, p in numbered}
         with self._cond:
-            for key in list(self._waiting):
+            for key in self._waiting:
                 if key in resolved:
                     self._waiting[key] = resolved[key]
-            missing = [k for k, v in self._waiting.items() if v is None]
-            self._cond.notify_all()
-        if missing:  # numbered by another process's sequencer, or not yet visible to us
+            missing = [k for k, v in self._waiting.items() if not v]
+        if missing:  # numbered by another process's round
             with recorder.db.transaction(write=False) as cur:
                 positions = recorder._positions(cur, [(o, v, "", b"") for o, v in missing])
             with self._cond:
                 for key, position in zip(missing, positions, strict=True):
                     if key in self._waiting and position:
                         self._waiting[key] = position
-                self._cond.notify_all()
-            if not all(positions):
-                time.sleep(0.001)
 
 
 class PollingSubscription(Subscription[ApplicationRecorder]):
