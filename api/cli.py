@@ -84,6 +84,26 @@ def project() -> None:
 
 
 @cli.command()
+def relay() -> None:
+    """Publish the event stream to Kafka (TELEMED_KAFKA_BOOTSTRAP); one active at a time."""
+    services = _services()
+    if not services.settings.kafka_bootstrap:
+        console.print("Set TELEMED_KAFKA_BOOTSTRAP (host:port of the Kafka brokers)")
+        services.close()
+        raise typer.Exit(2)
+    publisher = services.relay()
+    signal.signal(signal.SIGTERM, lambda *_: publisher.stop())
+    console.print(f"Relaying to Kafka at {services.settings.kafka_bootstrap}")
+    try:
+        publisher.run_forever()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        publisher.close()
+        services.close()
+
+
+@cli.command()
 def rebuild(name: Annotated[str, typer.Argument(help="read model to rebuild from zero")]) -> None:
     """Rebuild one read model from the first event, with a progress bar."""
     services = _services()

@@ -15,12 +15,16 @@ from adapters.db import Database
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
 from adapters.eventstore.recorder import EventRecorder
 from adapters.migrate import migrate
+from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.settings import Settings
+from adapters.stream.contract import Pseudonyms
+from adapters.stream.relay import KafkaRelay
 from adapters.tokens import TokenStore
 from commands.bus import CommandBus
+from projections.analytics import AnalyticsProjection
 from projections.patient_directory import PatientDirectoryProjection
 
 log = logging.getLogger("telemed")
@@ -42,6 +46,21 @@ class Services:
     tokens: TokenStore
     replay: Replay
     keyring_created: bool
+    analytics: SqlAnalytics
+    pseudonyms: Pseudonyms
+
+    def relay(self) -> KafkaRelay:
+        """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
+        if not self.settings.kafka_bootstrap:
+            raise RuntimeError("TELEMED_KAFKA_BOOTSTRAP is not set")
+        return KafkaRelay(
+            self.db,
+            self.recorder,
+            self.app.mapper,
+            self.pseudonyms,
+            self.settings.kafka_bootstrap,
+            partitions=self.settings.kafka_partitions,
+        )
 
     def bus_uow(self) -> UnitOfWork:
         """A unit of work for reading aggregates (always current: the write model)."""
@@ -72,6 +91,8 @@ def build(settings: Settings | None = None) -> Services:
     app = EventStoreApplication(recorder, keys)
     bus = CommandBus(lambda: UnitOfWork(app, keys))
     directory = SqlPatientDirectory(db, keys, BlindIndex(keyring.index_key))
+    pseudonyms = Pseudonyms(keyring.analytics_key)
+    analytics = SqlAnalytics(db, pseudonyms)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -79,6 +100,14 @@ def build(settings: Settings | None = None) -> Services:
             app.mapper,
             PatientDirectoryProjection(directory),
             directory,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        AnalyticsProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            AnalyticsProjection(analytics),
+            analytics,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
     }
@@ -99,4 +128,6 @@ def build(settings: Settings | None = None) -> Services:
         tokens=TokenStore(db),
         replay=Replay(app, recorder),
         keyring_created=created,
+        analytics=analytics,
+        pseudonyms=pseudonyms,
     )

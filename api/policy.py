@@ -17,6 +17,7 @@ class Action(StrEnum):
     ERASE_PATIENT = "patient:erase"
     COMPLIANCE_READ = "compliance:read"
     AUDIT_VERIFY = "audit:verify"
+    READ_ANALYTICS = "analytics:read"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -30,6 +31,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.ERASE_PATIENT: frozenset({Role.ORG_ADMIN, Role.PATIENT}),
     Action.COMPLIANCE_READ: frozenset({Role.COMPLIANCE_OFFICER}),
     Action.AUDIT_VERIFY: frozenset({Role.COMPLIANCE_OFFICER}),
+    Action.READ_ANALYTICS: frozenset({Role.ANALYST, Role.ORG_ADMIN}),
 }
 
 

@@ -1,0 +1,72 @@
+"""Analytics for analysts and organisation admins: counts only, never a person."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel
+
+from adapters.readmodels.analytics import METRICS
+from api.auth import CurrentActor, authorize
+from api.policy import Action
+from api.problems import PROBLEM_RESPONSES, Problem
+from api.reads import AfterHeader, AfterQuery, await_position
+from api.state import services_of
+
+router = APIRouter(prefix="/v1/analytics", tags=["analytics"], responses=PROBLEM_RESPONSES)
+
+Metric = Literal["registrations", "consents-given", "consents-withdrawn", "erasures"]
+assert set(Metric.__args__) == set(METRICS)  # type: ignore[attr-defined]
+
+
+class CountOut(BaseModel):
+    period: date
+    organisation_id: str
+    dimension: str
+    count: int
+
+
+class CountsOut(BaseModel):
+    metric: str
+    granularity: str
+    start: date
+    end: date
+    counts: list[CountOut]
+
+
+@router.get("/{metric}", response_model=CountsOut)
+def counts(
+    metric: Metric,
+    request: Request,
+    actor: CurrentActor,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    granularity: Literal["day", "week", "month"] = "day",
+    organisation_id: UUID | None = None,
+    after: AfterQuery = None,
+    after_header: AfterHeader = None,
+) -> dict[str, Any]:
+    """Daily counts (or weekly/monthly sums) per organisation and dimension: how patients
+    registered (self or by which role), consents by purpose, erasures by reason."""
+    authorize(actor, Action.READ_ANALYTICS)
+    if actor.organisation_id is not None:  # organisation staff see their own organisation
+        if organisation_id not in (None, actor.organisation_id):
+            raise Problem(403, "forbidden", "Only your own organisation's figures")
+        organisation_id = actor.organisation_id
+    end = end or date.today()
+    start = start or end - timedelta(days=30)
+    if start > end or (end - start).days > 3660:
+        raise Problem(422, "bad-range", "`from` must be before `to`, within ten years")
+    services = services_of(request)
+    await_position(services, "analytics", after, after_header)
+    rows = services.analytics.query(metric, start, end, granularity, organisation_id)
+    return {
+        "metric": metric,
+        "granularity": granularity,
+        "start": start,
+        "end": end,
+        "counts": [vars(r) for r in rows],
+    }
