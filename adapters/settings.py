@@ -38,6 +38,8 @@ class Settings:
     #: Kafka bootstrap servers for the analysts' stream (``host:port,...``); empty: no stream
     kafka_bootstrap: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP", ""))
     kafka_partitions: int = field(default_factory=lambda: int(_env("KAFKA_PARTITIONS", "6")))
+    #: prepended to every topic name (e.g. ``staging.``), for clusters shared by environments
+    kafka_topic_prefix: str = field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", ""))
 
     @property
     def is_postgres(self) -> bool:

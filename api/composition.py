@@ -60,6 +60,7 @@ class Services:
             self.pseudonyms,
             self.settings.kafka_bootstrap,
             partitions=self.settings.kafka_partitions,
+            topic_prefix=self.settings.kafka_topic_prefix,
         )
 
     def bus_uow(self) -> UnitOfWork:

@@ -24,8 +24,16 @@ banner() { printf '\n===== %s =====\n' "$*"; }
 # export their addresses as TELEMED_TEST_*, and stop them in
 # stop_extra_test_services (called from the EXIT trap, must be idempotent and
 # must not fail). Servers can also be started from pytest fixtures instead.
-start_extra_test_services() { :; }
-stop_extra_test_services() { :; }
+KAFKA_PIDFILE=var/kafka-test-$$.pid
+start_extra_test_services() {
+    banner "kafka broker (Tansu, 127.0.0.1)"
+    if [[ -z ${TELEMED_TEST_KAFKA_BOOTSTRAP:-} ]]; then
+        TELEMED_TEST_KAFKA_BOOTSTRAP=$(bash ops/kafka.sh start --port auto --pidfile "$KAFKA_PIDFILE")
+        export TELEMED_TEST_KAFKA_BOOTSTRAP
+    fi
+    echo "Kafka at $TELEMED_TEST_KAFKA_BOOTSTRAP"
+}
+stop_extra_test_services() { bash ops/kafka.sh stop --pidfile "$KAFKA_PIDFILE" || true; }
 # ---------------------------------------------------------------------------
 
 # Stop whatever we started, whatever way we exit.

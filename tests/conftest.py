@@ -159,3 +159,25 @@ def officer(clinic: Clinic) -> Person:
 @pytest.fixture
 def analyst(clinic: Clinic) -> Person:
     return clinic.person("Analyst Kim", Role.ANALYST, clinic.org_a)
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap() -> Iterator[str]:
+    """The broker ops/test.sh started, or one of our own for this run."""
+    from tests.kafka import Broker
+
+    given = os.environ.get("TELEMED_TEST_KAFKA_BOOTSTRAP")
+    if given:
+        yield given
+        return
+    broker = Broker()
+    try:
+        yield broker.start()
+    finally:
+        broker.stop()
+
+
+@pytest.fixture
+def topic_prefix() -> str:
+    """Each test has topics of its own on the shared broker."""
+    return f"test{uuid.uuid4().hex[:10]}."

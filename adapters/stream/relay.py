@@ -49,11 +49,15 @@ class KafkaRelay:
         lease_seconds: float = 10.0,
         validate_messages: bool = True,
         producer_factory: Callable[[], KafkaProducer] | None = None,
+        topic_prefix: str = "",
     ) -> None:
         self.db, self.recorder, self.mapper = db, recorder, mapper
         self.pseudonyms, self.bootstrap = pseudonyms, bootstrap
         self.partitions, self.batch_size = partitions, batch_size
         self.lease_seconds, self.validate_messages = lease_seconds, validate_messages
+        self.topic_prefix = topic_prefix
+        self.topics = [topic_prefix + t for t in TOPICS]
+        self.tracking_name = TRACKING_NAME + (f"@{topic_prefix}" if topic_prefix else "")
         self.owner = f"relay-{uuid.uuid4()}"
         self.leases = Leases(db)
         self.stopping = threading.Event()
@@ -65,7 +69,7 @@ class KafkaRelay:
             cur.execute(
                 "INSERT INTO projection_tracking (name, position) VALUES (%s, 0) "
                 "ON CONFLICT (name) DO NOTHING",
-                (TRACKING_NAME,),
+                (self.tracking_name,),
             )
 
     # -- Kafka --------------------------------------------------------------------------------
@@ -89,7 +93,7 @@ class KafkaRelay:
         )
         try:
             existing = set(admin.list_topics())
-            missing = [t for t in TOPICS if t not in existing]
+            missing = [t for t in self.topics if t not in existing]
             if missing:
                 with contextlib.suppress(TopicAlreadyExistsError):
                     admin.create_topics(
@@ -115,7 +119,7 @@ class KafkaRelay:
     def position(self) -> int:
         with self.db.transaction(write=False) as cur:
             cur.execute(
-                "SELECT position FROM projection_tracking WHERE name = %s", (TRACKING_NAME,)
+                "SELECT position FROM projection_tracking WHERE name = %s", (self.tracking_name,)
             )
             row = cur.fetchone()
         return int(row[0]) if row else 0
@@ -123,7 +127,7 @@ class KafkaRelay:
     def publish_once(self) -> int:
         """Publish one batch; returns how many log positions it moved (0: nothing to do, no
         lease, or the broker is unreachable: the next call retries from the same position)."""
-        if not self.leases.acquire(TRACKING_NAME, self.owner, self.lease_seconds):
+        if not self.leases.acquire(self.tracking_name, self.owner, self.lease_seconds):
             return 0
         start = self.position()
         head = self.recorder.max_notification_id() or 0
@@ -139,7 +143,7 @@ class KafkaRelay:
                 continue
             if self.validate_messages:
                 validate(integration.event_type, integration.schema_version, integration.body)
-            messages.append((integration.topic, *encode(integration)))
+            messages.append((self.topic_prefix + integration.topic, *encode(integration)))
         try:
             if not self._topics_ready:
                 self.ensure_topics()
@@ -163,7 +167,7 @@ class KafkaRelay:
             cur.execute(
                 "UPDATE projection_tracking SET position = %s, updated_at = %s "
                 "WHERE name = %s AND position = %s",
-                (end, datetime.now(UTC), TRACKING_NAME, start),
+                (end, datetime.now(UTC), self.tracking_name, start),
             )
             if cur.rowcount != 1:
                 log.warning("another relay moved the position; standing by")
@@ -197,4 +201,4 @@ class KafkaRelay:
         if self._producer is not None:
             self._producer.close(timeout=2)
             self._producer = None
-        self.leases.release(TRACKING_NAME, self.owner)
+        self.leases.release(self.tracking_name, self.owner)

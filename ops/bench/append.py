@@ -10,10 +10,18 @@ rounds in one run (the machine is shared and noisy, so medians and ratios are wh
 * ``stock``: the eventsourcing library's ``PostgresApplicationRecorder`` (it takes
   ``LOCK TABLE ... IN EXCLUSIVE MODE`` per write), one new small aggregate per transaction.
 
+At the highest concurrency (16 by default) each writer is also measured with its threads spread
+over ``--processes`` worker processes (``*_16_procs``: 16 threads as 4 processes x 4 threads by
+default), which is how the API is deployed. The workers are spawned (not forked), each builds
+its own ``Services`` on the same database and keyring file (or its own raw pool or stock
+application); they start each timed slot together at a barrier and their counts are summed over
+the common window. These rounds are interleaved with the single-process ones.
+
 Afterwards the event store is checked: notification ids exactly 1..N (no gap, no NULL) after
-``sequence_pending()``, and the audit hash chain verifies.
+``sequence_pending()``, and the audit hash chain verifies (the rows of all processes).
 
     .venv/bin/python ops/bench/append.py [--seconds 3] [--rounds 3] [--threads 1,16]
+        [--processes 4]
 
 The last line of output is one JSON object with the figures (operations per second).
 """
@@ -31,7 +39,7 @@ import os
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 from uuid import UUID, uuid4
@@ -48,6 +56,8 @@ from domain.actor import Actor, Role
 
 SYSTEMS = ("project", "raw", "stock")
 REGISTERED_TOPIC = "domain.patient:Patient.Registered"
+#: untimed warm-up of a worker process's writer after (re)opening it, before each timed slot
+REWARM_SECONDS = 0.5
 GIVEN = ("Alice", "Bernard", "Chiara", "Dmitri", "Esther", "Farid", "Grace", "Hiroshi")
 FAMILY = ("Okafor", "Lindqvist", "Moreau", "Nakamura", "Oliveira", "Petrov", "Quinn", "Rossi")
 
@@ -70,6 +80,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
     parser.add_argument("--threads", default="1,16", help="concurrency levels, comma separated")
     parser.add_argument("--warmup", type=float, default=1.0, help="warm-up seconds per writer")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=4,
+        help="worker processes for the highest concurrency's multi-process rows (0: none)",
+    )
     args = parser.parse_args()
     args.levels = [int(t) for t in str(args.threads).split(",") if t.strip()]
     return args
@@ -78,11 +94,11 @@ def parse_args() -> argparse.Namespace:
 class ProjectWriter:
     """Registers distinct patients through the command bus."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, numbers: Iterator[int] | None = None) -> None:
         self.services = services
         self.organisation_id = uuid4()
         self.doctor_id = uuid4()
-        self._numbers = itertools.count(1)
+        self._numbers = numbers if numbers is not None else itertools.count(1)
         self.ok = 0  # commands that returned (each one appended exactly one event)
         self._ok_lock = threading.Lock()
 
@@ -139,8 +155,9 @@ def create_raw_table(services: Services) -> None:
         )
 
 
-def stock_app(url: str, pool_size: int) -> StockBench:
+def stock_app(url: str, pool_size: int, *, create_table: bool = True) -> StockBench:
     p = _support.server_params(url)
+    create = "y" if create_table else "n"
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": p.dbname,
@@ -148,8 +165,8 @@ def stock_app(url: str, pool_size: int) -> StockBench:
         "POSTGRES_PORT": str(p.port),
         "POSTGRES_USER": p.user,
         "POSTGRES_PASSWORD": p.password,
-        "POSTGRES_CREATE_TABLE": "y",
-        "CREATE_TABLE": "y",
+        "POSTGRES_CREATE_TABLE": create,
+        "CREATE_TABLE": create,
         "POSTGRES_POOL_SIZE": str(pool_size),
         "POSTGRES_MAX_OVERFLOW": "0",
     }
@@ -161,6 +178,92 @@ def stock_body_size(app: StockBench, target_state: int) -> int:
     probe = BenchNote("")
     overhead = len(app.mapper.to_stored_event(probe.collect_events()[0]).state)
     return max(1, target_state - overhead)
+
+
+class ProcessWorker:
+    """One worker process of the multi-process rows: holds one writer at a time.
+
+    Only the writer of the requested system is open (its pool sized to this process's
+    threads), so that the workers' connections stay within the server's limit next to the
+    main process's pools. Each request re-warms a newly opened writer, then runs the timed
+    slot from the gang's barrier.
+    """
+
+    def __init__(self, index: int, url: str, keyring_path: str, threads: int) -> None:
+        self.url, self.keyring_path, self.threads = url, Path(keyring_path), threads
+        # patient numbers of their own, apart from the main process's and the other workers'
+        self.numbers = itertools.count((index + 1) * 10_000_000)
+        self.system: str | None = None
+        self.writer: Callable[[int], None] | None = None
+        self._close: Callable[[], None] | None = None
+
+    def open(self, system: str, state_size: int, body_size: int) -> Callable[[int], None]:
+        if self.writer is not None and self.system == system:
+            return self.writer
+        self.close()
+        writer: Callable[[int], None]
+        if system == "project":
+            services = build(
+                Settings(
+                    database_url=self.url,
+                    keyring_path=self.keyring_path,
+                    projections="external",
+                    pool_size=self.threads + 2,
+                )
+            )
+            self._close = services.close
+            writer = ProjectWriter(services, self.numbers)
+        elif system == "raw":
+            pool: ConnectionPool[Any] = ConnectionPool(
+                self.url,
+                min_size=self.threads,
+                max_size=self.threads,
+                open=True,
+                kwargs={"autocommit": False},
+            )
+            self._close = pool.close
+            pool.wait()
+            writer = RawWriter(pool, state_size)
+        elif system == "stock":
+            app = stock_app(self.url, self.threads, create_table=False)
+            self._close = app.close
+            writer = StockWriter(app, body_size)
+        else:
+            raise ValueError(f"unknown system {system!r}")
+        self.system, self.writer = system, writer
+        return writer
+
+    def handle(self, message: Any, gate: Callable[[], object]) -> dict[str, Any]:
+        system, seconds, state_size, body_size = message
+        fresh = self.writer is None or self.system != system
+        writer = self.open(system, state_size, body_size)
+        ok_before = writer.ok if isinstance(writer, ProjectWriter) else 0
+        if fresh:
+            _support.run_threads(writer, self.threads, REWARM_SECONDS)
+        slot = _support.run_threads(writer, self.threads, seconds, gate=gate)
+        ok = writer.ok - ok_before if isinstance(writer, ProjectWriter) else 0
+        return {"slot": slot, "commands_ok": ok}
+
+    def close(self) -> None:
+        close, self._close, self.writer, self.system = self._close, None, None, None
+        if close is not None:
+            close()
+
+
+def process_worker(
+    conn: Any, barrier: Any, index: int, url: str, keyring_path: str, threads: int
+) -> None:
+    """Entry point of a worker process (spawned: runs in a fresh interpreter)."""
+    worker = ProcessWorker(index, url, keyring_path, threads)
+    try:
+        _support.serve(conn, barrier, worker.handle)
+    finally:
+        worker.close()
+
+
+def spread(total: int, parts: int) -> list[int]:
+    """``total`` threads over ``parts`` processes, as evenly as possible."""
+    return [total // parts + (1 if i < total % parts else 0) for i in range(parts)]
 
 
 def check_store(services: Services) -> dict[str, Any]:
@@ -195,6 +298,8 @@ def main() -> int:
     args = parse_args()
     levels: list[int] = args.levels
     top = max(levels)
+    procs = max(0, min(args.processes, top))
+    per_process = spread(top, procs) if procs else []
     with _support.scratch_database() as url, tempfile.TemporaryDirectory() as keydir:
         settings = Settings(
             database_url=url,
@@ -202,11 +307,21 @@ def main() -> int:
             projections="external",
             pool_size=top + 4,
         )
-        services = build(settings)
+        services = build(settings)  # creates the keyring file the workers load
         raw_pool: ConnectionPool[Any] | None = None
         stock: StockBench | None = None
+        gang: _support.WorkerGang | None = None
+        worker_ok = 0
         try:
             create_raw_table(services)
+            if procs:  # they start up while this process warms up
+                gang = _support.WorkerGang(
+                    process_worker,
+                    [
+                        (i, url, str(settings.keyring_path), threads)
+                        for i, threads in enumerate(per_process)
+                    ],
+                )
             project = ProjectWriter(services)
             _support.say(f"database {url.rsplit('/', 1)[-1]}; warming up ({args.warmup:.1f}s each)")
             _support.run_threads(project, top, args.warmup)
@@ -232,35 +347,58 @@ def main() -> int:
             with services.db.transaction(write=False) as cur:
                 cur.execute("SELECT avg(length(state))::int FROM stockbench_events")
                 stock_state = int(cur.fetchone()[0] or 0)
+            if gang is not None:
+                gang.wait_ready()
             _support.say(
                 f"state bytes per event: project {state_size}, raw {state_size}, "
-                f"stock {stock_state}; {args.rounds} rounds x {levels} threads x "
-                f"{args.seconds:.1f}s"
+                f"stock {stock_state}; {args.rounds} rounds x {levels} threads"
+                + (f" + {top} threads in {procs} processes {per_process}" if procs else "")
+                + f" x {args.seconds:.1f}s"
             )
 
-            rates: dict[str, list[float]] = {f"{s}_{n}": [] for n in levels for s in SYSTEMS}
+            # (concurrency, processes): 0 processes = threads of this process
+            modes = [(n, 0) for n in levels] + ([(top, procs)] if procs else [])
+
+            def mode_key(system: str, n: int, in_procs: int) -> str:
+                return f"{system}_{n}" + ("_procs" if in_procs else "")
+
+            rates: dict[str, list[float]] = {
+                mode_key(s, n, p): [] for n, p in modes for s in SYSTEMS
+            }
             cpu: dict[str, list[float]] = {key: [] for key in rates}
+            host_busy: dict[str, list[float]] = {key: [] for key in rates}
+            other_cpu: dict[str, list[float]] = {key: [] for key in rates}
             errors: dict[str, int] = dict.fromkeys(rates, 0)
             first_errors: list[str] = []
             for round_no in range(args.rounds):
-                for n in levels:
+                for n, in_procs in modes:
                     shift = round_no % len(SYSTEMS)
                     for system in SYSTEMS[shift:] + SYSTEMS[:shift]:
-                        key = f"{system}_{n}"
-                        slot = _support.run_threads(writers[system], n, args.seconds)
+                        key = mode_key(system, n, in_procs)
+                        if gang is not None and in_procs:
+                            replies = gang.request((system, args.seconds, state_size, body))
+                            slot = _support.Slot.combine([r["slot"] for r in replies])
+                            worker_ok += sum(int(r["commands_ok"]) for r in replies)
+                        else:
+                            slot = _support.run_threads(writers[system], n, args.seconds)
                         rates[key].append(slot.rate)
                         cpu[key].append(1000 * slot.cpu_seconds / slot.ops if slot.ops else 0)
                         errors[key] += len(slot.errors)
                         first_errors.extend(slot.errors[: max(0, 5 - len(first_errors))])
                         _support.say(
-                            f"round {round_no + 1} {key:>10}: {slot.rate:8.1f}/s  "
+                            f"round {round_no + 1} {key:>16}: {slot.rate:8.1f}/s  "
                             f"(client CPU {cpu[key][-1]:.2f} ms/op"
                             + (f", {len(slot.errors)} errors" if slot.errors else "")
                             + ")"
                         )
+            if gang is not None:
+                gang.close()
+                gang = None
             time.sleep(0.2)
             store = check_store(services)
         finally:
+            if gang is not None:
+                gang.close()
             if stock is not None:
                 stock.close()
             if raw_pool is not None:
@@ -270,17 +408,21 @@ def main() -> int:
     result: dict[str, Any] = {}
     for key, values in rates.items():
         result[key] = round(_support.median(values), 1)
-    for n in levels:
-        result[f"ratio_{n}"] = _support.ratio(result[f"project_{n}"], result[f"raw_{n}"])
-        result[f"stock_ratio_{n}"] = _support.ratio(result[f"stock_{n}"], result[f"raw_{n}"])
-        result[f"project_vs_stock_{n}"] = _support.ratio(
-            result[f"project_{n}"], result[f"stock_{n}"]
+    rows = [f"{n}" for n in levels] + ([f"{top}_procs"] if procs else [])
+    for row in rows:
+        result[f"ratio_{row}"] = _support.ratio(result[f"project_{row}"], result[f"raw_{row}"])
+        result[f"stock_ratio_{row}"] = _support.ratio(result[f"stock_{row}"], result[f"raw_{row}"])
+        result[f"project_vs_stock_{row}"] = _support.ratio(
+            result[f"project_{row}"], result[f"stock_{row}"]
         )
+    if procs:
+        result["processes"] = procs
+    commands_ok = project.ok + worker_ok
     result.update(
         skipped_events=store["skipped_events"],
         chain_ok=store["chain_ok"],
         events=store["events"],
-        commands_ok=project.ok,
+        commands_ok=commands_ok,
         chain_checked=store["chain_checked"],
         chain_break=store["chain_break"],
         errors=errors,
@@ -295,20 +437,30 @@ def main() -> int:
 
     _support.say("")
     _support.say(
-        f"{'threads':>7} {'project/s':>10} {'raw/s':>10} {'stock/s':>10} "
+        f"{'threads':>12} {'project/s':>10} {'raw/s':>10} {'stock/s':>10} "
         f"{'proj/raw':>9} {'stock/raw':>9} {'proj/stock':>10}"
     )
-    for n in levels:
+    for row in rows:
+        label = f"{top} in {procs} proc" if row.endswith("_procs") else row
         _support.say(
-            f"{n:>7} {result[f'project_{n}']:>10.1f} {result[f'raw_{n}']:>10.1f} "
-            f"{result[f'stock_{n}']:>10.1f} {result[f'ratio_{n}']:>9.3f} "
-            f"{result[f'stock_ratio_{n}']:>9.3f} {result[f'project_vs_stock_{n}']:>10.3f}"
+            f"{label:>12} {result[f'project_{row}']:>10.1f} {result[f'raw_{row}']:>10.1f} "
+            f"{result[f'stock_{row}']:>10.1f} {result[f'ratio_{row}']:>9.3f} "
+            f"{result[f'stock_ratio_{row}']:>9.3f} {result[f'project_vs_stock_{row}']:>10.3f}"
+        )
+    if procs:
+        _support.say(
+            f"{top} threads, {procs} processes vs 1 process: "
+            + ", ".join(
+                f"{s} x{_support.ratio(result[f'{s}_{top}_procs'], result[f'{s}_{top}']):.2f}"
+                for s in SYSTEMS
+            )
         )
     _support.say(
         f"event store: {store['events']} events, ids {store['min_id']}..{store['max_id']}, "
         f"{store['unsequenced']} unsequenced, {store['gaps']} gaps; "
         f"chain {'verifies' if store['chain_ok'] else 'BROKEN: ' + str(store['chain_break'])} "
-        f"({store['chain_checked']} links); commands ok {project.ok}"
+        f"({store['chain_checked']} links); commands ok {commands_ok}"
+        + (f" ({worker_ok} in worker processes)" if procs else "")
     )
     _support.emit(result)
     return 0 if store["skipped_events"] == 0 and store["chain_ok"] else 1
