@@ -35,6 +35,8 @@ class Settings:
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "1048576")))
     pool_size: int = field(default_factory=lambda: int(_env("POOL_SIZE", "20")))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
+    #: how many days ahead the availability read model holds free slots
+    availability_days: int = field(default_factory=lambda: int(_env("AVAILABILITY_DAYS", "90")))
     #: Kafka bootstrap servers for the analysts' stream (``host:port,...``); empty: no stream
     kafka_bootstrap: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP", ""))
     kafka_partitions: int = field(default_factory=lambda: int(_env("KAFKA_PARTITIONS", "6")))

@@ -15,7 +15,9 @@ from adapters.db import Database
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
 from adapters.eventstore.recorder import EventRecorder
 from adapters.migrate import migrate
+from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
+from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.worker import ProjectionWorker
@@ -24,7 +26,9 @@ from adapters.stream.contract import Pseudonyms
 from adapters.stream.relay import KafkaRelay
 from adapters.tokens import TokenStore
 from commands.bus import CommandBus
+from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
+from projections.availability import AvailabilityProjection
 from projections.patient_directory import PatientDirectoryProjection
 
 log = logging.getLogger("telemed")
@@ -48,6 +52,8 @@ class Services:
     keyring_created: bool
     analytics: SqlAnalytics
     pseudonyms: Pseudonyms
+    availability: SqlAvailability
+    agenda: SqlAgenda
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -94,6 +100,10 @@ def build(settings: Settings | None = None) -> Services:
     directory = SqlPatientDirectory(db, keys, BlindIndex(keyring.index_key))
     pseudonyms = Pseudonyms(keyring.analytics_key)
     analytics = SqlAnalytics(db, pseudonyms)
+    availability = SqlAvailability(
+        db, lambda cls, ident: UnitOfWork(app, keys).find(cls, ident), settings.availability_days
+    )
+    agenda = SqlAgenda(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -111,9 +121,27 @@ def build(settings: Settings | None = None) -> Services:
             analytics,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
+        AvailabilityProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            AvailabilityProjection(availability),
+            availability,
+            batch_size=500,
+        ),
+        AgendaProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            AgendaProjection(agenda),
+            agenda,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
     }
     access_log = AccessLog(db, keyring.chain_key)
-    worker = ProjectionWorker(list(runners.values()), recorder, access_log)
+    worker = ProjectionWorker(
+        list(runners.values()), recorder, access_log, chores=[availability.roll_horizon]
+    )
     return Services(
         settings=settings,
         db=db,
@@ -131,4 +159,6 @@ def build(settings: Settings | None = None) -> Services:
         keyring_created=created,
         analytics=analytics,
         pseudonyms=pseudonyms,
+        availability=availability,
+        agenda=agenda,
     )

@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from commands import patients
+from commands import booking, patients, scheduling
 from commands.ports import UnitOfWork
 from commands.results import ConcurrencyConflict, IdempotencyConflict, IdempotentReplay, Saved
 
@@ -21,6 +21,23 @@ HANDLERS: dict[type[Any], Handler] = {
     patients.RecordConsent: patients.record_consent,
     patients.WithdrawConsent: patients.withdraw_consent,
     patients.ErasePatient: patients.erase_patient,
+    scheduling.OpenSchedule: scheduling.open_schedule,
+    scheduling.ChangeProfile: scheduling.change_profile,
+    scheduling.AddPractice: scheduling.add_practice,
+    scheduling.SetConsultationType: scheduling.set_consultation_type,
+    scheduling.SetWeeklyHours: scheduling.set_weekly_hours,
+    scheduling.SetDateOverride: scheduling.set_date_override,
+    scheduling.AddTimeOff: scheduling.add_time_off,
+    scheduling.RemoveTimeOff: scheduling.remove_time_off,
+    scheduling.LinkCalendar: scheduling.link_calendar,
+    scheduling.UnlinkCalendar: scheduling.unlink_calendar,
+    scheduling.RecordBusyPeriods: scheduling.record_busy_periods,
+    booking.BookConsultation: booking.book_consultation,
+    booking.BookUrgent: booking.book_urgent,
+    booking.ConfirmConsultation: booking.confirm_consultation,
+    booking.CancelConsultation: booking.cancel_consultation,
+    booking.RescheduleConsultation: booking.reschedule_consultation,
+    booking.RecordNoShow: booking.record_no_show,
 }
 
 

@@ -19,6 +19,18 @@ class UnitOfWork(Protocol):
         """Load the aggregate, or raise ``NotFound``."""
         ...
 
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        """Load the aggregate, or None when it does not exist yet."""
+        ...
+
+    def ensure_subject(self, subject_id: UUID) -> None:
+        """Like ``add_subject``, unless the subject already has (or had) a key."""
+        ...
+
+    def open_bookings(self, doctor_id: UUID) -> list[UUID]:
+        """Ids of the doctor's open, future consultations (from the agenda read model)."""
+        ...
+
     def add_subject(self, subject_id: UUID) -> None:
         """A new data subject: create their data key in the same transaction as the save."""
         ...

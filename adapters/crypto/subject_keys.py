@@ -105,6 +105,16 @@ class SubjectKeys:
                     )
                 self._remember(subject_id, key)
 
+    def exists(self, subject_id: UUID) -> bool:
+        """Whether the subject has a key row (live or destroyed)."""
+        with self._lock:
+            hit = self._cache.get(subject_id)
+        if hit is not None and hit[1] is not None:
+            return True
+        with self._db.transaction(write=False) as cur:
+            cur.execute("SELECT 1 FROM subject_keys WHERE subject_id = %s", (subject_id,))
+            return cur.fetchone() is not None
+
     def require(self, subject_id: UUID) -> bytes:
         key = self.get(subject_id)
         if key is None:

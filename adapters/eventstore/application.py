@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -74,6 +75,25 @@ class UnitOfWork:
         if not isinstance(aggregate, cls):
             raise NotFound(cls.__name__, aggregate_id)
         return aggregate
+
+    def find(self, cls: type[A], aggregate_id: UUID) -> A | None:
+        try:
+            return self.get(cls, aggregate_id)
+        except NotFound:
+            return None
+
+    def ensure_subject(self, subject_id: UUID) -> None:
+        if subject_id not in self._new_subjects and not self._keys.exists(subject_id):
+            self.add_subject(subject_id)
+
+    def open_bookings(self, doctor_id: UUID) -> list[UUID]:
+        with self._app.recorder.db.transaction(write=False) as cur:  # type: ignore[attr-defined]
+            cur.execute(
+                "SELECT consultation_id FROM agenda WHERE doctor_id = %s "
+                "AND status IN ('booked', 'confirmed') AND end_at > %s",
+                (doctor_id, datetime.now(UTC)),
+            )
+            return [as_uuid(r[0]) for r in cur.fetchall()]
 
     def add_subject(self, subject_id: UUID) -> None:
         self._after.append(self._keys.new_key(subject_id))

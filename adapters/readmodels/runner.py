@@ -34,6 +34,9 @@ class SqlView:
     def bind(self, cur: Cursor | None) -> None:
         self._cur = cur
 
+    def end_batch(self) -> None:
+        """Called once per batch, before the tracking position is written (same transaction)."""
+
 
 class ProjectionRunner:
     def __init__(
@@ -95,6 +98,7 @@ class ProjectionRunner:
                 for notification in notifications:
                     event = self.mapper.to_domain_event(notification)
                     self.projection.process_event(event, Tracking(self.name, notification.id))
+                self.view.end_batch()
             finally:
                 self.view.bind(None)
             full = len(notifications) == self.batch_size

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 
 from adapters.audit.access_log import AccessLog
 from adapters.eventstore.recorder import EventRecorder
@@ -23,9 +24,13 @@ class ProjectionWorker:
         access_log: AccessLog,
         *,
         idle_seconds: float = 0.5,
+        chores: Sequence[Callable[[], object]] = (),
+        chore_seconds: float = 60.0,
     ) -> None:
         self.runners, self.recorder, self.access_log = runners, recorder, access_log
         self.idle_seconds = idle_seconds
+        self.chores, self.chore_seconds = list(chores), chore_seconds
+        self._chores_due = 0.0
         self.stopping = threading.Event()
         self._new_events = NewEvents(recorder)
         self._thread: threading.Thread | None = None
@@ -59,4 +64,8 @@ class ProjectionWorker:
         total = 0
         for runner in self.runners:
             total += runner.run_until_caught_up()
+        if time.monotonic() >= self._chores_due:
+            self._chores_due = time.monotonic() + self.chore_seconds
+            for chore in self.chores:
+                chore()
         return total

@@ -150,10 +150,11 @@ def host_cpu_ticks() -> tuple[int, int] | None:
         return None
     if not fields or fields[0] != "cpu" or len(fields) < 8:
         return None
-    # user nice system idle iowait irq softirq [steal ...]; guest time is counted in user
-    values = [int(v) for v in fields[1:9]]
-    idle = values[3] + values[4]
-    return sum(values) - idle, sum(values)
+    # user nice system idle iowait irq softirq steal; guest time is counted in user. Time
+    # stolen by the hypervisor counts as capacity that was not available, not as busy.
+    values = [int(v) for v in fields[1:9]] + [0] * (9 - len(fields))
+    busy = values[0] + values[1] + values[2] + values[5] + values[6]
+    return busy, sum(values)
 
 
 def host_busy_share(before: tuple[int, int] | None, after: tuple[int, int] | None) -> float | None:

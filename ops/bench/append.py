@@ -17,6 +17,10 @@ its own ``Services`` on the same database and keyring file (or its own raw pool 
 application); they start each timed slot together at a barrier and their counts are summed over
 the common window. These rounds are interleaved with the single-process ones.
 
+Each slot also reports the client's CPU time per operation (all of its processes) and, from
+/proc/stat, how busy the whole machine was and its other busy CPU time per operation (the
+database server, mostly): on a small machine the multi-process rows hit the cores' limit.
+
 Afterwards the event store is checked: notification ids exactly 1..N (no gap, no NULL) after
 ``sequence_pending()``, and the audit hash chain verifies (the rows of all processes).
 
@@ -385,9 +389,18 @@ def main() -> int:
                         cpu[key].append(1000 * slot.cpu_seconds / slot.ops if slot.ops else 0)
                         errors[key] += len(slot.errors)
                         first_errors.extend(slot.errors[: max(0, 5 - len(first_errors))])
+                        other = slot.other_cpu_ms_per_op()
+                        if slot.host_busy is not None and other is not None:
+                            host_busy[key].append(slot.host_busy)
+                            other_cpu[key].append(other)
                         _support.say(
                             f"round {round_no + 1} {key:>16}: {slot.rate:8.1f}/s  "
                             f"(client CPU {cpu[key][-1]:.2f} ms/op"
+                            + (
+                                f", other {other:.2f} ms/op, machine {slot.host_busy:.0%} busy"
+                                if slot.host_busy is not None and other is not None
+                                else ""
+                            )
                             + (f", {len(slot.errors)} errors" if slot.errors else "")
                             + ")"
                         )
@@ -428,6 +441,9 @@ def main() -> int:
         errors=errors,
         first_errors=first_errors,
         client_cpu_ms_per_op={k: round(_support.median(v), 3) for k, v in cpu.items()},
+        # the rest of the machine's busy CPU time per operation (the database server, mostly)
+        other_cpu_ms_per_op={k: round(_support.median(v), 3) for k, v in other_cpu.items() if v},
+        host_cpu_busy={k: round(_support.median(v), 3) for k, v in host_busy.items() if v},
         samples={k: [round(v, 1) for v in vs] for k, vs in rates.items()},
         state_bytes={"project": state_size, "raw": state_size, "stock": stock_state},
         seconds=args.seconds,
