@@ -14,7 +14,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.composition import Services
-from api.routers import analytics, compliance, patients, system
+from api.routers import analytics, compliance, consultations, patients, schedules, system
 
 log = logging.getLogger("telemed.http")
 
@@ -109,6 +109,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(patients.router)
     app.include_router(compliance.router)
     app.include_router(analytics.router)
+    app.include_router(schedules.router)
+    app.include_router(consultations.router)
     app.add_middleware(RequestLog)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
 

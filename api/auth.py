@@ -8,7 +8,15 @@ from uuid import UUID, uuid4
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
-from api.policy import Action, Subject, decide
+from api.policy import (
+    Action,
+    ConsultationScope,
+    DoctorScope,
+    Subject,
+    decide,
+    decide_for_consultation,
+    decide_for_doctor,
+)
 from api.problems import Problem
 from api.state import services_of
 from domain.actor import Actor
@@ -34,6 +42,23 @@ def authorize(actor: Actor, action: Action, subject: Subject | None = None) -> N
     """Raise 403 unless the policy allows ``actor`` to take ``action`` on ``subject``."""
     if not decide(actor, action, subject):
         raise Problem(403, "forbidden", "Your role does not allow this here", action=action.value)
+
+
+def authorize_doctor(actor: Actor, action: Action, scope: DoctorScope) -> None:
+    if not decide_for_doctor(actor, action, scope):
+        raise Problem(
+            403, "forbidden", "Your role does not allow this for that doctor", action=action.value
+        )
+
+
+def authorize_consultation(actor: Actor, action: Action, scope: ConsultationScope) -> None:
+    if not decide_for_consultation(actor, action, scope):
+        raise Problem(
+            403,
+            "forbidden",
+            "Your role does not allow this for that consultation",
+            action=action.value,
+        )
 
 
 def _uuid_or_new(value: str | None) -> UUID:

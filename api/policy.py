@@ -18,6 +18,12 @@ class Action(StrEnum):
     COMPLIANCE_READ = "compliance:read"
     AUDIT_VERIFY = "audit:verify"
     READ_ANALYTICS = "analytics:read"
+    MANAGE_SCHEDULE = "schedule:manage"
+    READ_SLOTS = "slots:read"
+    READ_AGENDA = "agenda:read"
+    BOOK = "consultation:book"
+    READ_CONSULTATION = "consultation:read"
+    CHANGE_CONSULTATION = "consultation:change"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -32,7 +38,50 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.COMPLIANCE_READ: frozenset({Role.COMPLIANCE_OFFICER}),
     Action.AUDIT_VERIFY: frozenset({Role.COMPLIANCE_OFFICER}),
     Action.READ_ANALYTICS: frozenset({Role.ANALYST, Role.ORG_ADMIN}),
+    Action.MANAGE_SCHEDULE: frozenset({Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN}),
+    Action.READ_SLOTS: CARE_TEAM | {Role.PATIENT, Role.ORG_ADMIN},
+    Action.READ_AGENDA: frozenset(
+        {Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN, Role.NURSE_MANAGER}
+    ),
+    Action.BOOK: CARE_TEAM | {Role.PATIENT, Role.ORG_ADMIN},
+    Action.READ_CONSULTATION: CARE_TEAM | {Role.PATIENT, Role.ORG_ADMIN},
+    Action.CHANGE_CONSULTATION: CARE_TEAM | {Role.PATIENT, Role.ORG_ADMIN},
 }
+
+
+@dataclass(frozen=True)
+class DoctorScope:
+    """A doctor's schedule or agenda: the doctor, and staff of the doctor's organisations."""
+
+    doctor_id: UUID
+    organisation_ids: frozenset[UUID]
+
+
+def decide_for_doctor(actor: Actor, action: Action, scope: DoctorScope) -> bool:
+    if actor.role not in ALLOWED[action]:
+        return False
+    if actor.role is Role.DOCTOR and actor.actor_id == scope.doctor_id:
+        return True
+    if actor.role is Role.DOCTOR:
+        return False  # a doctor manages and reads only their own schedule and agenda
+    return actor.organisation_id is not None and actor.organisation_id in scope.organisation_ids
+
+
+@dataclass(frozen=True)
+class ConsultationScope:
+    patient_id: UUID
+    doctor_id: UUID
+    organisation_id: UUID | None
+
+
+def decide_for_consultation(actor: Actor, action: Action, scope: ConsultationScope) -> bool:
+    if actor.role not in ALLOWED[action]:
+        return False
+    if actor.role is Role.PATIENT:
+        return actor.actor_id == scope.patient_id
+    if actor.actor_id == scope.doctor_id:
+        return True
+    return actor.organisation_id is not None and actor.organisation_id == scope.organisation_id
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from commands.results import (
     NotFound,
     StaleVersion,
 )
+from domain.booking import ConsultationClosed, SlotNotOffered, SlotTaken
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
+from domain.schedule import UnknownPractice
 
 log = logging.getLogger("telemed.api")
 
@@ -78,6 +80,10 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     PatientErased: (409, "patient-erased", "The patient's record was erased"),
     ConsentNotGiven: (409, "consent-not-given", "That consent is not in force"),
     InvalidValue: (422, "invalid-value", "A value is not valid"),
+    SlotTaken: (409, "slot-taken", "That slot was taken"),
+    SlotNotOffered: (409, "slot-not-offered", "The schedule does not offer that slot"),
+    ConsultationClosed: (409, "consultation-closed", "The consultation is closed"),
+    UnknownPractice: (422, "unknown-practice", "The doctor does not work at that practice"),
 }
 
 

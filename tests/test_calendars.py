@@ -132,13 +132,7 @@ DTEND:20270329T083000
 RRULE:FREQ=DAILY;COUNT=3
 END:VEVENT"""
 
-ENTRIES = {
-    MEETING: STAFF_MEETING,
-    "lunch": LUNCH,
-    "board": BOARD,
-    "vacation": VACATION,
-    "congress": CONGRESS,
-}
+ENTRIES = (STAFF_MEETING, LUNCH, BOARD, VACATION, CONGRESS)
 
 
 def vcalendar(*vevents: str) -> str:
@@ -168,8 +162,8 @@ def free_port() -> int:
 class Radicale:
     base: str
 
-    def client(self, password: str = PASSWORD) -> DAVClient:
-        return DAVClient(url=self.base, username=DOCTOR, password=password)
+    def client(self) -> DAVClient:
+        return DAVClient(url=self.base, username=DOCTOR, password=PASSWORD)
 
 
 @pytest.fixture(scope="module")
@@ -285,7 +279,7 @@ def web() -> Iterator[Files]:
 
 @pytest.fixture
 def filled(calendar: DoctorsCalendar) -> DoctorsCalendar:
-    for entry in ENTRIES.values():
+    for entry in ENTRIES:
         calendar.put(entry)
     return calendar
 
@@ -387,7 +381,7 @@ def test_removing_an_external_event_frees_the_time_at_the_next_fetch(
 def test_the_published_ics_feed_gives_the_same_periods_as_the_caldav_calendar(
     filled: DoctorsCalendar, web: Files
 ) -> None:
-    url = web.serve("/dr-weber/work.ics", vcalendar(*ENTRIES.values()))
+    url = web.serve("/dr-weber/work.ics", vcalendar(*ENTRIES))
     old_link = web.serve("/old-link.ics", b"", status=302, Location=url)
 
     from_feed = IcsFeed().fetch_busy(old_link, *SPRING, default_tz="Europe/Luxembourg")
@@ -471,7 +465,7 @@ def test_a_feed_that_is_no_icalendar_says_so(web: Files) -> None:
 
 
 def test_an_oversized_or_unreachable_feed_is_unavailable(web: Files) -> None:
-    url = web.serve("/huge.ics", vcalendar(*ENTRIES.values()))
+    url = web.serve("/huge.ics", vcalendar(*ENTRIES))
     with pytest.raises(CalendarUnavailable, match="over 100 bytes"):
         IcsFeed(max_bytes=100).fetch_busy(url, *SPRING)
     with pytest.raises(CalendarUnavailable):
@@ -484,7 +478,8 @@ def test_a_caldav_calendar_that_cannot_be_read_is_unavailable(
     wrong_password = CalDavCalendar(calendar.url, DOCTOR, "guess")
     nobody_listening = CalDavCalendar(f"http://127.0.0.1:{free_port()}/{DOCTOR}/work/")
     not_caldav = CalDavCalendar(web.serve("/dav/", "<html>a web page</html>"))
+    deleted = CalDavCalendar(f"{radicale.base}{DOCTOR}/deleted/", DOCTOR, PASSWORD)
 
-    for reader in (wrong_password, nobody_listening, not_caldav):
+    for reader in (wrong_password, nobody_listening, not_caldav, deleted):
         with pytest.raises(CalendarUnavailable):
             reader.fetch_busy(*SPRING)

@@ -38,6 +38,8 @@ class InvalidCalendar(CalendarUnavailable):
 
 @dataclass(frozen=True)
 class BusyPeriod:
+    """``[start, end)`` in UTC; ``uid`` is ``"{event UID}@{original start}"``."""
+
     uid: str
     start: datetime
     end: datetime

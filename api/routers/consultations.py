@@ -1,0 +1,216 @@
+"""Consultations: book (or urgent), confirm, cancel, reschedule, no-show."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response, status
+
+from api.auth import CurrentActor, authorize_consultation
+from api.composition import Services
+from api.policy import Action, ConsultationScope
+from api.problems import PROBLEM_RESPONSES, Problem
+from api.reads import accepted
+from api.routers.schedules import doctor_scope
+from api.schedule_schemas import (
+    BookingBody,
+    CancelBody,
+    ConsultationOut,
+    Created,
+    RescheduleBody,
+    UrgentBody,
+)
+from api.state import services_of
+from commands import booking as cmd
+from commands.results import Saved
+from domain.actor import Role
+from domain.booking import Consultation, Kind, SlotNotOffered, SlotTaken
+from domain.schedule import DoctorSchedule
+
+router = APIRouter(prefix="/v1/consultations", tags=["consultations"], responses=PROBLEM_RESPONSES)
+
+
+def _booking_scope(
+    services: Services, patient_id: UUID, doctor_id: UUID, practice_id: UUID | None
+) -> ConsultationScope:
+    scope = doctor_scope(services, doctor_id)
+    schedule_orgs = scope.organisation_ids
+    org = None
+    if practice_id is not None:
+        schedule = services.bus_uow().find(DoctorSchedule, DoctorSchedule.create_id(doctor_id))
+        practice = schedule.practices.get(practice_id) if schedule else None
+        org = practice.organisation_id if practice else None
+    elif len(schedule_orgs) == 1:
+        org = next(iter(schedule_orgs))
+    return ConsultationScope(patient_id, doctor_id, org)
+
+
+def _alternatives(services: Services, body: BookingBody) -> list[dict[str, Any]]:
+    slots = services.availability.of_doctor(
+        body.doctor_id,
+        max(body.start, datetime.now(UTC)),
+        body.start + timedelta(days=30),
+        body.type_code,
+        body.practice_id,
+        limit=5,
+    )
+    return [
+        {
+            "start": s.start.isoformat(),
+            "end": s.end.isoformat(),
+            "practice_id": str(s.practice_id),
+            "type_code": s.type_code,
+        }
+        for s in slots
+    ]
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Created)
+def book(
+    body: BookingBody, request: Request, response: Response, actor: CurrentActor
+) -> dict[str, Any]:
+    """Book a free slot. A slot someone else just took answers 409 with the next free ones."""
+    services = services_of(request)
+    authorize_consultation(
+        actor,
+        Action.BOOK,
+        _booking_scope(services, body.patient_id, body.doctor_id, body.practice_id),
+    )
+    try:
+        saved = services.bus.handle(
+            cmd.BookConsultation(
+                actor,
+                body.patient_id,
+                body.doctor_id,
+                body.practice_id,
+                body.type_code,
+                body.start,
+                Kind(body.kind),
+            )
+        )
+    except (SlotTaken, SlotNotOffered) as exc:
+        kind = "slot-taken" if isinstance(exc, SlotTaken) else "slot-not-offered"
+        raise Problem(
+            409,
+            kind,
+            "That slot cannot be booked",
+            str(exc),
+            alternatives=_alternatives(services, body),
+        ) from None
+    response.headers["Location"] = f"/v1/consultations/{saved.aggregate_id}"
+    return accepted(response, saved)
+
+
+@router.post("/urgent", status_code=status.HTTP_201_CREATED, response_model=Created)
+def book_urgent(
+    body: UrgentBody, request: Request, response: Response, actor: CurrentActor
+) -> dict[str, Any]:
+    """Urgent: booked at once outside the schedule; on the doctor's agenda right away."""
+    services = services_of(request)
+    authorize_consultation(
+        actor, Action.BOOK, _booking_scope(services, body.patient_id, body.doctor_id, None)
+    )
+    saved = services.bus.handle(
+        cmd.BookUrgent(actor, body.patient_id, body.doctor_id, body.reason, body.minutes)
+    )
+    return accepted(response, saved)
+
+
+def _load(services: Services, consultation_id: UUID) -> Consultation:
+    return services.bus_uow().get(Consultation, consultation_id)
+
+
+def _change(request: Request, consultation_id: UUID, actor: Any) -> Services:
+    services = services_of(request)
+    c = _load(services, consultation_id)
+    authorize_consultation(
+        actor,
+        Action.CHANGE_CONSULTATION,
+        ConsultationScope(c.patient_id, c.doctor_id, c.organisation_id),
+    )
+    return services
+
+
+@router.get("/{consultation_id}", response_model=ConsultationOut)
+def read(consultation_id: UUID, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    services = services_of(request)
+    c = _load(services, consultation_id)
+    authorize_consultation(
+        actor,
+        Action.READ_CONSULTATION,
+        ConsultationScope(c.patient_id, c.doctor_id, c.organisation_id),
+    )
+    return {
+        "id": c.id,
+        "version": c.version,
+        "doctor_id": c.doctor_id,
+        "patient_id": c.patient_id,
+        "practice_id": c.practice_id,
+        "organisation_id": c.organisation_id,
+        "type_code": c.type_code,
+        "kind": c.kind.value,
+        "start": c.slot.start,
+        "end": c.slot.end,
+        "status": c.status.value,
+        "urgent": c.urgent,
+        "flagged": c.flagged,
+        "booked_by_role": c.booked_by.role.value,
+    }
+
+
+@router.post("/{consultation_id}/confirm", response_model=Created)
+def confirm(
+    consultation_id: UUID, request: Request, response: Response, actor: CurrentActor
+) -> dict[str, Any]:
+    services = _change(request, consultation_id, actor)
+    return accepted(response, services.bus.handle(cmd.ConfirmConsultation(actor, consultation_id)))
+
+
+@router.post("/{consultation_id}/cancel", response_model=Created)
+def cancel(
+    consultation_id: UUID,
+    body: CancelBody,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+) -> dict[str, Any]:
+    services = _change(request, consultation_id, actor)
+    return accepted(
+        response, services.bus.handle(cmd.CancelConsultation(actor, consultation_id, body.reason))
+    )
+
+
+@router.post("/{consultation_id}/reschedule", response_model=Created)
+def reschedule(
+    consultation_id: UUID,
+    body: RescheduleBody,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+) -> dict[str, Any]:
+    """Move to another free slot atomically: never both times held, never neither."""
+    services = _change(request, consultation_id, actor)
+    try:
+        saved: Saved = services.bus.handle(
+            cmd.RescheduleConsultation(actor, consultation_id, body.start)
+        )
+    except (SlotTaken, SlotNotOffered) as exc:
+        raise Problem(
+            409,
+            "slot-taken" if isinstance(exc, SlotTaken) else "slot-not-offered",
+            "That slot cannot be booked",
+            str(exc),
+        ) from None
+    return accepted(response, saved)
+
+
+@router.post("/{consultation_id}/no-show", response_model=Created)
+def no_show(
+    consultation_id: UUID, request: Request, response: Response, actor: CurrentActor
+) -> dict[str, Any]:
+    services = _change(request, consultation_id, actor)
+    if actor.role is Role.PATIENT:
+        raise Problem(403, "forbidden", "No-shows are recorded by the practice")
+    return accepted(response, services.bus.handle(cmd.RecordNoShow(actor, consultation_id)))
