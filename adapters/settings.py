@@ -37,6 +37,10 @@ class Settings:
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))
     #: how many days ahead the availability read model holds free slots
     availability_days: int = field(default_factory=lambda: int(_env("AVAILABILITY_DAYS", "90")))
+    #: how often the worker re-reads linked calendars and rolls the availability horizon
+    calendar_sync_seconds: float = field(
+        default_factory=lambda: float(_env("CALENDAR_SYNC_SECONDS", "300"))
+    )
     #: Kafka bootstrap servers for the analysts' stream (``host:port,...``); empty: no stream
     kafka_bootstrap: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP", ""))
     kafka_partitions: int = field(default_factory=lambda: int(_env("KAFKA_PARTITIONS", "6")))

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from adapters.audit.access_log import AccessLog
 from adapters.audit.replay import Replay
+from adapters.calendars.sync import CalendarSync
 from adapters.crypto.blind_index import BlindIndex
 from adapters.crypto.keyring import Keyring
 from adapters.crypto.subject_keys import SubjectKeys
@@ -54,6 +55,7 @@ class Services:
     pseudonyms: Pseudonyms
     availability: SqlAvailability
     agenda: SqlAgenda
+    calendar_sync: CalendarSync
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -139,8 +141,18 @@ def build(settings: Settings | None = None) -> Services:
         ),
     }
     access_log = AccessLog(db, keyring.chain_key)
+    calendar_sync = CalendarSync(
+        lambda cls, ident: UnitOfWork(app, keys).find(cls, ident),
+        bus.handle,
+        recorder,
+        horizon_days=settings.availability_days,
+    )
     worker = ProjectionWorker(
-        list(runners.values()), recorder, access_log, chores=[availability.roll_horizon]
+        list(runners.values()),
+        recorder,
+        access_log,
+        chores=[availability.roll_horizon, calendar_sync.sync_all],
+        chore_seconds=settings.calendar_sync_seconds,
     )
     return Services(
         settings=settings,
@@ -161,4 +173,5 @@ def build(settings: Settings | None = None) -> Services:
         pseudonyms=pseudonyms,
         availability=availability,
         agenda=agenda,
+        calendar_sync=calendar_sync,
     )

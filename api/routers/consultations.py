@@ -48,6 +48,10 @@ def _booking_scope(
 
 
 def _alternatives(services: Services, body: BookingBody) -> list[dict[str, Any]]:
+    """The next free slots of that doctor and type, once availability has seen the booking
+    that won (bounded wait)."""
+    head = services.recorder.max_notification_id() or 0
+    services.runners["availability"].wait_for(head, min(1.0, services.settings.read_wait_seconds))
     slots = services.availability.of_doctor(
         body.doctor_id,
         max(body.start, datetime.now(UTC)),

@@ -206,6 +206,18 @@ def unlink_calendar(
     )
 
 
+@router.post("/doctors/{doctor_id}/calendars/sync")
+def sync_calendars(doctor_id: UUID, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    """Read the linked calendars now; answers how many were read and which failed."""
+    services = _manage(request, actor, doctor_id)
+    report = services.calendar_sync.sync_doctor(doctor_id, actor)
+    return {
+        "calendars": report.calendars,
+        "failed": report.failed,
+        "position": services.recorder.max_notification_id() or 0,
+    }
+
+
 @router.get("/doctors/{doctor_id}/slots", response_model=SlotPage)
 def doctor_slots(
     doctor_id: UUID,
