@@ -29,7 +29,7 @@ def book(
     clinic: Clinic, who: Person, slot: dict[str, object], patient: Person | None = None
 ) -> httpx.Response:
     patient = patient or who
-    return clinic.client.post(
+    response: httpx.Response = clinic.client.post(
         "/v1/consultations",
         headers=who.headers,
         json={
@@ -41,6 +41,7 @@ def book(
             "kind": slot["kinds"][0],  # type: ignore[index]
         },
     )
+    return response
 
 
 def test_two_patients_cannot_take_the_same_slot(
