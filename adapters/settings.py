@@ -44,6 +44,10 @@ class Settings:
     #: Kafka bootstrap servers for the analysts' stream (``host:port,...``); empty: no stream
     kafka_bootstrap: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP", ""))
     kafka_partitions: int = field(default_factory=lambda: int(_env("KAFKA_PARTITIONS", "6")))
+    #: check every outgoing message against its JSON Schema (the tests always do)
+    stream_validate: bool = field(
+        default_factory=lambda: _env("STREAM_VALIDATE", "false").lower() in ("1", "true", "yes")
+    )
     #: prepended to every topic name (e.g. ``staging.``), for clusters shared by environments
     kafka_topic_prefix: str = field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", ""))
 

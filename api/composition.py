@@ -69,6 +69,8 @@ class Services:
             self.settings.kafka_bootstrap,
             partitions=self.settings.kafka_partitions,
             topic_prefix=self.settings.kafka_topic_prefix,
+            validate_messages=self.settings.stream_validate,
+            prefetch=lambda batch: self.keys.warm(UUID(str(n.originator_id)) for n in batch),
         )
 
     def bus_uow(self) -> UnitOfWork:

@@ -39,6 +39,8 @@ def make_relay(services: Services, bootstrap: str, prefix: str) -> KafkaRelay:
         bootstrap,
         partitions=3,
         topic_prefix=prefix,
+        validate_messages=True,  # the producing side checks every message against its schema
+        batch_size=500,
     )
 
 

@@ -21,10 +21,17 @@ class Pseudonyms:
 
     def __init__(self, key: bytes) -> None:
         self._key = key
+        self._cache: dict[tuple[str, UUID], str] = {}
 
     def __call__(self, kind: str, ident: UUID) -> str:
-        digest = hmac.new(self._key, f"{kind}:{ident}".encode(), hashlib.sha256).hexdigest()
-        return f"{kind}_{digest[:32]}"
+        found = self._cache.get((kind, ident))
+        if found is None:
+            digest = hmac.new(self._key, f"{kind}:{ident}".encode(), hashlib.sha256).hexdigest()
+            found = f"{kind}_{digest[:32]}"
+            if len(self._cache) > 200_000:
+                self._cache.clear()
+            self._cache[(kind, ident)] = found
+        return found
 
 
 SCHEMA_FOLDER = resources.files("adapters.stream").joinpath("schemas")

@@ -14,11 +14,11 @@ import contextlib
 import logging
 import threading
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import Mapper, Notification
 from kafka import KafkaProducer
 from kafka.admin import KafkaAdminClient, NewTopic
 from kafka.errors import KafkaError, TopicAlreadyExistsError
@@ -45,9 +45,10 @@ class KafkaRelay:
         bootstrap: str,
         *,
         partitions: int = 6,
-        batch_size: int = 500,
+        batch_size: int = 2000,
         lease_seconds: float = 10.0,
-        validate_messages: bool = True,
+        validate_messages: bool = False,
+        prefetch: Callable[[Sequence[Notification]], None] | None = None,
         producer_factory: Callable[[], KafkaProducer] | None = None,
         topic_prefix: str = "",
     ) -> None:
@@ -55,6 +56,7 @@ class KafkaRelay:
         self.pseudonyms, self.bootstrap = pseudonyms, bootstrap
         self.partitions, self.batch_size = partitions, batch_size
         self.lease_seconds, self.validate_messages = lease_seconds, validate_messages
+        self.prefetch = prefetch
         self.topic_prefix = topic_prefix
         self.topics = [topic_prefix + t for t in TOPICS]
         self.tracking_name = TRACKING_NAME + (f"@{topic_prefix}" if topic_prefix else "")
@@ -136,8 +138,10 @@ class KafkaRelay:
         notifications = self.recorder.select_notifications(
             start, self.batch_size, stop=head, inclusive_of_start=False
         )
+        if self.prefetch is not None and notifications:
+            self.prefetch(notifications)
         messages = []
-        for notification in notifications:
+        for notification in notifications:  # prepared first: sends then go out in one burst
             integration = translate(self.mapper.to_domain_event(notification), self.pseudonyms)
             if integration is None:
                 continue

@@ -10,8 +10,10 @@ change and two consents, so 4 events each), then measures:
 
    * ``relay``: a new ``KafkaRelay`` on a fresh topic prefix (tracking position 0) moves the
      whole log to acknowledged Kafka messages: ``publish_once()`` in a loop until its position
-     reaches the head (events per second). Topic creation and the producer's start-up are done
-     before the clock starts;
+     reaches the head (events per second). It is built by a composition of its own
+     (``build(settings).relay()``), as in the separate ``telemed relay`` process: its own
+     connections and an empty cache of subject keys. Topic creation and the producer's
+     start-up are done before the clock starts;
    * ``raw``: kafka-python's ``KafkaProducer`` with the relay's own producer settings (acks=all,
      idempotence, linger, batch size...) sends the SAME messages (translated and encoded once,
      outside the timing) to a fresh topic and waits for every acknowledgement;
@@ -19,15 +21,16 @@ change and two consents, so 4 events each), then measures:
    ``ratio`` = relay / raw. Each round checks that the topics hold exactly one message per
    event. ``--profile`` profiles one more relay round (cProfile of ``publish_once``).
 
-2. end-to-end lag under a steady load: the relay runs in the background (``relay.start()``)
-   from the head of the log; writer threads issue commands on a fixed schedule (``--rate`` per
-   second for ``--lag-seconds``) and note the time each command returned (committed and
-   numbered); a consumer (manual partition assignment, no group) notes when each ``event_id``
-   header arrives. Lag = arrival - commit: p50 and p99 in milliseconds, and how many of the
-   events sent never arrived.
+2. end-to-end lag under a steady load: the relay (its own composition, woken by LISTEN/NOTIFY)
+   runs in the background (``relay.start()``) from the head of the log; writer threads issue
+   commands on a fixed schedule (``--rate`` per second for ``--lag-seconds``) and note the time
+   each command returned (committed and numbered); a consumer (manual partition assignment, no
+   group, in this process) notes when each ``event_id`` header arrives. Lag = arrival - commit:
+   p50 and p99 in milliseconds, and how many of the events sent never arrived.
 
-A diagnostic splits the relay's per-event work into its steps (reading the log, decrypting
-and decoding, translating, validating against the schemas, encoding), in microseconds per event.
+A diagnostic splits the relay's per-event work into its steps (reading the log, fetching the
+subject keys, decrypting and decoding, translating, validating against the schemas, encoding),
+in microseconds per event of one thread; the Kafka side of it is what ``raw`` measures.
 
     .venv/bin/python ops/bench/stream.py [--events 10000] [--rounds 3] [--rate 100]
         [--lag-seconds 10] [--profile]
@@ -163,6 +166,17 @@ def make_relay(services: Services, prefix: str) -> KafkaRelay:
     relay = dataclasses.replace(services, settings=settings).relay()
     set_position(services, relay, 0)
     return relay
+
+
+@contextlib.contextmanager
+def relay_side(settings: Settings) -> Iterator[Services]:
+    """The relay's own composition, as the separate ``telemed relay`` process has it: its own
+    connections, an empty cache of subject keys, woken by LISTEN/NOTIFY (not in-process)."""
+    services = build(dataclasses.replace(settings, pool_size=4))
+    try:
+        yield services
+    finally:
+        services.close()
 
 
 def set_position(services: Services, relay: KafkaRelay, position: int) -> None:
@@ -321,55 +335,66 @@ def prepare_messages(services: Services, head: int, page: int) -> list[Message]:
     return messages
 
 
-def stage_costs(services: Services, head: int, page: int) -> dict[str, float]:
-    """Microseconds per event of each step of the relay's work (single thread, no broker)."""
-    totals = dict.fromkeys(("read", "decode", "translate", "validate", "encode"), 0.0)
+def stage_costs(settings: Settings, head: int, page: int) -> dict[str, float]:
+    """Microseconds per event of each step of the relay's work (one thread, no broker), on the
+    relay's own composition: ``keys`` is what fetching subject keys adds to ``decode`` (a cold
+    cache, as in the relay process, against a second pass within the cache's lifetime)."""
+    totals = dict.fromkeys(("read", "keys", "decode", "translate", "validate", "encode"), 0.0)
     count = 0
-    mapper, pseudonyms = services.app.mapper, services.pseudonyms
     clock = time.perf_counter
-    t = clock()
-    for batch in read_log(services, head, page):
-        totals["read"] += clock() - t
-        for notification in batch:
-            t0 = clock()
-            event = mapper.to_domain_event(notification)
-            t1 = clock()
-            integration = translate(event, pseudonyms)
-            t2 = clock()
-            if integration is not None:
-                validate(integration.event_type, integration.schema_version, integration.body)
-                t3 = clock()
-                encode(integration)
-                t4 = clock()
-                totals["validate"] += t3 - t2
-                totals["encode"] += t4 - t3
-            totals["decode"] += t1 - t0
-            totals["translate"] += t2 - t1
-            count += 1
+    with relay_side(settings) as services:
+        mapper, pseudonyms = services.app.mapper, services.pseudonyms
         t = clock()
+        for batch in read_log(services, head, page):
+            totals["read"] += clock() - t
+            for notification in batch:
+                t0 = clock()
+                event = mapper.to_domain_event(notification)
+                t1 = clock()
+                integration = translate(event, pseudonyms)
+                t2 = clock()
+                if integration is not None:
+                    validate(integration.event_type, integration.schema_version, integration.body)
+                    t3 = clock()
+                    encode(integration)
+                    t4 = clock()
+                    totals["validate"] += t3 - t2
+                    totals["encode"] += t4 - t3
+                totals["keys"] += t1 - t0
+                totals["translate"] += t2 - t1
+                count += 1
+            t = clock()
+        for batch in read_log(services, head, page):  # the keys are cached now
+            t0 = clock()
+            for notification in batch:
+                mapper.to_domain_event(notification)
+            totals["decode"] += clock() - t0
+    totals["keys"] = max(0.0, totals["keys"] - totals["decode"])
     return {k: round(1e6 * v / max(1, count), 1) for k, v in totals.items()}
 
 
 def relay_round(
-    services: Services, prefix: str, head: int, checker: KafkaConsumer, timeout: float = 120.0
+    settings: Settings, prefix: str, head: int, checker: KafkaConsumer, timeout: float = 120.0
 ) -> tuple[float, dict[str, Any]]:
-    """Publish the whole log through a new relay; returns (seconds, its producer's settings)."""
-    relay = make_relay(services, prefix)
-    try:
-        settings = producer_settings(warm_relay(relay))
-        start = time.perf_counter()
-        deadline = time.monotonic() + timeout
-        while relay.position() < head:
-            relay.publish_once()
-            if time.monotonic() > deadline:
-                raise TimeoutError(f"the relay did not reach {head} in {timeout:.0f}s")
-        elapsed = time.perf_counter() - start
-    finally:
-        relay.close()
-    held = count_topic(checker, relay.topics, services.settings.kafka_partitions, head)
+    """Publish the whole log through a new relay (its own composition, tracking position 0);
+    returns (seconds, its producer's settings)."""
+    with relay_side(settings) as services:
+        relay = make_relay(services, prefix)
+        try:
+            producer = producer_settings(warm_relay(relay))
+            start = time.perf_counter()
+            deadline = time.monotonic() + timeout
+            while relay.position() < head:
+                relay.publish_once()
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"the relay did not reach {head} in {timeout:.0f}s")
+            elapsed = time.perf_counter() - start
+        finally:
+            relay.close()
+    held = count_topic(checker, relay.topics, settings.kafka_partitions, head)
     if held != head:
         raise RuntimeError(f"relay round: {held} messages on {relay.topics}, expected {head}")
-    return elapsed, settings
+    return elapsed, producer
 
 
 def raw_round(
@@ -402,17 +427,20 @@ def raw_round(
     return elapsed
 
 
-def profile_relay(services: Services, prefix: str, head: int, top: int = 25) -> str:
-    relay = make_relay(services, prefix)
+def profile_relay(settings: Settings, prefix: str, head: int, top: int = 25) -> str:
+    """cProfile of the calling thread through one more relay round (the producer's sender
+    thread is not in it)."""
     profiler = cProfile.Profile()
-    try:
-        warm_relay(relay)
-        profiler.enable()
-        while relay.position() < head:
-            relay.publish_once()
-        profiler.disable()
-    finally:
-        relay.close()
+    with relay_side(settings) as services:
+        relay = make_relay(services, prefix)
+        try:
+            warm_relay(relay)
+            profiler.enable()
+            while relay.position() < head:
+                relay.publish_once()
+            profiler.disable()
+        finally:
+            relay.close()
     out = io.StringIO()
     stats = pstats.Stats(profiler, stream=out)
     stats.sort_stats("tottime").print_stats(top)
@@ -531,35 +559,38 @@ def percentile(values: list[float], q: float) -> float:
 def lag_test(
     services: Services, bootstrap: str, prefix: str, args: argparse.Namespace
 ) -> dict[str, Any]:
-    relay = make_relay(services, prefix)
+    """Writers on ``services``; the relay on a composition of its own, in a background thread,
+    from the head of the log (the seeded events are not part of the test)."""
     head = services.recorder.max_notification_id() or 0
-    set_position(services, relay, head)  # only the events of the test, not the seeded ones
-    consumer: LagConsumer | None = None
-    thread: threading.Thread | None = None
-    try:
-        warm_relay(relay)
-        consumer = LagConsumer(
-            bootstrap, relay.topics, services.settings.kafka_partitions, args.fetch_max_wait_ms
-        )
-        consumer.start()
-        thread = relay.start()
-        committed, latencies, achieved, errors = steady_writers(
-            services, args.rate, args.lag_seconds, args.lag_threads
-        )
-        deadline = time.monotonic() + 20.0
-        ids = list(committed)
-        while consumer.count(ids) < len(ids) and time.monotonic() < deadline:
-            if consumer.error is not None:
-                raise RuntimeError("the lag consumer failed") from consumer.error
-            time.sleep(0.05)
-        drain_wait = 20.0 - max(0.0, deadline - time.monotonic())
-    finally:
-        relay.stop()
-        if thread is not None:
-            thread.join(10)
-        relay.close()
-        if consumer is not None:
-            consumer.close()
+    with relay_side(services.settings) as side:
+        relay = make_relay(side, prefix)
+        set_position(side, relay, head)
+        consumer: LagConsumer | None = None
+        thread: threading.Thread | None = None
+        try:
+            warm_relay(relay)
+            consumer = LagConsumer(
+                bootstrap, relay.topics, side.settings.kafka_partitions, args.fetch_max_wait_ms
+            )
+            consumer.start()
+            thread = relay.start()
+            committed, latencies, achieved, errors = steady_writers(
+                services, args.rate, args.lag_seconds, args.lag_threads
+            )
+            deadline = time.monotonic() + 20.0
+            ids = list(committed)
+            while consumer.count(ids) < len(ids) and time.monotonic() < deadline:
+                if consumer.error is not None:
+                    raise RuntimeError("the lag consumer failed") from consumer.error
+                time.sleep(0.05)
+            drain_wait = 20.0 - max(0.0, deadline - time.monotonic())
+        finally:
+            relay.stop()
+            if thread is not None:
+                thread.join(10)
+            relay.close()
+            if consumer is not None:
+                consumer.close()
     with consumer.lock:
         arrived = dict(consumer.arrived)
         messages = consumer.messages
@@ -624,7 +655,7 @@ def main() -> int:
             prepare_s = time.perf_counter() - t0
             if len(messages) != head:
                 raise RuntimeError(f"{len(messages)} messages for {head} events")
-            stages = stage_costs(services, head, page)
+            stages = stage_costs(settings, head, page)
             _support.say(
                 f"prepared {len(messages)} messages in {prepare_s:.2f}s; relay steps, us/event: "
                 + ", ".join(f"{k} {v}" for k, v in stages.items())
@@ -633,19 +664,14 @@ def main() -> int:
             raw_eps: list[float] = []
             producer: dict[str, Any] = {}
             for round_no in range(args.rounds):
+                # the first round starts with the relay: raw copies its producer's settings
                 order = ("relay", "raw") if round_no % 2 == 0 else ("raw", "relay")
                 for what in order:
                     prefix = f"{base}{what}{round_no}."
                     if what == "relay":
-                        seconds, producer = relay_round(services, prefix, head, checker)
+                        seconds, producer = relay_round(settings, prefix, head, checker)
                         relay_eps.append(head / seconds)
                     else:
-                        if not producer:  # the relay's settings, before the first relay round
-                            probe = make_relay(services, base + "settings.")
-                            try:
-                                producer = producer_settings(warm_relay(probe))
-                            finally:
-                                probe.close()
                         seconds = raw_round(
                             bootstrap, prefix + "raw", messages, producer, partitions, checker
                         )
@@ -656,7 +682,7 @@ def main() -> int:
                     )
             profile = ""
             if args.profile:
-                profile = profile_relay(services, base + "profile.", head)
+                profile = profile_relay(settings, base + "profile.", head)
             _support.say(
                 f"lag test: {args.rate:.0f} commands/s for {args.lag_seconds:.0f}s on "
                 f"{args.lag_threads} threads, relay in the background"
@@ -696,6 +722,11 @@ def main() -> int:
         f"relay {result['relay_eps']:.0f} events/s, raw producer {result['raw_eps']:.0f} "
         f"events/s: ratio {result['ratio']:.3f} (goal >= 0.7); medians of {args.rounds} rounds "
         f"of {head} events"
+    )
+    _support.say(
+        f"per event: relay {1e6 / max(relay_median, 1e-9):.0f} us, raw "
+        f"{1e6 / max(raw_median, 1e-9):.0f} us; relay steps without Kafka (one thread, us): "
+        + ", ".join(f"{k} {v:.0f}" for k, v in stages.items())
     )
     _support.say(
         f"lag at {lag['lag_rate']:.0f} commands/s: p50 {lag['lag_p50_ms']:.0f} ms, "

@@ -1,0 +1,199 @@
+"""Invariants under any sequence of schedule changes, bookings, cancellations, reschedules:
+no two bookings of a doctor overlap, and availability equals a from-scratch computation."""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from itertools import combinations
+
+from hypothesis import HealthCheck
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
+
+from adapters.readmodels.availability import compute_day
+from adapters.settings import Settings
+from api.composition import Services, build
+from commands.booking import BookConsultation, CancelConsultation, RescheduleConsultation
+from commands.results import ConcurrencyConflict
+from commands.scheduling import (
+    AddPractice,
+    AddTimeOff,
+    OpenSchedule,
+    SetConsultationType,
+    SetDateOverride,
+    SetWeeklyHours,
+)
+from domain.actor import Actor, Role
+from domain.booking import Consultation, DoctorDay, Kind
+from domain.calendar_links import ExternalCalendars
+from domain.errors import DomainError
+from domain.schedule import DoctorSchedule, Slot
+from domain.time_rules import zone
+
+TZ = "America/New_York"
+SPANS = [("08:00-12:00",), ("09:00-10:30", "14:00-16:00"), (), ("07:30-09:00", "10:00-11:00")]
+DAYS = 5
+
+
+def machine_for(services: Services) -> type[RuleBasedStateMachine]:
+    class Clinic(RuleBasedStateMachine):
+        def __init__(self) -> None:
+            super().__init__()
+            self.doctor = uuid.uuid4()
+            self.actor = Actor(self.doctor, Role.DOCTOR, uuid.uuid4())
+            self.practices = [uuid.uuid4(), uuid.uuid4()]
+            handle = services.bus.handle
+            handle(OpenSchedule(self.actor, self.doctor, TZ, "dermatology", ("en",)))
+            for practice, (code, minutes) in zip(
+                self.practices, (("short", 20), ("long", 45)), strict=True
+            ):
+                handle(AddPractice(self.actor, self.doctor, practice, uuid.uuid4()))
+                handle(
+                    SetConsultationType(
+                        self.actor, self.doctor, practice, code, minutes, 5, ("video",)
+                    )
+                )
+                for weekday in range(7):
+                    handle(
+                        SetWeeklyHours(self.actor, self.doctor, practice, weekday, ("08:00-12:00",))
+                    )
+            self.consultations: list[uuid.UUID] = []
+            today = datetime.now(UTC).astimezone(zone(TZ)).date()
+            self.days = [today + timedelta(days=2 + i) for i in range(DAYS)]
+
+        def schedule(self) -> DoctorSchedule:
+            found = services.bus_uow().find(DoctorSchedule, DoctorSchedule.create_id(self.doctor))
+            assert found is not None
+            return found
+
+        def pick(self, day: int, index: int) -> Slot | None:
+            offered = self.schedule().offered_slots(self.days[day])
+            return offered[index % len(offered)] if offered else None
+
+        def attempt(self, command: object) -> None:
+            with contextlib.suppress(DomainError, ConcurrencyConflict):
+                services.bus.handle(command)
+
+        @rule(day=st.integers(0, DAYS - 1), index=st.integers(0, 50))
+        def book(self, day: int, index: int) -> None:
+            slot = self.pick(day, index)
+            if slot is None:
+                return
+            with contextlib.suppress(DomainError):
+                saved = services.bus.handle(
+                    BookConsultation(
+                        self.actor,
+                        uuid.uuid4(),
+                        self.doctor,
+                        slot.practice_id,
+                        slot.type_code,
+                        slot.start,
+                        Kind.VIDEO,
+                    )
+                )
+                self.consultations.append(saved.aggregate_id)
+
+        @rule(which=st.integers(0, 30))
+        def cancel(self, which: int) -> None:
+            if self.consultations:
+                target = self.consultations[which % len(self.consultations)]
+                self.attempt(CancelConsultation(self.actor, target, "patient-request"))
+
+        @rule(which=st.integers(0, 30), day=st.integers(0, DAYS - 1), index=st.integers(0, 50))
+        def reschedule(self, which: int, day: int, index: int) -> None:
+            slot = self.pick(day, index)
+            if self.consultations and slot is not None:
+                target = self.consultations[which % len(self.consultations)]
+                self.attempt(RescheduleConsultation(self.actor, target, slot.start))
+
+        @rule(practice=st.integers(0, 1), weekday=st.integers(0, 6), spans=st.sampled_from(SPANS))
+        def change_weekly_hours(self, practice: int, weekday: int, spans: tuple[str, ...]) -> None:
+            self.attempt(
+                SetWeeklyHours(self.actor, self.doctor, self.practices[practice], weekday, spans)
+            )
+
+        @rule(
+            practice=st.integers(0, 1),
+            day=st.integers(0, DAYS - 1),
+            spans=st.sampled_from([*SPANS, None]),
+        )
+        def override_a_date(self, practice: int, day: int, spans: tuple[str, ...] | None) -> None:
+            self.attempt(
+                SetDateOverride(
+                    self.actor, self.doctor, self.practices[practice], self.days[day], spans
+                )
+            )
+
+        @rule(day=st.integers(0, DAYS - 1), hour=st.integers(7, 15))
+        def take_time_off(self, day: int, hour: int) -> None:
+            start = datetime.combine(self.days[day], datetime.min.time(), tzinfo=zone(TZ))
+            start += timedelta(hours=hour)
+            self.attempt(
+                AddTimeOff(
+                    self.actor,
+                    self.doctor,
+                    uuid.uuid4(),
+                    start,
+                    start + timedelta(minutes=90),
+                    "break",
+                )
+            )
+
+        @invariant()
+        def no_two_bookings_of_the_doctor_overlap(self) -> None:
+            uow = services.bus_uow()
+            open_slots = [
+                c.slot for c in (uow.get(Consultation, i) for i in self.consultations) if c.open
+            ]
+            for a, b in combinations(open_slots, 2):
+                assert not a.overlaps(b), (a, b)
+            for day in self.days:
+                doctor_day = uow.find(DoctorDay, DoctorDay.create_id(self.doctor, day))
+                held = list(doctor_day.bookings.values()) if doctor_day else []
+                for a, b in combinations(held, 2):
+                    assert not a.overlaps(b)
+            assert sorted(s.start for s in open_slots) == sorted(
+                s.start
+                for day in self.days
+                for doctor_day in [uow.find(DoctorDay, DoctorDay.create_id(self.doctor, day))]
+                if doctor_day
+                for s in doctor_day.bookings.values()
+            )
+
+        @invariant()
+        def availability_equals_a_from_scratch_computation(self) -> None:
+            services.worker.tick()
+            uow = services.bus_uow()
+            schedule = self.schedule()
+            calendars = uow.find(ExternalCalendars, ExternalCalendars.create_id(self.doctor))
+            expected: list[tuple[str, str, str, str]] = []
+            for day in services.availability.horizon(schedule):
+                doctor_day = uow.find(DoctorDay, DoctorDay.create_id(self.doctor, day))
+                expected += [
+                    (str(s.practice_id), s.type_code, s.start.isoformat(), s.end.isoformat())
+                    for s in compute_day(schedule, doctor_day, calendars, day)
+                ]
+            actual = services.availability.all_rows().get(self.doctor, [])
+            assert sorted(actual) == sorted(expected)
+
+    return Clinic
+
+
+def test_bookings_never_overlap_and_availability_matches_the_rules(settings: Settings) -> None:
+    services = build(replace(settings, availability_days=7))
+    try:
+        run_state_machine_as_test(
+            machine_for(services),
+            settings=hypothesis_settings(
+                max_examples=8,
+                stateful_step_count=12,
+                deadline=None,
+                suppress_health_check=list(HealthCheck),
+            ),
+        )
+    finally:
+        services.close()
