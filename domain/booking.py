@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -12,6 +13,8 @@ from domain.actor import Actor
 from domain.errors import DomainError, InvalidValue
 from domain.personal import RecordedCreation, RecordedEvent
 from domain.time_rules import Interval
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
 
 class SlotTaken(DomainError):
@@ -212,9 +215,10 @@ class Consultation(Aggregate):
 
     def cancel(self, reason: str, *, by: Actor) -> None:
         self._require_open()
-        if not reason.strip() or len(reason) > 60:
-            raise InvalidValue("a cancellation reason code of 1 to 60 characters is needed")
-        self._cancelled(reason=reason.strip().lower(), by=by)
+        code = reason.strip().lower()
+        if not _CODE.match(code):
+            raise InvalidValue("a cancellation reason is a code like 'patient-request'")
+        self._cancelled(reason=code, by=by)
 
     @event(Cancelled)
     def _cancelled(self, *, reason: str, by: Actor) -> None:

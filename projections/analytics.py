@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -10,7 +10,9 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
+from domain.booking import Consultation
 from domain.patient import Patient
+from domain.schedule import DoctorSchedule
 from projections.base import Projection
 
 
@@ -18,6 +20,27 @@ class AnalyticsView(Protocol):
     def joined(self, patient_id: UUID, organisation_id: UUID | None) -> None: ...
 
     def count(self, metric: str, patient_id: UUID, day: date, dimension: str) -> None: ...
+
+    def specialty(self, schedule_id: UUID, specialty: str) -> None: ...
+
+    def consultation_booked(
+        self,
+        consultation_id: UUID,
+        schedule_id: UUID,
+        organisation_id: UUID | None,
+        type_code: str,
+        day: date,
+        lead_minutes: int,
+        urgent: bool,
+    ) -> None: ...
+
+    def consultation_counted(
+        self, metric: str, consultation_id: UUID, day: date, amount: int = 0
+    ) -> None: ...
+
+
+def lead_minutes(start: datetime, at: datetime) -> int:
+    return max(0, int((start - at).total_seconds() // 60))
 
 
 class AnalyticsProjection(Projection[AnalyticsView]):
@@ -29,6 +52,12 @@ class AnalyticsProjection(Projection[AnalyticsView]):
             Patient.ConsentRecorded,
             Patient.ConsentWithdrawn,
             Patient.Erased,
+            DoctorSchedule.Opened,
+            DoctorSchedule.ProfileChanged,
+            Consultation.Booked,
+            Consultation.Cancelled,
+            Consultation.Rescheduled,
+            Consultation.NoShowRecorded,
         )
     )
 
@@ -57,3 +86,37 @@ class AnalyticsProjection(Projection[AnalyticsView]):
     @process_event.register
     def _(self, event: Patient.Erased, tracking: Tracking) -> None:
         self.view.count("erasures", event.originator_id, event.timestamp.date(), str(event.reason))
+
+    @process_event.register(DoctorSchedule.Opened)
+    @process_event.register(DoctorSchedule.ProfileChanged)
+    def _(self, event: DoctorSchedule.Event, tracking: Tracking) -> None:
+        self.view.specialty(event.originator_id, event.specialty)  # type: ignore[attr-defined]
+
+    @process_event.register
+    def _(self, event: Consultation.Booked, tracking: Tracking) -> None:
+        self.view.consultation_booked(
+            event.originator_id,
+            DoctorSchedule.create_id(event.doctor_id),
+            event.organisation_id,
+            event.type_code,
+            event.timestamp.date(),
+            lead_minutes(event.start, event.timestamp),
+            event.urgent,
+        )
+
+    @process_event.register
+    def _(self, event: Consultation.Cancelled, tracking: Tracking) -> None:
+        self.view.consultation_counted("cancellations", event.originator_id, event.timestamp.date())
+
+    @process_event.register
+    def _(self, event: Consultation.Rescheduled, tracking: Tracking) -> None:
+        self.view.consultation_counted(
+            "reschedules",
+            event.originator_id,
+            event.timestamp.date(),
+            lead_minutes(event.start, event.timestamp),
+        )
+
+    @process_event.register
+    def _(self, event: Consultation.NoShowRecorded, tracking: Tracking) -> None:
+        self.view.consultation_counted("no-shows", event.originator_id, event.timestamp.date())

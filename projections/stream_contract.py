@@ -9,15 +9,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 from uuid import UUID, uuid5
 
 from domain.actor import Actor, Role
+from domain.booking import Consultation
 from domain.patient import Patient
 from domain.personal import Erased
 
 PATIENTS_TOPIC = "telemed.patients.v1"
+CONSULTATIONS_TOPIC = "telemed.consultations.v1"
 EVENT_ID_NAMESPACE = UUID("8a0b9b51-45a4-4c55-9c8d-5d9ce4b1f7e2")
 
 Pseudonym = Callable[[str, UUID], str]
@@ -39,9 +41,15 @@ def event_id(originator_id: UUID, version: int) -> UUID:
 
 
 def _envelope(
-    event: Any, event_type: str, version: int, pseudonym: Pseudonym, data: dict[str, Any]
+    event: Any,
+    event_type: str,
+    version: int,
+    pseudonym: Pseudonym,
+    data: dict[str, Any],
+    kind: str = "patient",
+    topic: str = PATIENTS_TOPIC,
 ) -> IntegrationEvent:
-    subject = pseudonym("patient", event.originator_id)
+    subject = pseudonym(kind, event.originator_id)
     actor: Actor = event.by
     ident = event_id(event.originator_id, event.originator_version)
     body = {
@@ -59,7 +67,7 @@ def _envelope(
         "organisation_id": str(actor.organisation_id) if actor.organisation_id else None,
         "data": data,
     }
-    return IntegrationEvent(PATIENTS_TOPIC, subject, ident, event_type, version, body)
+    return IntegrationEvent(topic, subject, ident, event_type, version, body)
 
 
 def _age_band(birth_date: Any, on: date) -> str | None:
@@ -111,15 +119,80 @@ def _erased(event: Patient.Erased, pseudonym: Pseudonym) -> IntegrationEvent:
     return _envelope(event, "patient.erased", 1, pseudonym, {"reason": str(event.reason)})
 
 
+def _consultation(
+    event: Any, event_type: str, pseudonym: Pseudonym, data: dict[str, Any]
+) -> IntegrationEvent:
+    return _envelope(event, event_type, 1, pseudonym, data, "consultation", CONSULTATIONS_TOPIC)
+
+
+def _lead_minutes(start: datetime, booked: datetime) -> int:
+    return max(0, int((start - booked).total_seconds() // 60))
+
+
+def _booked(event: Consultation.Booked, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _consultation(
+        event,
+        "consultation.booked",
+        pseudonym,
+        {
+            "patient": pseudonym("patient", event.patient_id),
+            "doctor": pseudonym("doctor", event.doctor_id),
+            "organisation_id": str(event.organisation_id) if event.organisation_id else None,
+            "practice_id": str(event.practice_id) if event.practice_id else None,
+            "type_code": event.type_code,
+            "kind": str(event.kind),
+            "urgent": bool(event.urgent),
+            "appointment_start": event.start.isoformat(),
+            "appointment_end": event.end.isoformat(),
+            "lead_minutes": _lead_minutes(event.start, event.timestamp),
+        },
+    )
+
+
+def _confirmed(event: Consultation.Confirmed, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _consultation(event, "consultation.confirmed", pseudonym, {})
+
+
+def _cancelled(event: Consultation.Cancelled, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _consultation(event, "consultation.cancelled", pseudonym, {"reason": event.reason})
+
+
+def _rescheduled(event: Consultation.Rescheduled, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _consultation(
+        event,
+        "consultation.rescheduled",
+        pseudonym,
+        {
+            "appointment_start": event.start.isoformat(),
+            "appointment_end": event.end.isoformat(),
+            "lead_minutes": _lead_minutes(event.start, event.timestamp),
+        },
+    )
+
+
+def _no_show(event: Consultation.NoShowRecorded, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _consultation(event, "consultation.no-show", pseudonym, {})
+
+
+def _flagged(event: Consultation.FlaggedForRescheduling, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _consultation(event, "consultation.flagged", pseudonym, {"why": event.why})
+
+
 TRANSLATIONS: dict[type[Any], Callable[[Any, Pseudonym], IntegrationEvent]] = {
     Patient.Registered: _registered,
     Patient.ContactDetailsChanged: _contact_changed,
     Patient.ConsentRecorded: _consent_recorded,
     Patient.ConsentWithdrawn: _consent_withdrawn,
     Patient.Erased: _erased,
+    Consultation.Booked: _booked,
+    Consultation.Confirmed: _confirmed,
+    Consultation.Cancelled: _cancelled,
+    Consultation.Rescheduled: _rescheduled,
+    Consultation.NoShowRecorded: _no_show,
+    Consultation.FlaggedForRescheduling: _flagged,
 }
 
-TOPICS = (PATIENTS_TOPIC,)
+TOPICS = (PATIENTS_TOPIC, CONSULTATIONS_TOPIC)
 
 
 def translate(event: Any, pseudonym: Pseudonym) -> IntegrationEvent | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from uuid import uuid4
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -277,3 +278,53 @@ def test_exactly_one_of_fifty_concurrent_bookings_of_one_time_wins(
             )
         )
     assert statuses.count(201) == 1 and statuses.count(409) == 49
+
+
+def test_a_no_show_is_recorded_after_the_start_and_closes_the_consultation() -> None:
+    from domain.actor import Actor
+    from domain.booking import Consultation, ConsultationClosed, Kind
+    from domain.errors import InvalidValue
+    from domain.time_rules import Interval
+
+    actor = Actor(uuid4(), Role.ASSISTANT, uuid4())
+    start = datetime(2030, 1, 7, 9, tzinfo=UTC)
+    consultation = Consultation.book(
+        patient_id=uuid4(),
+        doctor_id=uuid4(),
+        practice_id=uuid4(),
+        organisation_id=uuid4(),
+        type_code="video-15",
+        kind=Kind.VIDEO,
+        slot=Interval(start, start + timedelta(minutes=15)),
+        by=actor,
+    )
+    with pytest.raises(InvalidValue):
+        consultation.record_no_show(start - timedelta(minutes=1), by=actor)
+    consultation.record_no_show(start + timedelta(minutes=10), by=actor)
+    assert consultation.status.value == "no-show"
+    with pytest.raises(ConsultationClosed):
+        consultation.cancel("patient-request", by=actor)
+
+
+def test_a_cancellation_reason_is_a_code_not_free_text() -> None:
+    from domain.actor import Actor
+    from domain.booking import Consultation, Kind
+    from domain.errors import InvalidValue
+    from domain.time_rules import Interval
+
+    actor = Actor(uuid4(), Role.PATIENT, None)
+    start = datetime(2030, 1, 7, 9, tzinfo=UTC)
+    consultation = Consultation.book(
+        patient_id=actor.actor_id,
+        doctor_id=uuid4(),
+        practice_id=uuid4(),
+        organisation_id=uuid4(),
+        type_code="video-15",
+        kind=Kind.VIDEO,
+        slot=Interval(start, start + timedelta(minutes=15)),
+        by=actor,
+    )
+    with pytest.raises(InvalidValue):
+        consultation.cancel("My husband Jean is sick", by=actor)
+    consultation.cancel("Family-Emergency", by=actor)
+    assert consultation.status.value == "cancelled"

@@ -22,7 +22,13 @@ from commands.patients import (
 )
 from domain.actor import Actor, Role
 from domain.patient import ConsentPurpose
-from projections.stream_contract import PATIENTS_TOPIC, TRANSLATIONS, event_id, translate
+from projections.stream_contract import (
+    CONSULTATIONS_TOPIC,
+    PATIENTS_TOPIC,
+    TRANSLATIONS,
+    event_id,
+    translate,
+)
 from tests.conftest import Clinic, Person
 from tests.kafka import Broker, Message, read_all
 from tests.test_privacy import CANARY, NEEDLES
@@ -89,6 +95,12 @@ def test_every_published_event_type_has_a_valid_schema_and_vice_versa() -> None:
             "patient.consent-recorded",
             "patient.consent-withdrawn",
             "patient.erased",
+            "consultation.booked",
+            "consultation.confirmed",
+            "consultation.cancelled",
+            "consultation.rescheduled",
+            "consultation.no-show",
+            "consultation.flagged",
         )
     )
     for name in files:
@@ -285,3 +297,70 @@ def test_the_relay_keeps_up_in_the_background(
     finally:
         relay.stop()
         worker.join(timeout=10)
+
+
+def test_a_consultations_life_is_on_its_own_topic_and_counted_for_analysts(
+    clinic: Clinic,
+    dr_weber: Person,
+    analyst: Person,
+    services: Services,
+    relay: KafkaRelay,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+) -> None:
+    from tests.scheduling_fixtures import set_up_schedule, tomorrow_at
+
+    practices = set_up_schedule(clinic, dr_weber)
+    slot = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15")
+    later = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15", 3)
+    patient = uuid.uuid4()
+    booked = clinic.client.post(
+        "/v1/consultations",
+        headers=dr_weber.headers,
+        json={
+            "patient_id": str(patient),
+            "doctor_id": str(practices.doctor_id),
+            "practice_id": str(practices.city),
+            "type_code": "video-15",
+            "start": slot["start"],
+            "kind": "video",
+        },
+    ).json()
+    base = f"/v1/consultations/{booked['id']}"
+    clinic.client.post(f"{base}/confirm", headers=dr_weber.headers)
+    clinic.client.post(
+        f"{base}/reschedule", headers=dr_weber.headers, json={"start": later["start"]}
+    )
+    done = clinic.client.post(
+        f"{base}/cancel", headers=dr_weber.headers, json={"reason": "doctor-ill"}
+    )
+    assert done.status_code == 200
+    publish_all(relay, services)
+    messages = read_all(kafka_bootstrap, topic_prefix + CONSULTATIONS_TOPIC, expect=4)
+    assert_valid(messages)
+    assert [m.body["event_type"] for m in messages] == [
+        "consultation.booked",
+        "consultation.confirmed",
+        "consultation.rescheduled",
+        "consultation.cancelled",
+    ]
+    assert messages[0].body["data"]["patient"] == services.pseudonyms("patient", patient)
+    assert str(patient) not in str([m.body for m in messages])
+    assert messages[0].body["data"]["lead_minutes"] > 0
+
+    report = clinic.client.get(
+        "/v1/analytics/consultations",
+        headers=analyst.headers,
+        params={"after": done.json()["position"]},
+    )
+    assert report.status_code == 200, report.text
+    [figures] = report.json()["figures"]
+    assert (
+        figures["specialty"],
+        figures["type_code"],
+        figures["bookings"],
+        figures["reschedules"],
+        figures["cancellations"],
+        figures["no_shows"],
+    ) == ("cardiology", "video-15", 1, 1, 1, 0)
+    assert figures["no_show_rate"] == 0 and figures["average_lead_minutes"] > 0

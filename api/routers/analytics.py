@@ -37,6 +37,72 @@ class CountsOut(BaseModel):
     counts: list[CountOut]
 
 
+class ConsultationFiguresOut(BaseModel):
+    period: date
+    organisation_id: str
+    specialty: str
+    type_code: str
+    bookings: int
+    urgent: int
+    cancellations: int
+    reschedules: int
+    no_shows: int
+    average_lead_minutes: float | None
+    no_show_rate: float | None
+
+
+class ConsultationReport(BaseModel):
+    granularity: str
+    start: date
+    end: date
+    figures: list[ConsultationFiguresOut]
+
+
+def _scope(actor: Any, organisation_id: UUID | None) -> UUID | None:
+    if actor.organisation_id is not None:  # organisation staff see their own organisation
+        if organisation_id not in (None, actor.organisation_id):
+            raise Problem(403, "forbidden", "Only your own organisation's figures")
+        return UUID(str(actor.organisation_id))
+    return organisation_id
+
+
+def _range(start: date | None, end: date | None) -> tuple[date, date]:
+    end = end or date.today()
+    start = start or end - timedelta(days=30)
+    if start > end or (end - start).days > 3660:
+        raise Problem(422, "bad-range", "`from` must be before `to`, within ten years")
+    return start, end
+
+
+@router.get("/consultations", response_model=ConsultationReport)
+def consultation_figures(
+    request: Request,
+    actor: CurrentActor,
+    start: Annotated[date | None, Query(alias="from")] = None,
+    end: Annotated[date | None, Query(alias="to")] = None,
+    granularity: Literal["day", "week", "month"] = "day",
+    organisation_id: UUID | None = None,
+    after: AfterQuery = None,
+    after_header: AfterHeader = None,
+) -> dict[str, Any]:
+    """Bookings, urgent requests, cancellations, reschedules and no-shows per period,
+    organisation, specialty and consultation type, with the average time from booking to
+    appointment and the no-show rate. (Completions and conversion come with the consultation
+    lifecycle.)"""
+    authorize(actor, Action.READ_ANALYTICS)
+    organisation_id = _scope(actor, organisation_id)
+    start, end = _range(start, end)
+    services = services_of(request)
+    await_position(services, "analytics", after, after_header)
+    figures = services.analytics.consultations(start, end, granularity, organisation_id)
+    return {
+        "granularity": granularity,
+        "start": start,
+        "end": end,
+        "figures": [vars(f) for f in figures],
+    }
+
+
 @router.get("/{metric}", response_model=CountsOut)
 def counts(
     metric: Metric,
@@ -52,14 +118,8 @@ def counts(
     """Daily counts (or weekly/monthly sums) per organisation and dimension: how patients
     registered (self or by which role), consents by purpose, erasures by reason."""
     authorize(actor, Action.READ_ANALYTICS)
-    if actor.organisation_id is not None:  # organisation staff see their own organisation
-        if organisation_id not in (None, actor.organisation_id):
-            raise Problem(403, "forbidden", "Only your own organisation's figures")
-        organisation_id = actor.organisation_id
-    end = end or date.today()
-    start = start or end - timedelta(days=30)
-    if start > end or (end - start).days > 3660:
-        raise Problem(422, "bad-range", "`from` must be before `to`, within ten years")
+    organisation_id = _scope(actor, organisation_id)
+    start, end = _range(start, end)
     services = services_of(request)
     await_position(services, "analytics", after, after_header)
     rows = services.analytics.query(metric, start, end, granularity, organisation_id)

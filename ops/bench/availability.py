@@ -298,7 +298,7 @@ def install_probes(app: FastAPI, services: Services) -> None:
     app.add_middleware(ServerClock)
 
 
-def serve(url: str, keyring_path: str, port: int, pool_size: int) -> int:
+def serve(url: str, keyring_path: str, port: int, pool_size: int, gc_freeze: bool) -> int:
     import uvicorn
 
     from api.app import create_app
@@ -315,6 +315,9 @@ def serve(url: str, keyring_path: str, port: int, pool_size: int) -> int:
         app = create_app(services)
         add_floor_routes(app)
         install_probes(app, services)
+        if gc_freeze:  # what-if: full collections skip everything allocated so far
+            gc.collect()
+            gc.freeze()
         uvicorn.run(app, host="127.0.0.1", port=port, access_log=False, log_level="warning")
     finally:
         services.close()
@@ -324,7 +327,7 @@ def serve(url: str, keyring_path: str, port: int, pool_size: int) -> int:
 class Server:
     """The API in a subprocess of its own (its own interpreter and cores)."""
 
-    def __init__(self, url: str, keyring_path: Path, pool_size: int) -> None:
+    def __init__(self, url: str, keyring_path: Path, pool_size: int, gc_freeze: bool) -> None:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
@@ -339,6 +342,7 @@ class Server:
                 str(self.port),
                 "--pool-size",
                 str(pool_size),
+                *(["--server-gc-freeze"] if gc_freeze else []),
             ],
             stdout=sys.stderr,  # keep our stdout for the summary (the JSON is its last line)
         )
@@ -1074,6 +1078,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--floor-seconds", type=float, default=3.0, help="floor window per round")
     parser.add_argument("--seed", type=int, default=20240601, help="random seed")
     parser.add_argument("--no-diagnose", action="store_true", help="skip the diagnostics")
+    parser.add_argument(
+        "--server-gc-freeze",
+        action="store_true",
+        help="what-if: gc.freeze() in the API process once it is built",
+    )
     parser.add_argument("--serve", metavar="URL", help=argparse.SUPPRESS)
     parser.add_argument("--keyring", help=argparse.SUPPRESS)
     parser.add_argument("--port", type=int, help=argparse.SUPPRESS)
@@ -1140,7 +1149,7 @@ def phase_p50s(phases: Sequence[dict[str, dict[str, float]]]) -> dict[str, float
 def main() -> int:
     args = parse_args()
     if args.serve:
-        return serve(args.serve, args.keyring, args.port, args.pool_size)
+        return serve(args.serve, args.keyring, args.port, args.pool_size, args.server_gc_freeze)
     rng = random.Random(args.seed)
     clients_n: int = args.clients
     with _support.scratch_database() as url, tempfile.TemporaryDirectory() as keydir:
@@ -1189,7 +1198,7 @@ def main() -> int:
             patients = [uuid4() for _ in range(clients_n)]
             tokens = [services.tokens.issue(p, Role.PATIENT, None) for p in patients]
             queues = booking_queues(services, real, clients_n, rng)
-            server = Server(url, keyring, args.pool_size)
+            server = Server(url, keyring, args.pool_size, args.server_gc_freeze)
             server.wait_ready()
             pg = PgMeter(url)
             meters = Meters(server, pg)
@@ -1354,6 +1363,7 @@ def main() -> int:
                 },
                 rounds=args.rounds,
                 requests=args.requests,
+                server_gc_freeze=args.server_gc_freeze,
                 clients=clients_n,
                 cpus=os.cpu_count(),
                 samples={
