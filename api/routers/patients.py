@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Query, Request, Response, status
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
 from api.auth import CurrentActor, authorize
 from api.policy import Action, Subject
@@ -179,67 +181,75 @@ def _directory_page(
     }
 
 
-@router.patch("/{patient_id}/contact-details", response_model=Accepted)
-def change_contact_details(
+@dataclass
+class PatientChange:
+    """What every change to a patient's record needs: the loaded subject, the authorized actor,
+    If-Match and Idempotency-Key."""
+
+    request: Request
+    response: Response
+    actor: Actor
+    patient_id: UUID
+    expected_version: int | None
+    idempotency_key: str | None
+
+    def run(self, action: Action, command: Callable[[int | None], Any]) -> dict[str, Any]:
+        _, subject = _subject(self.request, self.patient_id)
+        authorize(self.actor, action, subject)
+        saved = services_of(self.request).bus.handle(
+            command(self.expected_version), self.idempotency_key
+        )
+        return accepted(self.response, saved)
+
+
+def patient_change(
     patient_id: UUID,
-    body: ContactDetails,
     request: Request,
     response: Response,
     actor: CurrentActor,
     if_match: IfMatch = None,
     idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
-    _, subject = _subject(request, patient_id)
-    authorize(actor, Action.CHANGE_PATIENT, subject)
-    command = ChangeContactDetails(
-        actor, patient_id, body.email, body.phone, body.address, if_match_version(if_match)
+) -> PatientChange:
+    return PatientChange(
+        request, response, actor, patient_id, if_match_version(if_match), idempotency_key
     )
-    return accepted(response, services_of(request).bus.handle(command, idempotency_key))
+
+
+Change = Annotated[PatientChange, Depends(patient_change)]
+
+
+@router.patch("/{patient_id}/contact-details", response_model=Accepted)
+def change_contact_details(body: ContactDetails, change: Change) -> dict[str, Any]:
+    return change.run(
+        Action.CHANGE_PATIENT,
+        lambda version: ChangeContactDetails(
+            change.actor, change.patient_id, body.email, body.phone, body.address, version
+        ),
+    )
 
 
 @router.post("/{patient_id}/consents", response_model=Accepted)
-def record_consent(
-    patient_id: UUID,
-    body: ConsentRequest,
-    request: Request,
-    response: Response,
-    actor: CurrentActor,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
-    _, subject = _subject(request, patient_id)
-    authorize(actor, Action.CHANGE_PATIENT, subject)
-    command = RecordConsent(actor, patient_id, body.purpose, if_match_version(if_match))
-    return accepted(response, services_of(request).bus.handle(command, idempotency_key))
+def record_consent(body: ConsentRequest, change: Change) -> dict[str, Any]:
+    return change.run(
+        Action.CHANGE_PATIENT,
+        lambda version: RecordConsent(change.actor, change.patient_id, body.purpose, version),
+    )
 
 
 @router.delete("/{patient_id}/consents/{purpose}", response_model=Accepted)
-def withdraw_consent(
-    patient_id: UUID,
-    purpose: ConsentPurpose,
-    request: Request,
-    response: Response,
-    actor: CurrentActor,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
-) -> dict[str, Any]:
-    _, subject = _subject(request, patient_id)
-    authorize(actor, Action.CHANGE_PATIENT, subject)
-    command = WithdrawConsent(actor, patient_id, purpose, if_match_version(if_match))
-    return accepted(response, services_of(request).bus.handle(command, idempotency_key))
+def withdraw_consent(purpose: ConsentPurpose, change: Change) -> dict[str, Any]:
+    return change.run(
+        Action.CHANGE_PATIENT,
+        lambda version: WithdrawConsent(change.actor, change.patient_id, purpose, version),
+    )
 
 
 @router.delete("/{patient_id}", response_model=Accepted)
 def erase_patient(
-    patient_id: UUID,
-    request: Request,
-    response: Response,
-    actor: CurrentActor,
-    reason: ErasureReason = ErasureReason.SUBJECT_REQUEST,
-    if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
+    change: Change, reason: ErasureReason = ErasureReason.SUBJECT_REQUEST
 ) -> dict[str, Any]:
-    _, subject = _subject(request, patient_id)
-    authorize(actor, Action.ERASE_PATIENT, subject)
-    command = ErasePatient(actor, patient_id, reason, if_match_version(if_match))
-    return accepted(response, services_of(request).bus.handle(command, idempotency_key))
+    """The right to be forgotten: the patient's key is destroyed; history stays, unreadable."""
+    return change.run(
+        Action.ERASE_PATIENT,
+        lambda version: ErasePatient(change.actor, change.patient_id, reason, version),
+    )
