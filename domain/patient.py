@@ -12,7 +12,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
 from domain.errors import ConsentNotGiven, InvalidValue, PatientErased
-from domain.personal import RecordedCreation, RecordedEvent
+from domain.personal import ERASED, RecordedCreation, RecordedEvent
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -172,6 +172,9 @@ class Patient(Aggregate):
     def _erased(self, *, reason: ErasureReason, by: Actor) -> None:
         self.erased = True
         self.consents.clear()
+        # a copy already in memory (a cache) forgets the personal data too
+        for name in Patient.Registered.personal_fields:
+            setattr(self, name, ERASED)
 
     def _refuse_if_erased(self) -> None:
         if self.erased:

@@ -42,7 +42,15 @@ class EventStoreApplication(Application[UUID]):
     def __init__(self, recorder: EventRecorder, keys: SubjectKeys) -> None:
         self._our_recorder = recorder
         self._keys = keys
-        super().__init__(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
+        super().__init__(
+            env={
+                "PERSISTENCE_MODULE": "eventsourcing.popo",
+                # loaded aggregates are cached and fast-forwarded from the store on every get, so a
+                # command never acts on a stale copy and rarely replays a whole history
+                "AGGREGATE_CACHE_MAXSIZE": "20000",
+                "AGGREGATE_CACHE_FASTFORWARD": "y",
+            }
+        )
 
     def construct_factory(self, env: Environment) -> InfrastructureFactory:
         return InfrastructureFactory.construct(env)

@@ -112,14 +112,19 @@ class ProjectionRunner:
         return new_position - position
 
     def run_until_caught_up(self, progress: Callable[[int, int], None] | None = None) -> int:
+        """Process batches until this read model has every event recorded so far (waiting
+        while another worker holds the current batch)."""
         total = 0
         while True:
             done = self.run_once()
-            if done == 0:
+            if done:
+                total += done
+                if progress is not None:
+                    progress(self.position(), self.recorder.max_notification_id() or 0)
+                continue
+            if self.position() >= (self.recorder.max_notification_id() or 0):
                 return total
-            total += done
-            if progress is not None:
-                progress(self.position(), self.recorder.max_notification_id() or 0)
+            time.sleep(0.005)  # another worker is on this batch; it will be done shortly
 
     def position(self) -> int:
         with self.db.transaction(write=False) as cur:

@@ -13,7 +13,6 @@ from api.composition import Services
 from api.policy import Action, ConsultationScope
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import accepted
-from api.routers.schedules import doctor_scope
 from api.schedule_schemas import (
     BookingBody,
     CancelBody,
@@ -35,15 +34,14 @@ router = APIRouter(prefix="/v1/consultations", tags=["consultations"], responses
 def _booking_scope(
     services: Services, patient_id: UUID, doctor_id: UUID, practice_id: UUID | None
 ) -> ConsultationScope:
-    scope = doctor_scope(services, doctor_id)
-    schedule_orgs = scope.organisation_ids
+    """Whose booking it is: the patient, the doctor, and the organisation of the practice."""
+    schedule = services.bus_uow().find(DoctorSchedule, DoctorSchedule.create_id(doctor_id))
+    practices = schedule.practices if schedule else {}
     org = None
-    if practice_id is not None:
-        schedule = services.bus_uow().find(DoctorSchedule, DoctorSchedule.create_id(doctor_id))
-        practice = schedule.practices.get(practice_id) if schedule else None
-        org = practice.organisation_id if practice else None
-    elif len(schedule_orgs) == 1:
-        org = next(iter(schedule_orgs))
+    if practice_id is not None and practice_id in practices:
+        org = practices[practice_id].organisation_id
+    elif practice_id is None and len({p.organisation_id for p in practices.values()}) == 1:
+        org = next(iter(practices.values())).organisation_id
     return ConsultationScope(patient_id, doctor_id, org)
 
 
