@@ -11,7 +11,10 @@ import httpx
 import pytest
 
 from api.composition import Services
-from domain.actor import Role
+from domain.actor import Actor, Role
+from domain.booking import Consultation, ConsultationClosed, Kind
+from domain.errors import InvalidValue
+from domain.time_rules import Interval
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import set_up_schedule, slots, tomorrow_at
 
@@ -280,51 +283,37 @@ def test_exactly_one_of_fifty_concurrent_bookings_of_one_time_wins(
     assert statuses.count(201) == 1 and statuses.count(409) == 49
 
 
-def test_a_no_show_is_recorded_after_the_start_and_closes_the_consultation() -> None:
-    from domain.actor import Actor
-    from domain.booking import Consultation, ConsultationClosed, Kind
-    from domain.errors import InvalidValue
-    from domain.time_rules import Interval
-
-    actor = Actor(uuid4(), Role.ASSISTANT, uuid4())
-    start = datetime(2030, 1, 7, 9, tzinfo=UTC)
-    consultation = Consultation.book(
-        patient_id=uuid4(),
-        doctor_id=uuid4(),
-        practice_id=uuid4(),
-        organisation_id=uuid4(),
-        type_code="video-15",
-        kind=Kind.VIDEO,
-        slot=Interval(start, start + timedelta(minutes=15)),
-        by=actor,
-    )
-    with pytest.raises(InvalidValue):
-        consultation.record_no_show(start - timedelta(minutes=1), by=actor)
-    consultation.record_no_show(start + timedelta(minutes=10), by=actor)
-    assert consultation.status.value == "no-show"
-    with pytest.raises(ConsultationClosed):
-        consultation.cancel("patient-request", by=actor)
+MONDAY_NINE = datetime(2030, 1, 7, 9, tzinfo=UTC)
 
 
-def test_a_cancellation_reason_is_a_code_not_free_text() -> None:
-    from domain.actor import Actor
-    from domain.booking import Consultation, Kind
-    from domain.errors import InvalidValue
-    from domain.time_rules import Interval
-
-    actor = Actor(uuid4(), Role.PATIENT, None)
-    start = datetime(2030, 1, 7, 9, tzinfo=UTC)
-    consultation = Consultation.book(
+def a_consultation(actor: Actor) -> Consultation:
+    return Consultation.book(
         patient_id=actor.actor_id,
         doctor_id=uuid4(),
         practice_id=uuid4(),
         organisation_id=uuid4(),
         type_code="video-15",
         kind=Kind.VIDEO,
-        slot=Interval(start, start + timedelta(minutes=15)),
+        slot=Interval(MONDAY_NINE, MONDAY_NINE + timedelta(minutes=15)),
         by=actor,
     )
+
+
+def test_a_no_show_is_recorded_after_the_start_and_closes_the_consultation() -> None:
+    assistant = Actor(uuid4(), Role.ASSISTANT, uuid4())
+    consultation = a_consultation(assistant)
     with pytest.raises(InvalidValue):
-        consultation.cancel("My husband Jean is sick", by=actor)
-    consultation.cancel("Family-Emergency", by=actor)
+        consultation.record_no_show(MONDAY_NINE - timedelta(minutes=1), by=assistant)
+    consultation.record_no_show(MONDAY_NINE + timedelta(minutes=10), by=assistant)
+    assert consultation.status.value == "no-show"
+    with pytest.raises(ConsultationClosed):
+        consultation.cancel("patient-request", by=assistant)
+
+
+def test_a_cancellation_reason_is_a_code_not_free_text() -> None:
+    patient = Actor(uuid4(), Role.PATIENT, None)
+    consultation = a_consultation(patient)
+    with pytest.raises(InvalidValue):
+        consultation.cancel("My husband Jean is sick", by=patient)
+    consultation.cancel("Family-Emergency", by=patient)
     assert consultation.status.value == "cancelled"
