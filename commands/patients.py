@@ -59,8 +59,10 @@ class ErasePatient:
 
 
 def register_patient(cmd: RegisterPatient, uow: UnitOfWork) -> Saved:
+    self_registration = cmd.actor.role is Role.PATIENT
     patient = Patient.register(
         by=cmd.actor,
+        patient_id=cmd.actor.actor_id if self_registration else None,
         given_name=cmd.given_name,
         family_name=cmd.family_name,
         birth_date=cmd.birth_date,
@@ -69,7 +71,7 @@ def register_patient(cmd: RegisterPatient, uow: UnitOfWork) -> Saved:
         address=cmd.address,
         notes=cmd.notes,
         organisation_id=cmd.actor.organisation_id,
-        self_registered=cmd.actor.role is Role.PATIENT,
+        self_registered=self_registration,
     )
     uow.add_subject(patient.id)
     return uow.save(patient)

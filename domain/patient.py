@@ -110,7 +110,8 @@ class Patient(Aggregate):
         self.erased = False
 
     @classmethod
-    def register(cls, *, by: Actor, **fields: Any) -> Patient:
+    def register(cls, *, by: Actor, patient_id: UUID | None = None, **fields: Any) -> Patient:
+        """A new record; a patient registering themself gets their own actor id as its id."""
         given, family = str(fields["given_name"]).strip(), str(fields["family_name"]).strip()
         if not given or not family:
             raise InvalidValue("given and family names are required")
@@ -118,7 +119,9 @@ class Patient(Aggregate):
         if birth_date is not None and birth_date > date.today():
             raise InvalidValue("birth date lies in the future")
         email = fields.get("email")
-        return cls(
+        return cls._create(
+            cls.Registered,
+            id=patient_id,
             given_name=given,
             family_name=family,
             birth_date=birth_date,

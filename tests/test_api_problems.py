@@ -152,3 +152,22 @@ def test_the_openapi_document_describes_every_route(clinic: Clinic) -> None:
     for path, method, op in operations:
         if path.startswith("/v1/") and path != "/v1/health":
             assert "403" in op["responses"] or "401" in op["responses"], (path, method)
+
+
+def test_a_patient_registers_themself_once_and_sees_only_their_own_record(
+    clinic: Clinic, dr_weber: Person
+) -> None:
+    from domain.actor import Role
+
+    anna = clinic.person("Anna", Role.PATIENT, None)
+    mine = clinic.register(anna, email="anna@example.lu")
+    assert mine["id"] == str(anna.actor.actor_id)
+    own = clinic.client.get(f"/v1/patients/{mine['id']}", headers=anna.headers)
+    assert own.status_code == 200 and own.json()["email"] == "anna@example.lu"
+    again = clinic.client.post(
+        "/v1/patients", headers=anna.headers, json={"given_name": "Anna", "family_name": "Again"}
+    )
+    assert again.status_code == 409 and again.json()["type"].endswith("already-registered")
+    other = clinic.register(dr_weber)
+    assert clinic.client.get(f"/v1/patients/{other['id']}", headers=anna.headers).status_code == 403
+    assert clinic.client.get("/v1/patients", headers=anna.headers).status_code == 403

@@ -5,6 +5,7 @@ from __future__ import annotations
 import inspect
 import uuid
 from datetime import date, timedelta
+from typing import Any
 
 import pytest
 
@@ -18,7 +19,7 @@ DR = Actor(uuid.uuid4(), Role.DOCTOR, uuid.uuid4())
 
 
 def register(**fields: object) -> Patient:
-    values: dict[str, object] = {"given_name": "Anna", "family_name": "Muster", **fields}
+    values: dict[str, Any] = {"given_name": "Anna", "family_name": "Muster", **fields}
     return Patient.register(by=DR, **values)
 
 
