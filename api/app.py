@@ -116,6 +116,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(analytics.router)
     app.include_router(schedules.router)
     app.include_router(consultations.router)
+    app.include_router(consultations.patients_router)
     app.add_middleware(RequestLog)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
 

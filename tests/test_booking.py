@@ -89,6 +89,19 @@ def test_a_booked_slot_disappears_from_availability_and_cancelling_frees_it(
     )
     assert cancel.status_code == 200
     assert slot["start"] in {s["start"] for s in slots(clinic, anna, practices.doctor_id)}
+    mine = clinic.client.get(
+        f"/v1/patients/{anna.actor.actor_id}/consultations",
+        headers=anna.headers,
+        params={"after": cancel.json()["position"]},
+    )
+    assert [(c["id"], c["status"]) for c in mine.json()] == [(booked["id"], "cancelled")]
+    assert (
+        clinic.client.get(
+            f"/v1/patients/{anna.actor.actor_id}/consultations",
+            headers=clinic.person("Eve", Role.PATIENT, None).headers,
+        ).status_code
+        == 403
+    )
     again = clinic.client.post(f"/v1/consultations/{booked['id']}/confirm", headers=anna.headers)
     assert again.status_code == 409 and again.json()["type"].endswith("consultation-closed")
 

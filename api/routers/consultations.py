@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request, Response, status
 
 from api.auth import CurrentActor, authorize_consultation
 from api.composition import Services
-from api.policy import Action, ConsultationScope
+from api.policy import Action, ConsultationScope, decide_for_consultation
 from api.problems import PROBLEM_RESPONSES, Problem
-from api.reads import accepted
+from api.reads import AfterHeader, AfterQuery, accepted, await_position
+from api.routers.schedules import consultation_out
 from api.schedule_schemas import (
     BookingBody,
     CancelBody,
@@ -216,3 +217,36 @@ def no_show(
     if actor.role is Role.PATIENT:
         raise Problem(403, "forbidden", "No-shows are recorded by the practice")
     return accepted(response, services.bus.handle(cmd.RecordNoShow(actor, consultation_id)))
+
+
+patients_router = APIRouter(
+    prefix="/v1/patients", tags=["consultations"], responses=PROBLEM_RESPONSES
+)
+
+
+@patients_router.get("/{patient_id}/consultations", response_model=list[ConsultationOut])
+def patient_consultations(
+    patient_id: UUID,
+    request: Request,
+    actor: CurrentActor,
+    after: AfterQuery = None,
+    after_header: AfterHeader = None,
+) -> list[dict[str, Any]]:
+    """A patient's appointments (for the patient, or the care team of the organisation)."""
+    authorize_consultation(
+        actor,
+        Action.READ_CONSULTATION,
+        ConsultationScope(patient_id, patient_id, actor.organisation_id),
+    )  # the patient, or staff (by role)
+    services = services_of(request)
+    await_position(services, "agenda", after, after_header)
+    entries = [
+        e
+        for e in services.agenda.of_patient(patient_id)
+        if decide_for_consultation(
+            actor,
+            Action.READ_CONSULTATION,
+            ConsultationScope(e.patient_id, e.doctor_id, e.organisation_id),
+        )
+    ]
+    return [consultation_out(e) for e in entries]
