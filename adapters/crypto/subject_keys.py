@@ -122,7 +122,8 @@ class SubjectKeys:
         return key
 
     def destroy(self, subject_id: UUID) -> RowWriter:
-        """Row writer that shreds the key, to run in the transaction recording the erasure."""
+        """Row writer that shreds the key, to run in the transaction recording the erasure;
+        call ``destroyed`` once that transaction committed."""
         self.forget_pending(subject_id)
 
         def write(cur: Cursor) -> None:
@@ -131,9 +132,13 @@ class SubjectKeys:
                 "destroyed_at = %s WHERE subject_id = %s",
                 (_now_iso(), subject_id),
             )
-            self._remember(subject_id, None, ttl=3600.0)
 
         return write
+
+    def destroyed(self, subject_id: UUID) -> None:
+        """The erasure committed: this process forgets the key at once (others within the
+        cache's few seconds)."""
+        self._remember(subject_id, None, ttl=3600.0)
 
     def rotate_master(self, *, batch: int = 500, retire_old: bool = False) -> tuple[str, int]:
         """Re-wrap every live data key under a new master key; events are not touched.

@@ -73,6 +73,7 @@ class UnitOfWork:
         self._before: list[RowWriter] = []
         self._after: list[RowWriter] = []
         self._new_subjects: list[UUID] = []
+        self._erased_subjects: list[UUID] = []
         self._claim: IdempotencyClaim | None = None
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A:
@@ -109,6 +110,7 @@ class UnitOfWork:
 
     def erase_subject(self, subject_id: UUID) -> None:
         self._after.append(self._keys.destroy(subject_id))
+        self._erased_subjects.append(subject_id)
 
     def claim(self, claim: IdempotencyClaim) -> None:
         existing = find_idempotent(self._app.recorder, claim)
@@ -137,6 +139,8 @@ class UnitOfWork:
         except BaseException:
             self._forget_new_subjects()
             raise
+        for subject_id in self._erased_subjects:
+            self._keys.destroyed(subject_id)
         last_of_first = [
             p for e, p in zip(pending, positions, strict=True) if e.originator_id == first.id
         ]

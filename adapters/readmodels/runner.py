@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import threading
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -55,7 +56,7 @@ class ProjectionRunner:
         self.name = projection.name
         self.batch_size = batch_size
         self.prefetch = prefetch
-        self._lock_id = 7_450_100 + sum(self.name.encode()) % 10_000
+        self._lock_id = 7_450_100_000 + zlib.crc32(self.name.encode())
         self._advanced = threading.Condition()
         with db.transaction() as cur:
             cur.execute(
