@@ -15,7 +15,15 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.composition import Services
-from api.routers import analytics, compliance, consultations, patients, schedules, system
+from api.routers import (
+    accounts,
+    analytics,
+    compliance,
+    consultations,
+    patients,
+    schedules,
+    system,
+)
 
 log = logging.getLogger("telemed.http")
 
@@ -111,6 +119,7 @@ def create_app(services: Services) -> FastAPI:
     app.state.services = services
     problems.install(app)
     app.include_router(system.router)
+    app.include_router(accounts.router)
     app.include_router(patients.router)
     app.include_router(compliance.router)
     app.include_router(analytics.router)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
 
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from adapters.sessions import Session
 from api.policy import (
     Action,
     ConsultationScope,
@@ -31,11 +33,50 @@ def current_actor(
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(401, "unauthenticated", "A bearer token is required")
-    actor = services_of(request).tokens.resolve(credentials.credentials)
+    services = services_of(request)
+    session = services.sessions.resolve(credentials.credentials)
+    if session is not None:
+        if session.enrolment_only:
+            raise Problem(
+                401,
+                "second-factor-enrolment-required",
+                "Set up two-factor authentication first: POST /v1/accounts/me/totp",
+            )
+        request.state.session = session
+        return Actor(
+            session.account_id,
+            session.role,
+            session.organisation_id,
+            None,
+            _uuid_or_new(correlation_id),
+        )
+    actor = services.tokens.resolve(credentials.credentials)
     if actor is None:
         raise Problem(401, "unauthenticated", "The bearer token is unknown, expired or revoked")
     correlation = _uuid_or_new(correlation_id)
     return Actor(actor.actor_id, actor.role, actor.organisation_id, None, correlation)
+
+
+def current_session(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+) -> tuple[Session, str]:
+    """The signed-in session itself (also one that may only enrol its second factor)."""
+    token = credentials.credentials if credentials else ""
+    session = services_of(request).sessions.resolve(token)
+    if session is None:
+        raise Problem(401, "unauthenticated", "Sign in first (POST /v1/sessions)")
+    return session, token
+
+
+def require_step_up(session: Session) -> None:
+    """Sensitive actions need a code verified in the last 5 minutes."""
+    if not session.stepped_up(datetime.now(UTC)):
+        raise Problem(
+            401,
+            "step-up-required",
+            "Confirm with a code from your authenticator app: POST /v1/sessions/current/step-up",
+        )
 
 
 def authorize(actor: Actor, action: Action, subject: Subject | None = None) -> None:
@@ -69,3 +110,4 @@ def _uuid_or_new(value: str | None) -> UUID:
 
 
 CurrentActor = Annotated[Actor, Depends(current_actor)]
+CurrentSession = Annotated[tuple[Session, str], Depends(current_session)]

@@ -11,6 +11,7 @@ from adapters.audit.replay import Replay
 from adapters.calendars.sync import CalendarSync
 from adapters.crypto.blind_index import BlindIndex
 from adapters.crypto.keyring import Keyring
+from adapters.crypto.passwords import PyNaClCredentials
 from adapters.crypto.subject_keys import SubjectKeys
 from adapters.db import Database
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
@@ -22,10 +23,13 @@ from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.worker import ProjectionWorker
+from adapters.sessions import SessionStore
 from adapters.settings import Settings
 from adapters.stream.contract import Pseudonyms
 from adapters.stream.relay import KafkaRelay
+from adapters.throttle import Throttle
 from adapters.tokens import TokenStore
+from commands.accounts import AccountService
 from commands.bus import CommandBus
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
@@ -56,6 +60,9 @@ class Services:
     availability: SqlAvailability
     agenda: SqlAgenda
     calendar_sync: CalendarSync
+    sessions: SessionStore
+    throttle: Throttle
+    accounts: AccountService
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -176,4 +183,9 @@ def build(settings: Settings | None = None) -> Services:
         availability=availability,
         agenda=agenda,
         calendar_sync=calendar_sync,
+        sessions=SessionStore(db),
+        throttle=Throttle(db, keyring.index_key),
+        accounts=AccountService(
+            lambda: UnitOfWork(app, keys), PyNaClCredentials(), BlindIndex(keyring.index_key).email
+        ),
     )

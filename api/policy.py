@@ -7,6 +7,7 @@ from enum import StrEnum
 from uuid import UUID
 
 from domain.actor import Actor, Role
+from domain.patient import record_of
 
 
 class Action(StrEnum):
@@ -78,7 +79,7 @@ def decide_for_consultation(actor: Actor, action: Action, scope: ConsultationSco
     if actor.role not in ALLOWED[action]:
         return False
     if actor.role is Role.PATIENT:
-        return actor.actor_id == scope.patient_id
+        return record_of(actor.actor_id) == scope.patient_id
     if actor.actor_id == scope.doctor_id:
         return True
     return actor.organisation_id is not None and actor.organisation_id == scope.organisation_id
@@ -98,7 +99,7 @@ def decide(actor: Actor, action: Action, subject: Subject | None = None) -> bool
     if subject is None:
         return True
     if actor.role is Role.PATIENT:
-        return subject.subject_id == actor.actor_id
+        return subject.subject_id == record_of(actor.actor_id)
     if actor.role is Role.COMPLIANCE_OFFICER:
         return True
     return subject.organisation_id is not None and subject.organisation_id == actor.organisation_id

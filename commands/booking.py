@@ -8,9 +8,10 @@ from uuid import UUID
 
 from commands.ports import UnitOfWork
 from commands.results import NotFound, Saved
-from domain.actor import Actor
+from domain.actor import Actor, Role
 from domain.booking import Consultation, DoctorDay, Kind, SlotNotOffered
 from domain.calendar_links import ExternalCalendars
+from domain.patient import record_of
 from domain.schedule import DoctorSchedule, Slot
 
 
@@ -205,4 +206,5 @@ def _consultation(uow: UnitOfWork, consultation_id: UUID) -> Consultation:
 
 
 def _for(actor: Actor, patient_id: UUID) -> Actor:
-    return actor if actor.actor_id == patient_id else actor.acting_for(patient_id)
+    own = actor.role is Role.PATIENT and record_of(actor.actor_id) == patient_id
+    return actor if own else actor.acting_for(patient_id)

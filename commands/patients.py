@@ -9,7 +9,7 @@ from uuid import UUID
 from commands.ports import UnitOfWork
 from commands.results import Saved, StaleVersion
 from domain.actor import Actor, Role
-from domain.patient import ConsentPurpose, ErasureReason, Patient
+from domain.patient import ConsentPurpose, ErasureReason, Patient, record_of
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,7 @@ def register_patient(cmd: RegisterPatient, uow: UnitOfWork) -> Saved:
     self_registration = cmd.actor.role is Role.PATIENT
     patient = Patient.register(
         by=cmd.actor,
-        patient_id=cmd.actor.actor_id if self_registration else None,
+        patient_id=record_of(cmd.actor.actor_id) if self_registration else None,
         given_name=cmd.given_name,
         family_name=cmd.family_name,
         birth_date=cmd.birth_date,

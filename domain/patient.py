@@ -6,7 +6,7 @@ import re
 from datetime import date
 from enum import StrEnum
 from typing import Any
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -42,6 +42,12 @@ def normalise_name(*parts: str) -> str:
 
 
 CONTACT_FIELDS = ("email", "phone", "address")
+
+
+def record_of(actor_id: UUID) -> UUID:
+    """The id of the patient record of a patient's own account (apart from the account's id:
+    they are two streams, and two data keys)."""
+    return uuid5(NAMESPACE_URL, f"/patients/of-account/{actor_id}")
 
 
 class Patient(Aggregate):

@@ -14,6 +14,7 @@ from api.composition import Services
 from domain.actor import Actor, Role
 from domain.booking import Consultation, ConsultationClosed, Kind
 from domain.errors import InvalidValue
+from domain.patient import record_of
 from domain.time_rules import Interval
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import set_up_schedule, slots, tomorrow_at
@@ -37,7 +38,7 @@ def book(
         "/v1/consultations",
         headers=who.headers,
         json={
-            "patient_id": str(patient.actor.actor_id),
+            "patient_id": str(record_of(patient.actor.actor_id)),
             "doctor_id": str(slot["doctor_id"]),
             "practice_id": str(slot["practice_id"]),
             "type_code": slot["type_code"],
@@ -90,14 +91,14 @@ def test_a_booked_slot_disappears_from_availability_and_cancelling_frees_it(
     assert cancel.status_code == 200
     assert slot["start"] in {s["start"] for s in slots(clinic, anna, practices.doctor_id)}
     mine = clinic.client.get(
-        f"/v1/patients/{anna.actor.actor_id}/consultations",
+        f"/v1/patients/{record_of(anna.actor.actor_id)}/consultations",
         headers=anna.headers,
         params={"after": cancel.json()["position"]},
     )
     assert [(c["id"], c["status"]) for c in mine.json()] == [(booked["id"], "cancelled")]
     assert (
         clinic.client.get(
-            f"/v1/patients/{anna.actor.actor_id}/consultations",
+            f"/v1/patients/{record_of(anna.actor.actor_id)}/consultations",
             headers=clinic.person("Eve", Role.PATIENT, None).headers,
         ).status_code
         == 403
@@ -184,7 +185,7 @@ def test_an_urgent_consultation_is_on_the_doctors_agenda_at_once(
         "/v1/consultations/urgent",
         headers=anna.headers,
         json={
-            "patient_id": str(anna.actor.actor_id),
+            "patient_id": str(record_of(anna.actor.actor_id)),
             "doctor_id": str(practices.doctor_id),
             "reason": "chest pain since an hour",
         },
@@ -201,7 +202,7 @@ def test_an_urgent_consultation_is_on_the_doctors_agenda_at_once(
         "/v1/consultations/urgent",
         headers=anna.headers,
         json={
-            "patient_id": str(anna.actor.actor_id),
+            "patient_id": str(record_of(anna.actor.actor_id)),
             "doctor_id": str(practices.doctor_id),
             "reason": "  ",
         },

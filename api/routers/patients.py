@@ -45,7 +45,7 @@ from commands.patients import (
 )
 from domain.actor import Actor, Role
 from domain.errors import InvalidValue
-from domain.patient import ConsentPurpose, ErasureReason, Patient
+from domain.patient import ConsentPurpose, ErasureReason, Patient, record_of
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"], responses=PROBLEM_RESPONSES)
 
@@ -69,7 +69,9 @@ def register_patient(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     authorize(actor, Action.REGISTER_PATIENT)
-    if actor.role is Role.PATIENT and services_of(request).patient_exists(actor.actor_id):
+    if actor.role is Role.PATIENT and services_of(request).patient_exists(
+        record_of(actor.actor_id)
+    ):
         raise Problem(409, "already-registered", "You are already registered")
     saved = services_of(request).bus.handle(
         RegisterPatient(actor=actor, **body.model_dump()), idempotency_key

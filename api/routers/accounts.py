@@ -1,0 +1,172 @@
+"""Accounts and sessions: register, sign in (with a second factor), step up, sign out,
+change password, set up TOTP."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response, status
+from pydantic import BaseModel, Field, StringConstraints
+
+from adapters.crypto.passwords import provisioning_uri
+from api.auth import CurrentSession, require_step_up
+from api.problems import PROBLEM_RESPONSES, Problem
+from api.schemas import Body, Email
+from api.state import services_of
+from commands.accounts import EmailTaken, InvalidCredentials, SecondFactorRequired
+from domain.account import AccountLocked, TotpNotEnrolled
+
+router = APIRouter(prefix="/v1", tags=["accounts"], responses=PROBLEM_RESPONSES)
+Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20)]
+
+
+class Registration(Body):
+    email: Email
+    password: Password
+
+
+class SignIn(Body):
+    email: Annotated[str, StringConstraints(max_length=320)]
+    password: Password
+    code: Code | None = None
+
+
+class CodeBody(Body):
+    code: Code
+
+
+class PasswordChange(Body):
+    current: Password
+    new: Password
+
+
+class SessionOut(BaseModel):
+    token: str
+    account_id: UUID
+    role: str
+    enrolment_only: bool = Field(description="sign-in needs a second factor set up first")
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"
+
+
+@router.post("/accounts", status_code=status.HTTP_201_CREATED)
+def register(body: Registration, request: Request) -> dict[str, Any]:
+    """Open a patient account with email and password (Argon2id)."""
+    try:
+        account_id = services_of(request).accounts.open(body.email, body.password)
+    except EmailTaken:
+        raise Problem(409, "email-taken", "An account with that email exists") from None
+    return {"id": account_id}
+
+
+@router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
+def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
+    services, client = services_of(request), _client(request)
+    until = services.throttle.locked_until(client)
+    if until is not None:
+        raise Problem(
+            429,
+            "too-many-attempts",
+            "Too many failed sign-ins from here",
+            retry_after=until.isoformat(),
+        )
+    try:
+        signed = services.accounts.sign_in(body.email, body.password, body.code)
+    except InvalidCredentials:
+        services.throttle.failed(client)
+        raise Problem(401, "invalid-credentials", "Wrong email, password or code") from None
+    except SecondFactorRequired:
+        raise Problem(
+            401,
+            "second-factor-required",
+            "Add the code from your authenticator app (or a recovery code)",
+        ) from None
+    except AccountLocked as locked:
+        raise Problem(
+            429,
+            "account-locked",
+            "Too many failed attempts; try again later",
+            locked_until=str(locked),
+        ) from None
+    token = services.sessions.open(
+        signed.account_id,
+        signed.role,
+        signed.organisation_id,
+        stepped_up=signed.stepped_up,
+        enrolment_only=signed.enrolment_only,
+    )
+    return {
+        "token": token,
+        "account_id": signed.account_id,
+        "role": signed.role.value,
+        "enrolment_only": signed.enrolment_only,
+    }
+
+
+@router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT)
+def sign_out(request: Request, current: CurrentSession) -> Response:
+    services_of(request).sessions.revoke(current[1])
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/sessions/current/step-up", status_code=status.HTTP_204_NO_CONTENT)
+def step_up(body: CodeBody, request: Request, current: CurrentSession) -> Response:
+    """Verify a fresh code; sensitive actions are allowed for the next 5 minutes."""
+    session, token = current
+    services = services_of(request)
+    try:
+        ok = services.accounts.step_up(session.account_id, body.code)
+    except TotpNotEnrolled:
+        raise Problem(409, "no-second-factor", "Set up two-factor authentication first") from None
+    except AccountLocked:
+        raise Problem(429, "account-locked", "Too many failed attempts; try again later") from None
+    if not ok:
+        raise Problem(401, "invalid-code", "That code is wrong or was already used")
+    services.sessions.step_up(token)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/accounts/me/password", status_code=status.HTTP_204_NO_CONTENT)
+def change_password(body: PasswordChange, request: Request, current: CurrentSession) -> Response:
+    """Needs a recent step-up when two-factor is on; signs out every session."""
+    session, _ = current
+    services = services_of(request)
+    if services.accounts.has_second_factor(session.account_id):
+        require_step_up(session)
+    try:
+        services.accounts.change_password(session.account_id, body.current, body.new)
+    except InvalidCredentials:
+        raise Problem(401, "invalid-credentials", "The current password is wrong") from None
+    services.sessions.revoke_all(session.account_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/accounts/me/totp")
+def enrol_totp(request: Request, current: CurrentSession) -> dict[str, Any]:
+    """A new TOTP secret and its otpauth:// URI (for a QR code); active once confirmed.
+    Replacing a confirmed second factor needs a recent step-up."""
+    session, _ = current
+    services = services_of(request)
+    if services.accounts.has_second_factor(session.account_id):
+        require_step_up(session)
+    secret, email = services.accounts.enrol_totp(session.account_id)
+    return {"secret": secret, "provisioning_uri": provisioning_uri(secret, email)}
+
+
+@router.post("/accounts/me/totp/confirm")
+def confirm_totp(body: CodeBody, request: Request, current: CurrentSession) -> dict[str, Any]:
+    """Confirm with a first code; answers 10 single-use recovery codes, shown only now."""
+    session, token = current
+    services = services_of(request)
+    try:
+        codes = services.accounts.confirm_totp(session.account_id, body.code)
+    except TotpNotEnrolled:
+        raise Problem(409, "no-second-factor", "Start with POST /v1/accounts/me/totp") from None
+    if codes is None:
+        raise Problem(401, "invalid-code", "That code is wrong or was already used")
+    services.sessions.step_up(token, complete_enrolment=True)
+    return {"recovery_codes": codes}

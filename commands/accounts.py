@@ -1,0 +1,198 @@
+"""Account commands: open, sign in (password, then second factor), step up, change password,
+enrol and confirm TOTP. Failures and lockouts are recorded as events on the account."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Protocol
+from uuid import UUID
+
+from commands.ports import UnitOfWork
+from commands.results import ConcurrencyConflict
+from domain.account import Account, TotpNotEnrolled
+from domain.actor import Actor, Role
+from domain.errors import DomainError, InvalidValue
+from domain.patient import normalise_email
+
+
+class Credentials(Protocol):
+    def hash_password(self, password: str) -> str: ...
+    def verify_password(self, stored: str | None, password: str) -> bool: ...
+    def totp_step(self, secret: str, code: str) -> int | None: ...
+    def new_totp_secret(self) -> str: ...
+    def new_recovery_codes(self) -> list[str]: ...
+    def recovery_code_hash(self, code: str) -> str: ...
+
+
+class InvalidCredentials(DomainError):
+    """Unknown email, wrong password or wrong code (deliberately not told apart)."""
+
+
+class SecondFactorRequired(DomainError):
+    """The password was right; a TOTP or recovery code is needed too."""
+
+
+class EmailTaken(DomainError):
+    """An account with that email address exists."""
+
+
+@dataclass(frozen=True)
+class SignedIn:
+    account_id: UUID
+    role: Role
+    organisation_id: UUID | None
+    stepped_up: bool
+    enrolment_only: bool
+
+
+def _password_rules(password: str) -> None:
+    if len(password) < 10 or len(password) > 200:
+        raise InvalidValue("a password has 10 to 200 characters")
+
+
+class AccountService:
+    def __init__(
+        self,
+        unit_of_work: Callable[[], UnitOfWork],
+        credentials: Credentials,
+        email_index: Callable[[str], bytes],
+    ) -> None:
+        self.uow, self.credentials, self.email_index = unit_of_work, credentials, email_index
+
+    def account_id(self, email: str) -> UUID:
+        return Account.create_id(self.email_index(normalise_email(email)))
+
+    def open(
+        self,
+        email: str,
+        password: str,
+        role: Role = Role.PATIENT,
+        organisation_id: UUID | None = None,
+        by: Actor | None = None,
+    ) -> UUID:
+        _password_rules(password)
+        account_id = self.account_id(email)
+        actor = by or Actor(account_id, role, organisation_id)
+        uow = self.uow()
+        if uow.find(Account, account_id) is not None:
+            raise EmailTaken("an account with that email exists")
+        account = Account._create(
+            Account.Opened,
+            id=account_id,
+            email=normalise_email(email),
+            password_hash=self.credentials.hash_password(password),
+            role=role,
+            organisation_id=organisation_id,
+            by=actor,
+        )
+        uow.ensure_subject(account_id)
+        try:
+            uow.save(account)
+        except ConcurrencyConflict:
+            raise EmailTaken("an account with that email exists") from None
+        return account_id
+
+    def has_second_factor(self, account_id: UUID) -> bool:
+        account = self.uow().find(Account, account_id)
+        return account is not None and account.totp_confirmed
+
+    def sign_in(self, email: str, password: str, code: str | None) -> SignedIn:
+        now = datetime.now(UTC)
+        try:
+            account_id = self.account_id(email)
+        except InvalidValue:
+            self.credentials.verify_password(None, password)
+            raise InvalidCredentials("wrong email, password or code") from None
+        uow = self.uow()
+        account = uow.find(Account, account_id)
+        if account is None:
+            self.credentials.verify_password(None, password)  # same work as a real check
+            raise InvalidCredentials("wrong email, password or code")
+        actor = Actor(account.id, account.role, account.organisation_id)
+        account.check_not_locked(now)
+        if not self.credentials.verify_password(account.password_hash, password):
+            account.record_failure("password", now, by=actor)
+            uow.save(account)
+            raise InvalidCredentials("wrong email, password or code")
+        stepped_up = False
+        if account.totp_confirmed:
+            if not code:
+                raise SecondFactorRequired("a code from the authenticator app is needed")
+            if not self._second_factor(account, code, actor):
+                account.record_failure("otp", now, by=actor)
+                uow.save(account)
+                raise InvalidCredentials("wrong email, password or code")
+            stepped_up = True
+        account.signed_in(by=actor)
+        uow.save(account)
+        return SignedIn(
+            account.id,
+            account.role,
+            account.organisation_id,
+            stepped_up,
+            enrolment_only=account.needs_second_factor and not account.totp_confirmed,
+        )
+
+    def step_up(self, account_id: UUID, code: str) -> bool:
+        """Verify a fresh code for a sensitive action (within the next 5 minutes)."""
+        now = datetime.now(UTC)
+        uow = self.uow()
+        account = uow.get(Account, account_id)
+        actor = Actor(account.id, account.role, account.organisation_id)
+        account.check_not_locked(now)
+        if not account.totp_confirmed:
+            raise TotpNotEnrolled(str(account_id))
+        ok = self._second_factor(account, code, actor)
+        if not ok:
+            account.record_failure("otp", now, by=actor)
+        uow.save(account)
+        return ok
+
+    def change_password(self, account_id: UUID, current: str, new: str) -> None:
+        _password_rules(new)
+        uow = self.uow()
+        account = uow.get(Account, account_id)
+        actor = Actor(account.id, account.role, account.organisation_id)
+        if not self.credentials.verify_password(account.password_hash, current):
+            account.record_failure("password", datetime.now(UTC), by=actor)
+            uow.save(account)
+            raise InvalidCredentials("the current password is wrong")
+        account.change_password(password_hash=self.credentials.hash_password(new), by=actor)
+        uow.save(account)
+
+    def enrol_totp(self, account_id: UUID) -> tuple[str, str]:
+        """A new secret (not active until confirmed); returns (secret, account email)."""
+        uow = self.uow()
+        account = uow.get(Account, account_id)
+        secret = self.credentials.new_totp_secret()
+        account.enrol_totp(
+            secret=secret, by=Actor(account.id, account.role, account.organisation_id)
+        )
+        uow.save(account)
+        return secret, account.email
+
+    def confirm_totp(self, account_id: UUID, code: str) -> list[str] | None:
+        """Confirm with a first code; returns 10 single-use recovery codes (shown once)."""
+        uow = self.uow()
+        account = uow.get(Account, account_id)
+        actor = Actor(account.id, account.role, account.organisation_id)
+        if account.totp_secret is None:
+            raise TotpNotEnrolled(str(account_id))
+        step = self.credentials.totp_step(account.totp_secret, code)
+        if step is None or not account.use_totp_step(step, by=actor):
+            account.record_failure("otp", datetime.now(UTC), by=actor)
+            uow.save(account)
+            return None
+        codes = self.credentials.new_recovery_codes()
+        account.confirm_totp([self.credentials.recovery_code_hash(c) for c in codes], by=actor)
+        uow.save(account)
+        return codes
+
+    def _second_factor(self, account: Account, code: str, actor: Actor) -> bool:
+        assert account.totp_secret is not None
+        step = self.credentials.totp_step(account.totp_secret, code)
+        if step is not None:
+            return account.use_totp_step(step, by=actor)
+        return account.use_recovery_code(self.credentials.recovery_code_hash(code), by=actor)

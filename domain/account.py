@@ -1,0 +1,164 @@
+"""Accounts: who can sign in, with which role, and their second factor.
+
+Secrets never sit in events in clear: the password hash and the TOTP secret are personal fields
+(encrypted with the account holder's key); recovery codes are kept only as hashes.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from uuid import NAMESPACE_URL, UUID, uuid5
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.actor import Actor, Role
+from domain.errors import DomainError
+from domain.personal import RecordedCreation, RecordedEvent
+
+MAX_FAILURES = 5
+LOCKOUT = timedelta(minutes=15)
+TOTP_STEP_SECONDS = 30
+
+
+class AccountLocked(DomainError):
+    """Too many failed attempts: the account is locked for a while."""
+
+
+class AccountDeactivated(DomainError):
+    """The account was deactivated."""
+
+
+class TotpNotEnrolled(DomainError):
+    """The account has no confirmed second factor."""
+
+
+class Account(Aggregate):
+    @staticmethod
+    def create_id(email_index: bytes) -> UUID:
+        """Deterministic from the email's blind index: one account per email address."""
+        return uuid5(NAMESPACE_URL, f"/accounts/{email_index.hex()}")
+
+    class Opened(RecordedCreation):
+        personal_fields = ("email", "password_hash")
+        email: str
+        password_hash: str
+        role: Role
+        organisation_id: UUID | None
+
+    class PasswordChanged(RecordedEvent):
+        personal_fields = ("password_hash",)
+        password_hash: str
+
+    class SignInFailed(RecordedEvent):
+        factor: str
+        failures: int
+
+    class LockedOut(RecordedEvent):
+        until: datetime
+
+    class SignedIn(RecordedEvent):
+        pass
+
+    class TotpEnrolled(RecordedEvent):
+        personal_fields = ("secret",)
+        secret: str
+
+    class TotpConfirmed(RecordedEvent):
+        recovery_code_hashes: list[str]
+
+    class TotpCodeUsed(RecordedEvent):
+        step: int
+
+    class RecoveryCodeUsed(RecordedEvent):
+        code_hash: str
+
+    class TotpDisabled(RecordedEvent):
+        pass
+
+    @event(Opened)
+    def __init__(
+        self, *, email: str, password_hash: str, role: Role, organisation_id: UUID | None, by: Actor
+    ) -> None:
+        self.email, self.password_hash = email, password_hash
+        self.role, self.organisation_id = Role(role), organisation_id
+        self.failures = 0
+        self.locked_until: datetime | None = None
+        self.totp_secret: str | None = None
+        self.totp_confirmed = False
+        self.recovery_code_hashes: set[str] = set()
+        self.last_totp_step = 0
+        self.active = True
+
+    @property
+    def needs_second_factor(self) -> bool:
+        """Mandatory for practitioners, admins and compliance officers; optional for patients."""
+        return self.role is not Role.PATIENT or self.totp_confirmed
+
+    def check_not_locked(self, now: datetime) -> None:
+        if not self.active:
+            raise AccountDeactivated(str(self.id))
+        if self.locked_until is not None and now < self.locked_until:
+            raise AccountLocked(self.locked_until.isoformat())
+
+    def record_failure(self, factor: str, now: datetime, *, by: Actor) -> None:
+        failures = self.failures + 1
+        self._failed(factor=factor, failures=failures, by=by)
+        if failures >= MAX_FAILURES:
+            self._locked(until=now + LOCKOUT, by=by)
+
+    @event(SignInFailed)
+    def _failed(self, *, factor: str, failures: int, by: Actor) -> None:
+        self.failures = failures
+
+    @event(LockedOut)
+    def _locked(self, *, until: datetime, by: Actor) -> None:
+        self.locked_until = until
+        self.failures = 0
+
+    @event(SignedIn)
+    def signed_in(self, *, by: Actor) -> None:
+        self.failures = 0
+
+    @event(PasswordChanged)
+    def change_password(self, *, password_hash: str, by: Actor) -> None:
+        self.password_hash = password_hash
+
+    @event(TotpEnrolled)
+    def enrol_totp(self, *, secret: str, by: Actor) -> None:
+        self.totp_secret, self.totp_confirmed = secret, False
+
+    def confirm_totp(self, recovery_code_hashes: list[str], *, by: Actor) -> None:
+        if self.totp_secret is None:
+            raise TotpNotEnrolled(str(self.id))
+        self._totp_confirmed(recovery_code_hashes=recovery_code_hashes, by=by)
+
+    @event(TotpConfirmed)
+    def _totp_confirmed(self, *, recovery_code_hashes: list[str], by: Actor) -> None:
+        self.totp_confirmed = True
+        self.recovery_code_hashes = set(recovery_code_hashes)
+
+    def use_totp_step(self, step: int, *, by: Actor) -> bool:
+        """Accept a verified code's time step once: a code cannot be replayed in its window."""
+        if step <= self.last_totp_step:
+            return False
+        self._code_used(step=step, by=by)
+        return True
+
+    @event(TotpCodeUsed)
+    def _code_used(self, *, step: int, by: Actor) -> None:
+        self.last_totp_step = step
+
+    def use_recovery_code(self, code_hash: str, *, by: Actor) -> bool:
+        if code_hash not in self.recovery_code_hashes:
+            return False
+        self._recovery_used(code_hash=code_hash, by=by)
+        return True
+
+    @event(RecoveryCodeUsed)
+    def _recovery_used(self, *, code_hash: str, by: Actor) -> None:
+        self.recovery_code_hashes.discard(code_hash)
+
+    @event(TotpDisabled)
+    def disable_totp(self, *, by: Actor) -> None:
+        self.totp_secret, self.totp_confirmed = None, False
+        self.recovery_code_hashes = set()
