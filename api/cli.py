@@ -164,6 +164,30 @@ def rotate_master(
     typer.echo(f"new master key {kid}; re-wrapped {count} data keys")
 
 
+account_cli = typer.Typer(help="Sign-in accounts")
+cli.add_typer(account_cli, name="account")
+
+
+@account_cli.command("create")
+def create_account(
+    email: Annotated[str, typer.Option(help="sign-in email")],
+    role: Annotated[Role, typer.Option(help="role of the account")],
+    organisation: Annotated[UUID | None, typer.Option(help="organisation id")] = None,
+) -> None:
+    """Create a staff account (the password is read from the terminal, or from stdin)."""
+    password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+    services = _services()
+    try:
+        account_id = services.accounts.open(email, password, role, organisation)
+    finally:
+        services.close()
+    typer.echo(
+        f"account {account_id} ({role.value}); two-factor set-up is required at sign-in"
+        if role is not Role.PATIENT
+        else f"account {account_id} (patient)"
+    )
+
+
 @token_cli.command("issue")
 def issue_token(
     role: Annotated[Role, typer.Option(help="role of the actor")],

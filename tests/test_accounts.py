@@ -192,3 +192,34 @@ def test_a_sign_in_without_credentials_is_a_validation_problem(
     clinic: Clinic, body: dict[str, str]
 ) -> None:
     assert clinic.client.post("/v1/sessions", json=body).status_code == 422
+
+
+def test_an_operator_creates_a_staff_account_from_the_command_line(
+    clinic: Clinic, services: Services
+) -> None:
+    from typer.testing import CliRunner
+
+    from api.cli import cli
+
+    env = {
+        "TELEMED_DATABASE_URL": services.settings.database_url,
+        "TELEMED_KEYRING": str(services.settings.keyring_path),
+    }
+    result = CliRunner().invoke(
+        cli,
+        [
+            "account",
+            "create",
+            "--email",
+            "admin@clinic.lu",
+            "--role",
+            "org-admin",
+            "--organisation",
+            str(clinic.org_a),
+        ],
+        input=f"{PASSWORD}\n{PASSWORD}\n",
+        env=env,
+    )
+    assert result.exit_code == 0, result.output
+    status, session = sign_in(clinic, "admin@clinic.lu")
+    assert status == 201 and session["role"] == "org-admin" and session["enrolment_only"]
