@@ -41,6 +41,13 @@ class Settings:
     calendar_sync_seconds: float = field(
         default_factory=lambda: float(_env("CALENDAR_SYNC_SECONDS", "300"))
     )
+    #: outgoing mail (password resets, invitations); links point at ``public_url``
+    smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", "127.0.0.1"))
+    smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "25")))
+    mail_from: str = field(
+        default_factory=lambda: _env("MAIL_FROM", "Telemed <no-reply@telemed.local>")
+    )
+    public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", "http://127.0.0.1:8000"))
     #: Kafka bootstrap servers for the analysts' stream (``host:port,...``); empty: no stream
     kafka_bootstrap: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP", ""))
     kafka_partitions: int = field(default_factory=lambda: int(_env("KAFKA_PARTITIONS", "6")))

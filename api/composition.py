@@ -16,6 +16,7 @@ from adapters.crypto.subject_keys import SubjectKeys
 from adapters.db import Database
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
 from adapters.eventstore.recorder import EventRecorder
+from adapters.mail.outbox import Outbox
 from adapters.migrate import migrate
 from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
@@ -63,6 +64,7 @@ class Services:
     sessions: SessionStore
     throttle: Throttle
     accounts: AccountService
+    outbox: Outbox
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -150,6 +152,9 @@ def build(settings: Settings | None = None) -> Services:
         ),
     }
     access_log = AccessLog(db, keyring.chain_key)
+    outbox = Outbox(
+        db, keys, host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from
+    )
     calendar_sync = CalendarSync(
         lambda cls, ident: UnitOfWork(app, keys).find(cls, ident),
         bus.handle,
@@ -161,6 +166,7 @@ def build(settings: Settings | None = None) -> Services:
         recorder,
         access_log,
         chores=[availability.roll_horizon, calendar_sync.sync_all],
+        every_tick=[outbox.deliver_due],
         chore_seconds=settings.calendar_sync_seconds,
     )
     return Services(
@@ -186,6 +192,11 @@ def build(settings: Settings | None = None) -> Services:
         sessions=SessionStore(db),
         throttle=Throttle(db, keyring.index_key),
         accounts=AccountService(
-            lambda: UnitOfWork(app, keys), PyNaClCredentials(), BlindIndex(keyring.index_key).email
+            lambda: UnitOfWork(app, keys),
+            PyNaClCredentials(),
+            BlindIndex(keyring.index_key).email,
+            outbox,
+            settings.public_url,
         ),
+        outbox=outbox,
     )

@@ -3,9 +3,11 @@ enrol and confirm TOTP. Failures and lockouts are recorded as events on the acco
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -24,6 +26,10 @@ class Credentials(Protocol):
     def new_totp_secret(self) -> str: ...
     def new_recovery_codes(self) -> list[str]: ...
     def recovery_code_hash(self, code: str) -> str: ...
+
+
+class Mailer(Protocol):
+    def enqueue(self, subject_id: UUID, key: str, to: str, subject: str, body: str) -> object: ...
 
 
 class InvalidCredentials(DomainError):
@@ -47,6 +53,10 @@ class SignedIn:
     enrolment_only: bool
 
 
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
 def _password_rules(password: str) -> None:
     if len(password) < 10 or len(password) > 200:
         raise InvalidValue("a password has 10 to 200 characters")
@@ -58,8 +68,11 @@ class AccountService:
         unit_of_work: Callable[[], UnitOfWork],
         credentials: Credentials,
         email_index: Callable[[str], bytes],
+        mailer: Mailer | None = None,
+        public_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self.uow, self.credentials, self.email_index = unit_of_work, credentials, email_index
+        self.mailer, self.public_url = mailer, public_url.rstrip("/")
 
     def account_id(self, email: str) -> UUID:
         return Account.create_id(self.email_index(normalise_email(email)))
@@ -189,6 +202,57 @@ class AccountService:
         account.confirm_totp([self.credentials.recovery_code_hash(c) for c in codes], by=actor)
         uow.save(account)
         return codes
+
+    def request_reset(self, email: str) -> bool:
+        """Mail a single-use link valid for an hour; False (silently) for an unknown email."""
+        try:
+            account_id = self.account_id(email)
+        except InvalidValue:
+            return False
+        uow = self.uow()
+        account = uow.find(Account, account_id)
+        if account is None or self.mailer is None:
+            return False
+        actor = Actor(account.id, account.role, account.organisation_id)
+        token = f"{account.id.hex}.{secrets.token_urlsafe(24)}"
+        token_hash = _token_hash(token)
+        account.request_reset(
+            token_hash=token_hash, expires_at=datetime.now(UTC) + timedelta(hours=1), by=actor
+        )
+        link = f"{self.public_url}/reset-password#token={token}"
+        uow.attach(
+            self.mailer.enqueue(
+                account.id,
+                f"reset-{token_hash[:32]}",
+                account.email,
+                "Reset your Telemed password",
+                "Someone asked to reset the password of your Telemed account.\n\n"
+                f"To choose a new password, open this link within an hour:\n{link}\n\n"
+                "If it was not you, ignore this message; your password stays as it is.\n",
+            )
+        )
+        uow.save(account)
+        return True
+
+    def reset_password(self, token: str, password: str) -> UUID:
+        """Set a new password with the emailed token (once, within the hour)."""
+        _password_rules(password)
+        try:
+            account_id = UUID(hex=token.split(".", 1)[0])
+        except ValueError:
+            raise InvalidCredentials("the link is not valid") from None
+        uow = self.uow()
+        account = uow.find(Account, account_id)
+        token_hash = _token_hash(token)
+        if account is None:
+            raise InvalidCredentials("the link is not valid")
+        actor = Actor(account.id, account.role, account.organisation_id)
+        if not account.reset_password(
+            token_hash, self.credentials.hash_password(password), datetime.now(UTC), by=actor
+        ):
+            raise InvalidCredentials("the link is not valid any more")
+        uow.save(account)
+        return account.id
 
     def _second_factor(self, account: Account, code: str, actor: Actor) -> bool:
         assert account.totp_secret is not None

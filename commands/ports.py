@@ -39,6 +39,10 @@ class UnitOfWork(Protocol):
         """Destroy the subject's data key in the same transaction as the save."""
         ...
 
+    def attach(self, effect: object) -> None:
+        """An adapter's write (an outgoing mail) that commits with the save, or not at all."""
+        ...
+
     def save(self, *aggregates: Aggregate) -> Saved:
         """Record the pending events of all aggregates in one transaction; describe the first."""
         ...

@@ -59,6 +59,10 @@ class Account(Aggregate):
     class SignedIn(RecordedEvent):
         pass
 
+    class ResetRequested(RecordedEvent):
+        token_hash: str
+        expires_at: datetime
+
     class TotpEnrolled(RecordedEvent):
         personal_fields = ("secret",)
         secret: str
@@ -88,6 +92,7 @@ class Account(Aggregate):
         self.recovery_code_hashes: set[str] = set()
         self.last_totp_step = 0
         self.active = True
+        self.reset: tuple[str, datetime] | None = None
 
     @property
     def needs_second_factor(self) -> bool:
@@ -122,6 +127,20 @@ class Account(Aggregate):
     @event(PasswordChanged)
     def change_password(self, *, password_hash: str, by: Actor) -> None:
         self.password_hash = password_hash
+        self.reset = None
+
+    @event(ResetRequested)
+    def request_reset(self, *, token_hash: str, expires_at: datetime, by: Actor) -> None:
+        self.reset = (token_hash, expires_at)
+
+    def reset_password(
+        self, token_hash: str, password_hash: str, now: datetime, *, by: Actor
+    ) -> bool:
+        """Single use and expiring: only the latest requested token, before it expires."""
+        if self.reset is None or self.reset[0] != token_hash or now >= self.reset[1]:
+            return False
+        self.change_password(password_hash=password_hash, by=by)
+        return True
 
     @event(TotpEnrolled)
     def enrol_totp(self, *, secret: str, by: Actor) -> None:

@@ -104,6 +104,10 @@ class UnitOfWork:
             )
             return [as_uuid(r[0]) for r in cur.fetchall()]
 
+    def attach(self, effect: object) -> None:
+        assert callable(effect)
+        self._after.append(effect)
+
     def add_subject(self, subject_id: UUID) -> None:
         self._after.append(self._keys.new_key(subject_id))
         self._new_subjects.append(subject_id)

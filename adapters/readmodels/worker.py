@@ -25,11 +25,13 @@ class ProjectionWorker:
         *,
         idle_seconds: float = 0.5,
         chores: Sequence[Callable[[], object]] = (),
+        every_tick: Sequence[Callable[[], object]] = (),
         chore_seconds: float = 60.0,
     ) -> None:
         self.runners, self.recorder, self.access_log = runners, recorder, access_log
         self.idle_seconds = idle_seconds
         self.chores, self.chore_seconds = list(chores), chore_seconds
+        self.every_tick = list(every_tick)
         self._chores_due = 0.0
         self.stopping = threading.Event()
         self._new_events = NewEvents(recorder)
@@ -64,6 +66,8 @@ class ProjectionWorker:
         total = 0
         for runner in self.runners:
             total += runner.run_until_caught_up()
+        for task in self.every_tick:
+            task()
         if time.monotonic() >= self._chores_due:
             self._chores_due = time.monotonic() + self.chore_seconds
             for chore in self.chores:

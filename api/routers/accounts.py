@@ -42,6 +42,15 @@ class PasswordChange(Body):
     new: Password
 
 
+class ResetRequest(Body):
+    email: Annotated[str, StringConstraints(max_length=320)]
+
+
+class ResetConfirm(Body):
+    token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+    password: Password
+
+
 class SessionOut(BaseModel):
     token: str
     account_id: UUID
@@ -170,3 +179,28 @@ def confirm_totp(body: CodeBody, request: Request, current: CurrentSession) -> d
         raise Problem(401, "invalid-code", "That code is wrong or was already used")
     services.sessions.step_up(token, complete_enrolment=True)
     return {"recovery_codes": codes}
+
+
+@router.post("/accounts/password-reset", status_code=status.HTTP_202_ACCEPTED)
+def request_password_reset(body: ResetRequest, request: Request) -> dict[str, Any]:
+    """Mails a single-use link valid for an hour. The answer is the same whether or not the
+    address has an account."""
+    services = services_of(request)
+    if services.throttle.locked_until(_client(request)) is None:
+        services.accounts.request_reset(body.email)
+    return {"status": "if that address has an account, a link is on its way"}
+
+
+@router.post("/accounts/password-reset/confirm", status_code=status.HTTP_204_NO_CONTENT)
+def confirm_password_reset(body: ResetConfirm, request: Request) -> Response:
+    """Set a new password with the emailed token; every session is signed out."""
+    services = services_of(request)
+    try:
+        account_id = services.accounts.reset_password(body.token, body.password)
+    except InvalidCredentials:
+        services.throttle.failed(_client(request))
+        raise Problem(
+            400, "invalid-reset-link", "The link is not valid (used or expired)"
+        ) from None
+    services.sessions.revoke_all(account_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
