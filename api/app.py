@@ -20,6 +20,7 @@ from api.routers import (
     analytics,
     compliance,
     consultations,
+    delegations,
     patients,
     schedules,
     system,
@@ -121,6 +122,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(system.router)
     app.include_router(accounts.router)
     app.include_router(patients.router)
+    app.include_router(delegations.router)
     app.include_router(compliance.router)
     app.include_router(analytics.router)
     app.include_router(schedules.router)

@@ -22,6 +22,7 @@ from api.policy import (
 from api.problems import Problem
 from api.state import services_of
 from domain.actor import Actor
+from domain.delegation import Scope
 
 _bearer = HTTPBearer(auto_error=False, description="Bearer token issued by `telemed token`")
 
@@ -83,6 +84,18 @@ def authorize(actor: Actor, action: Action, subject: Subject | None = None) -> N
     """Raise 403 unless the policy allows ``actor`` to take ``action`` on ``subject``."""
     if not decide(actor, action, subject):
         raise Problem(403, "forbidden", "Your role does not allow this here", action=action.value)
+
+
+def authorize_for_patient(
+    request: Request, actor: Actor, action: Action, subject: Subject, scope: Scope
+) -> Actor:
+    """As ``authorize``, or by a delegation grant in force for that scope; answers the actor as
+    acting on the patient's behalf when a grant was needed."""
+    if decide(actor, action, subject):
+        return actor
+    if services_of(request).grants.allows(actor.actor_id, subject.subject_id, scope):
+        return actor.acting_for(subject.subject_id)
+    raise Problem(403, "forbidden", "Your role does not allow this here", action=action.value)
 
 
 def authorize_doctor(actor: Actor, action: Action, scope: DoctorScope) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from functools import partial
 from uuid import UUID
 
 from adapters.audit.access_log import AccessLog
@@ -16,6 +17,7 @@ from adapters.crypto.subject_keys import SubjectKeys
 from adapters.db import Database
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
 from adapters.eventstore.recorder import EventRecorder
+from adapters.grants import GrantIndex
 from adapters.mail.outbox import Outbox
 from adapters.migrate import migrate
 from adapters.readmodels.agenda import SqlAgenda
@@ -32,6 +34,7 @@ from adapters.throttle import Throttle
 from adapters.tokens import TokenStore
 from commands.accounts import AccountService
 from commands.bus import CommandBus
+from commands.delegation import GiveGrant, RevokeGrant, give_grant, revoke_grant
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
@@ -65,6 +68,7 @@ class Services:
     throttle: Throttle
     accounts: AccountService
     outbox: Outbox
+    grants: GrantIndex
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -110,6 +114,9 @@ def build(settings: Settings | None = None) -> Services:
     recorder = EventRecorder(db, keyring.chain_key)
     app = EventStoreApplication(recorder, keys)
     bus = CommandBus(lambda: UnitOfWork(app, keys))
+    grants = GrantIndex(db)
+    bus.register(GiveGrant, partial(give_grant, grants=grants))
+    bus.register(RevokeGrant, partial(revoke_grant, grants=grants))
     directory = SqlPatientDirectory(db, keys, BlindIndex(keyring.index_key))
     pseudonyms = Pseudonyms(keyring.analytics_key)
     analytics = SqlAnalytics(db, pseudonyms)
@@ -199,4 +206,5 @@ def build(settings: Settings | None = None) -> Services:
             settings.public_url,
         ),
         outbox=outbox,
+        grants=grants,
     )

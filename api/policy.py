@@ -19,6 +19,7 @@ class Action(StrEnum):
     COMPLIANCE_READ = "compliance:read"
     AUDIT_VERIFY = "audit:verify"
     READ_ANALYTICS = "analytics:read"
+    MANAGE_DELEGATION = "delegation:manage"
     MANAGE_SCHEDULE = "schedule:manage"
     READ_SLOTS = "slots:read"
     READ_AGENDA = "agenda:read"
@@ -39,6 +40,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.COMPLIANCE_READ: frozenset({Role.COMPLIANCE_OFFICER}),
     Action.AUDIT_VERIFY: frozenset({Role.COMPLIANCE_OFFICER}),
     Action.READ_ANALYTICS: frozenset({Role.ANALYST, Role.ORG_ADMIN}),
+    Action.MANAGE_DELEGATION: frozenset({Role.PATIENT, Role.NURSE_MANAGER}),
     Action.MANAGE_SCHEDULE: frozenset({Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN}),
     Action.READ_SLOTS: CARE_TEAM | {Role.PATIENT, Role.ORG_ADMIN},
     Action.READ_AGENDA: frozenset(

@@ -59,9 +59,14 @@ class CommandBus:
     def __init__(self, unit_of_work: Callable[[], IdempotentUnitOfWork], *, retries: int = 3):
         self._unit_of_work = unit_of_work
         self._retries = retries
+        self.handlers: dict[type[Any], Handler] = dict(HANDLERS)
+
+    def register(self, command_type: type[Any], handler: Handler) -> None:
+        """A handler that needs an adapter besides the unit of work (bound in the root)."""
+        self.handlers[command_type] = handler
 
     def handle(self, command: Any, idempotency_key: str | None = None) -> Saved:
-        handler = HANDLERS[type(command)]
+        handler = self.handlers[type(command)]
         claim = _claim(command, idempotency_key) if idempotency_key else None
         for attempt in range(self._retries + 1):
             uow = self._unit_of_work()

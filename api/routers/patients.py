@@ -9,7 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from api.auth import CurrentActor, authorize
+from api.auth import CurrentActor, authorize, authorize_for_patient
 from api.policy import Action, Subject
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import (
@@ -44,6 +44,7 @@ from commands.patients import (
     WithdrawConsent,
 )
 from domain.actor import Actor, Role
+from domain.delegation import Scope
 from domain.errors import InvalidValue
 from domain.patient import ConsentPurpose, ErasureReason, Patient, record_of
 
@@ -89,7 +90,7 @@ def read_patient(
     purpose: PurposeHeader = None,
 ) -> dict[str, Any]:
     patient, subject = _subject(request, patient_id)
-    authorize(actor, Action.READ_PATIENT, subject)
+    actor = authorize_for_patient(request, actor, Action.READ_PATIENT, subject, Scope.READ_RECORDS)
     record_access(services_of(request), actor, [patient.id], "patient.record", purpose)
     response.headers["ETag"] = etag(patient.version)
     return {
