@@ -33,11 +33,12 @@ def set_up_schedule(
     )
     assert ok.status_code == 200, ok.text
     city, online = uuid.uuid4(), uuid.uuid4()
+    organisation = doctor.actor.organisation_id or clinic.org_a
     for practice in (city, online):
         r = client.post(
             f"{base}/practices",
             headers=headers,
-            json={"practice_id": str(practice), "organisation_id": str(clinic.org_a)},
+            json={"practice_id": str(practice), "organisation_id": str(organisation)},
         )
         assert r.status_code == 200, r.text
     for practice, code, minutes, kinds in (

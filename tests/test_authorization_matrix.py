@@ -1,0 +1,440 @@
+"""Every route x every role x own / other record: allowed or refused exactly as intended.
+
+The routes come from the app's own OpenAPI document, so a new route without an entry here fails
+this test. "Own" is the actor's own record, organisation or schedule; "other" belongs to another
+organisation (or another patient). A refusal is a 403; an allowed call may still be refused for
+other reasons (409 slot taken, 404 grant unknown), but never with 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from domain.actor import Role
+from domain.patient import record_of
+from tests.conftest import Clinic, Person
+from tests.scheduling_fixtures import Practices, set_up_schedule, tomorrow_at
+
+CARE = {Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER}
+STAFF = CARE | {Role.ORG_ADMIN}
+ROLES: list[Role] = [r for r in Role if r is not Role.SYSTEM]
+
+Rule = Callable[[Role, bool], bool]  # (role, own) -> allowed
+
+
+def anyone_of(roles: set[Role]) -> Rule:
+    return lambda role, own: role in roles
+
+
+def own_only(roles: set[Role]) -> Rule:
+    return lambda role, own: role in roles and own
+
+
+def patient_record(care: set[Role]) -> Rule:
+    """The patient on their own record; the given staff on their organisation's records."""
+    return lambda role, own: own and (role is Role.PATIENT or role in care)
+
+
+@dataclass
+class World:
+    clinic: Clinic
+    people: dict[Role, Person]
+    patient: dict[tuple[Role, bool], str]
+    doctor: dict[bool, Practices]
+    consultation: dict[tuple[Role, bool], str]
+    slot: dict[bool, dict[str, Any]]
+    org: dict[bool, uuid.UUID]
+
+
+def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
+    people: dict[Role, Person] = {r: clinic.person(r.value, r, clinic.org_a) for r in ROLES}
+    people[Role.DOCTOR] = dr_weber
+    people[Role.PATIENT] = clinic.person("Anna", Role.PATIENT, None)
+    people[Role.COMPLIANCE_OFFICER] = clinic.person("Officer", Role.COMPLIANCE_OFFICER, None)
+    own_patient = clinic.register(dr_weber)["id"]
+    other_patient = clinic.register(dr_other)["id"]
+    annas = clinic.register(people[Role.PATIENT])["id"]
+    doctors = {True: set_up_schedule(clinic, dr_weber), False: set_up_schedule(clinic, dr_other)}
+    slots = {
+        own: tomorrow_at(
+            clinic, dr_weber if own else dr_other, doctors[own], doctors[own].city, "video-15", 8
+        )
+        for own in (True, False)
+    }
+
+    def booked(by: Person, patient: str, own: bool, index: int) -> str:
+        practices = doctors[own]
+        slot = tomorrow_at(clinic, by, practices, practices.city, "video-15", index)
+        response = clinic.client.post(
+            "/v1/consultations",
+            headers=by.headers,
+            json={
+                "patient_id": patient,
+                "doctor_id": str(practices.doctor_id),
+                "practice_id": str(practices.city),
+                "type_code": "video-15",
+                "start": slot["start"],
+                "kind": "video",
+            },
+        )
+        assert response.status_code == 201, response.text
+        return str(response.json()["id"])
+
+    mine = booked(dr_weber, own_patient, True, 0)
+    theirs = booked(dr_other, other_patient, False, 0)
+    annas_consultation = booked(people[Role.PATIENT], annas, True, 1)
+    patient = {
+        (role, own): (annas if role is Role.PATIENT else own_patient) if own else other_patient
+        for role in ROLES
+        for own in (True, False)
+    }
+    consultation = {
+        (role, own): (annas_consultation if role is Role.PATIENT else mine) if own else theirs
+        for role in ROLES
+        for own in (True, False)
+    }
+    return World(
+        clinic,
+        people,
+        patient,
+        doctors,
+        consultation,
+        slots,
+        {True: clinic.org_a, False: clinic.org_b},
+    )
+
+
+@dataclass(frozen=True)
+class Case:
+    rule: Rule
+    call: Callable[[World, Role, bool], tuple[str, str, dict[str, Any]]]
+
+
+def p(world: World, role: Role, own: bool) -> str:
+    return world.patient[(role, own)]
+
+
+def d(world: World, own: bool) -> str:
+    return str(world.doctor[own].doctor_id)
+
+
+def pr(world: World, own: bool) -> str:
+    return str(world.doctor[own].city)
+
+
+def c(world: World, role: Role, own: bool) -> str:
+    return world.consultation[(role, own)]
+
+
+def booking(world: World, role: Role, own: bool) -> dict[str, Any]:
+    slot = world.slot[own]
+    return {
+        "patient_id": p(world, role, own),
+        "doctor_id": d(world, own),
+        "practice_id": pr(world, own),
+        "type_code": "video-15",
+        "start": slot["start"],
+        "kind": "video",
+    }
+
+
+SOON = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
+MANAGE = {Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN}
+
+CASES: dict[tuple[str, str], Case] = {
+    ("POST", "/v1/patients"): Case(
+        anyone_of(STAFF | {Role.PATIENT}),
+        lambda w, r, o: (
+            "POST",
+            "/v1/patients",
+            {"json": {"given_name": "New", "family_name": "Person"}},
+        ),
+    ),
+    ("GET", "/v1/patients"): Case(anyone_of(CARE), lambda w, r, o: ("GET", "/v1/patients", {})),
+    ("POST", "/v1/patients/_search"): Case(
+        anyone_of(CARE), lambda w, r, o: ("POST", "/v1/patients/_search", {"json": {}})
+    ),
+    ("GET", "/v1/patients/{patient_id}"): Case(
+        patient_record(CARE), lambda w, r, o: ("GET", f"/v1/patients/{p(w, r, o)}", {})
+    ),
+    ("PATCH", "/v1/patients/{patient_id}/contact-details"): Case(
+        patient_record(CARE),
+        lambda w, r, o: (
+            "PATCH",
+            f"/v1/patients/{p(w, r, o)}/contact-details",
+            {"json": {"phone": "+352 1"}},
+        ),
+    ),
+    ("POST", "/v1/patients/{patient_id}/consents"): Case(
+        patient_record(CARE),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/patients/{p(w, r, o)}/consents",
+            {"json": {"purpose": "research"}},
+        ),
+    ),
+    ("DELETE", "/v1/patients/{patient_id}/consents/{purpose}"): Case(
+        patient_record(CARE),
+        lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}/consents/recording", {}),
+    ),
+    ("POST", "/v1/patients/{patient_id}/delegations"): Case(
+        patient_record({Role.NURSE_MANAGER}),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/patients/{p(w, r, o)}/delegations",
+            {"json": {"grantee_id": str(uuid.uuid4()), "scopes": ["book"]}},
+        ),
+    ),
+    ("DELETE", "/v1/patients/{patient_id}/delegations/{grant_id}"): Case(
+        patient_record({Role.NURSE_MANAGER}),
+        lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}/delegations/{uuid.uuid4()}", {}),
+    ),
+    ("GET", "/v1/patients/{patient_id}/consultations"): Case(
+        lambda role, own: role in STAFF or (role is Role.PATIENT and own),
+        lambda w, r, o: ("GET", f"/v1/patients/{p(w, r, o)}/consultations", {}),
+    ),
+    ("GET", "/v1/compliance/patients/{patient_id}/timeline"): Case(
+        anyone_of({Role.COMPLIANCE_OFFICER}),
+        lambda w, r, o: ("GET", f"/v1/compliance/patients/{p(w, r, o)}/timeline", {}),
+    ),
+    ("GET", "/v1/compliance/patients/{patient_id}/state"): Case(
+        anyone_of({Role.COMPLIANCE_OFFICER}),
+        lambda w, r, o: (
+            "GET",
+            f"/v1/compliance/patients/{p(w, r, o)}/state",
+            {"params": {"at": SOON.isoformat()}},
+        ),
+    ),
+    ("GET", "/v1/compliance/patients/{patient_id}/access-log"): Case(
+        anyone_of({Role.COMPLIANCE_OFFICER}),
+        lambda w, r, o: ("GET", f"/v1/compliance/patients/{p(w, r, o)}/access-log", {}),
+    ),
+    ("GET", "/v1/compliance/audit"): Case(
+        anyone_of({Role.COMPLIANCE_OFFICER}), lambda w, r, o: ("GET", "/v1/compliance/audit", {})
+    ),
+    ("GET", "/v1/analytics/consultations"): Case(
+        own_only({Role.ANALYST, Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "GET",
+            "/v1/analytics/consultations",
+            {"params": {"organisation_id": str(w.org[o])}},
+        ),
+    ),
+    ("GET", "/v1/analytics/{metric}"): Case(
+        own_only({Role.ANALYST, Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "GET",
+            "/v1/analytics/registrations",
+            {"params": {"organisation_id": str(w.org[o])}},
+        ),
+    ),
+    ("PUT", "/v1/doctors/{doctor_id}/schedule"): Case(
+        own_only(MANAGE),
+        lambda w, r, o: (
+            "PUT",
+            f"/v1/doctors/{d(w, o)}/schedule",
+            {
+                "json": {
+                    "time_zone": "Europe/Luxembourg",
+                    "specialty": "cardiology",
+                    "languages": ["fr"],
+                }
+            },
+        ),
+    ),
+    ("POST", "/v1/doctors/{doctor_id}/practices"): Case(
+        own_only(MANAGE),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/doctors/{d(w, o)}/practices",
+            {"json": {"practice_id": pr(w, o), "organisation_id": str(w.org[o])}},
+        ),
+    ),
+    ("PUT", "/v1/doctors/{doctor_id}/practices/{practice_id}/consultation-types/{code}"): Case(
+        own_only(MANAGE),
+        lambda w, r, o: (
+            "PUT",
+            f"/v1/doctors/{d(w, o)}/practices/{pr(w, o)}/consultation-types/video-15",
+            {"json": {"duration_minutes": 15, "kinds": ["video"]}},
+        ),
+    ),
+    ("PUT", "/v1/doctors/{doctor_id}/practices/{practice_id}/weekly-hours/{weekday}"): Case(
+        own_only(MANAGE),
+        lambda w, r, o: (
+            "PUT",
+            f"/v1/doctors/{d(w, o)}/practices/{pr(w, o)}/weekly-hours/6",
+            {"json": {"spans": ["08:00-12:00", "13:00-17:00"]}},
+        ),
+    ),
+    ("PUT", "/v1/doctors/{doctor_id}/practices/{practice_id}/dates/{day}"): Case(
+        own_only(MANAGE),
+        lambda w, r, o: (
+            "PUT",
+            f"/v1/doctors/{d(w, o)}/practices/{pr(w, o)}/dates/{SOON.date()}",
+            {"json": {"spans": None}},
+        ),
+    ),
+    ("POST", "/v1/doctors/{doctor_id}/time-off"): Case(
+        own_only(MANAGE),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/doctors/{d(w, o)}/time-off",
+            {
+                "json": {
+                    "start": SOON.isoformat(),
+                    "end": (SOON + timedelta(hours=1)).isoformat(),
+                    "kind": "break",
+                }
+            },
+        ),
+    ),
+    ("DELETE", "/v1/doctors/{doctor_id}/time-off/{period_id}"): Case(
+        own_only(MANAGE),
+        lambda w, r, o: ("DELETE", f"/v1/doctors/{d(w, o)}/time-off/{uuid.uuid4()}", {}),
+    ),
+    ("POST", "/v1/doctors/{doctor_id}/calendars"): Case(
+        own_only(MANAGE),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/doctors/{d(w, o)}/calendars",
+            {"json": {"kind": "ics", "url": "http://127.0.0.1:9/none.ics"}},
+        ),
+    ),
+    ("DELETE", "/v1/doctors/{doctor_id}/calendars/{calendar_id}"): Case(
+        own_only(MANAGE),
+        lambda w, r, o: ("DELETE", f"/v1/doctors/{d(w, o)}/calendars/{uuid.uuid4()}", {}),
+    ),
+    ("POST", "/v1/doctors/{doctor_id}/calendars/sync"): Case(
+        own_only(MANAGE), lambda w, r, o: ("POST", f"/v1/doctors/{d(w, o)}/calendars/sync", {})
+    ),
+    ("GET", "/v1/doctors/{doctor_id}/slots"): Case(
+        anyone_of(STAFF | {Role.PATIENT}),
+        lambda w, r, o: ("GET", f"/v1/doctors/{d(w, o)}/slots", {}),
+    ),
+    ("GET", "/v1/slots"): Case(
+        anyone_of(STAFF | {Role.PATIENT}),
+        lambda w, r, o: ("GET", "/v1/slots", {"params": {"specialty": "cardiology"}}),
+    ),
+    ("GET", "/v1/doctors/{doctor_id}/agenda"): Case(
+        own_only({Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN, Role.NURSE_MANAGER}),
+        lambda w, r, o: ("GET", f"/v1/doctors/{d(w, o)}/agenda", {}),
+    ),
+    ("POST", "/v1/consultations"): Case(
+        patient_record(STAFF),
+        lambda w, r, o: ("POST", "/v1/consultations", {"json": booking(w, r, o)}),
+    ),
+    ("POST", "/v1/consultations/urgent"): Case(
+        patient_record(STAFF),
+        lambda w, r, o: (
+            "POST",
+            "/v1/consultations/urgent",
+            {"json": {"patient_id": p(w, r, o), "doctor_id": d(w, o), "reason": "sudden pain"}},
+        ),
+    ),
+    ("GET", "/v1/consultations/{consultation_id}"): Case(
+        patient_record(STAFF), lambda w, r, o: ("GET", f"/v1/consultations/{c(w, r, o)}", {})
+    ),
+    ("POST", "/v1/consultations/{consultation_id}/confirm"): Case(
+        patient_record(STAFF),
+        lambda w, r, o: ("POST", f"/v1/consultations/{c(w, r, o)}/confirm", {}),
+    ),
+    ("POST", "/v1/consultations/{consultation_id}/reschedule"): Case(
+        patient_record(STAFF),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/consultations/{c(w, r, o)}/reschedule",
+            {"json": {"start": w.slot[o]["start"]}},
+        ),
+    ),
+    ("POST", "/v1/consultations/{consultation_id}/no-show"): Case(
+        own_only(STAFF), lambda w, r, o: ("POST", f"/v1/consultations/{c(w, r, o)}/no-show", {})
+    ),
+    ("POST", "/v1/consultations/{consultation_id}/cancel"): Case(
+        patient_record(STAFF),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/consultations/{c(w, r, o)}/cancel",
+            {"json": {"reason": "matrix-test"}},
+        ),
+    ),
+    ("DELETE", "/v1/patients/{patient_id}"): Case(
+        patient_record({Role.ORG_ADMIN}),
+        lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}", {}),
+    ),
+}
+
+#: routes of the sign-in flow: no bootstrap token opens them (a session of one's own does)
+SESSION_ROUTES = {
+    ("DELETE", "/v1/sessions/current"),
+    ("POST", "/v1/sessions/current/step-up"),
+    ("POST", "/v1/accounts/me/password"),
+    ("POST", "/v1/accounts/me/totp"),
+    ("POST", "/v1/accounts/me/totp/confirm"),
+}
+PUBLIC_ROUTES = {
+    ("GET", "/v1/health"),
+    ("POST", "/v1/accounts"),
+    ("POST", "/v1/sessions"),
+    ("POST", "/v1/accounts/password-reset"),
+    ("POST", "/v1/accounts/password-reset/confirm"),
+}
+
+
+def test_every_route_has_a_policy_entry(clinic: Clinic) -> None:
+    spec = clinic.client.get("/openapi.json").json()
+    routes = {(method.upper(), path) for path, item in spec["paths"].items() for method in item}
+    assert routes == set(CASES) | SESSION_ROUTES | PUBLIC_ROUTES
+
+
+def test_every_route_every_role_own_and_other(
+    clinic: Clinic, dr_weber: Person, dr_other_clinic: Person
+) -> None:
+    world = build_world(clinic, dr_weber, dr_other_clinic)
+    wrong: list[str] = []
+    checked = 0
+    for (method, path), case in CASES.items():  # erasure last: it is in the table last
+        for role in ROLES:
+            for own in (False, True):
+                verb, url, kwargs = case.call(world, role, own)
+                response = clinic.client.request(
+                    verb, url, headers=world.people[role].headers, **kwargs
+                )
+                allowed = case.rule(role, own)
+                refused = response.status_code == 403
+                checked += 1
+                if allowed == refused or response.status_code in (401, 500):
+                    wrong.append(
+                        f"{method} {path} as {role.value} ({'own' if own else 'other'})"
+                        f": {response.status_code} {response.text[:120]}"
+                    )
+    assert not wrong, "\n".join(wrong)
+    assert checked == len(CASES) * len(ROLES) * 2
+
+
+def test_session_routes_refuse_bootstrap_tokens(clinic: Clinic, dr_weber: Person) -> None:
+    for method, path in SESSION_ROUTES:
+        response = clinic.client.request(
+            method,
+            path,
+            headers=dr_weber.headers,
+            json={"code": "123456", "current": "x", "new": "y"},
+        )
+        assert response.status_code in (401, 422), (method, path, response.status_code)
+
+
+def test_nobody_reads_a_patient_of_another_organisation_through_lists(
+    clinic: Clinic, dr_weber: Person, dr_other_clinic: Person
+) -> None:
+    theirs = clinic.register(dr_other_clinic, email="theirs@example.lu")["id"]
+    for role in CARE:
+        person = clinic.person(role.value, role, clinic.org_a)
+        listed = clinic.client.get("/v1/patients", headers=person.headers).json()["items"]
+        found = clinic.client.post(
+            "/v1/patients/_search", headers=person.headers, json={"email": "theirs@example.lu"}
+        ).json()["items"]
+        assert theirs not in {x["id"] for x in listed + found}, role
+    assert record_of(dr_weber.actor.actor_id) != uuid.UUID(theirs)
