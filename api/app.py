@@ -21,6 +21,7 @@ from api.routers import (
     compliance,
     consultations,
     delegations,
+    organisations,
     patients,
     schedules,
     system,
@@ -123,6 +124,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(accounts.router)
     app.include_router(patients.router)
     app.include_router(delegations.router)
+    app.include_router(organisations.router)
     app.include_router(compliance.router)
     app.include_router(analytics.router)
     app.include_router(schedules.router)

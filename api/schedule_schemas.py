@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
@@ -118,6 +118,7 @@ class ConsultationOut(BaseModel):
     urgent: bool
     flagged: str | None
     booked_by_role: str
+    options: dict[str, Any] = {}
 
 
 class DayQuery(BaseModel):

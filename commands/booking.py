@@ -11,6 +11,7 @@ from commands.results import NotFound, Saved
 from domain.actor import Actor, Role
 from domain.booking import Consultation, DoctorDay, Kind, SlotNotOffered
 from domain.calendar_links import ExternalCalendars
+from domain.organisation import Organisation
 from domain.patient import record_of
 from domain.schedule import DoctorSchedule, Slot
 
@@ -65,6 +66,8 @@ def book_consultation(cmd: BookConsultation, uow: UnitOfWork) -> Saved:
     schedule = _schedule(uow, cmd.doctor_id)
     slot = _bookable(uow, schedule, cmd.practice_id, cmd.type_code, cmd.start, cmd.kind)
     organisation_id = schedule.practices[cmd.practice_id].organisation_id
+    organisation = uow.find(Organisation, organisation_id)
+    options = organisation.templates.get(cmd.type_code, {}) if organisation else {}
     consultation = Consultation.book(
         patient_id=cmd.patient_id,
         doctor_id=cmd.doctor_id,
@@ -74,6 +77,7 @@ def book_consultation(cmd: BookConsultation, uow: UnitOfWork) -> Saved:
         kind=cmd.kind,
         slot=slot.interval,
         by=_for(cmd.actor, cmd.patient_id),
+        options=options,
     )
     day = _day(uow, schedule, slot, cmd.actor)
     day.book(consultation.id, slot.interval, by=cmd.actor)

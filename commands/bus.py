@@ -9,7 +9,7 @@ from typing import Any, Protocol
 
 import orjson
 
-from commands import booking, patients, scheduling
+from commands import booking, organisations, patients, scheduling
 from commands.ports import UnitOfWork
 from commands.results import ConcurrencyConflict, IdempotencyConflict, IdempotentReplay, Saved
 
@@ -38,6 +38,10 @@ HANDLERS: dict[type[Any], Handler] = {
     booking.CancelConsultation: booking.cancel_consultation,
     booking.RescheduleConsultation: booking.reschedule_consultation,
     booking.RecordNoShow: booking.record_no_show,
+    organisations.FoundOrganisation: organisations.found_organisation,
+    organisations.ChangeSettings: organisations.change_settings,
+    organisations.SetBookingTemplate: organisations.set_booking_template,
+    organisations.RemoveBookingTemplate: organisations.remove_booking_template,
 }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime, timedelta
 from enum import StrEnum
+from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
@@ -92,6 +93,7 @@ class Consultation(Aggregate):
     class Booked(RecordedCreation):
         personal_fields = ("urgent_reason",)
         subject_field = "patient_id"
+        class_version = 2  # v2: the options preset by the organisation's booking template
         patient_id: UUID
         doctor_id: UUID
         practice_id: UUID | None
@@ -102,6 +104,11 @@ class Consultation(Aggregate):
         end: datetime
         urgent: bool
         urgent_reason: str | None
+        options: dict[str, Any]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["options"] = {}
 
     class Confirmed(RecordedEvent):
         pass
@@ -133,6 +140,7 @@ class Consultation(Aggregate):
         end: datetime,
         urgent: bool,
         urgent_reason: str | None,
+        options: dict[str, Any],
         by: Actor,
     ) -> None:
         self.patient_id, self.doctor_id = patient_id, doctor_id
@@ -140,6 +148,7 @@ class Consultation(Aggregate):
         self.type_code, self.kind = type_code, Kind(kind)
         self.slot = Interval(start, end)
         self.urgent, self.urgent_reason = urgent, urgent_reason
+        self.options = dict(options)
         self.status = Status.BOOKED
         self.flagged: str | None = None
         self.booked_by = by
@@ -156,7 +165,9 @@ class Consultation(Aggregate):
         kind: Kind,
         slot: Interval,
         by: Actor,
+        options: dict[str, Any] | None = None,
     ) -> Consultation:
+        """A booking; ``options`` come from the organisation's template for the type (B9)."""
         return cls(
             patient_id=patient_id,
             doctor_id=doctor_id,
@@ -168,6 +179,7 @@ class Consultation(Aggregate):
             end=slot.end,
             urgent=False,
             urgent_reason=None,
+            options=dict(options or {}),
             by=by,
         )
 
@@ -197,6 +209,7 @@ class Consultation(Aggregate):
             end=now + timedelta(minutes=minutes),
             urgent=True,
             urgent_reason=reason.strip(),
+            options={},
             by=by,
         )
 

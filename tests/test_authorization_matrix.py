@@ -55,6 +55,14 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
     people[Role.DOCTOR] = dr_weber
     people[Role.PATIENT] = clinic.person("Anna", Role.PATIENT, None)
     people[Role.COMPLIANCE_OFFICER] = clinic.person("Officer", Role.COMPLIANCE_OFFICER, None)
+    for org, admin in ((clinic.org_a, Role.ORG_ADMIN), (clinic.org_b, Role.ORG_ADMIN)):
+        founder = clinic.person("founder", admin, org)
+        founded = clinic.client.put(
+            f"/v1/organisations/{org}",
+            headers=founder.headers,
+            json={"name": f"Clinic {org.hex[:4]}"},
+        )
+        assert founded.status_code == 200, founded.text
     own_patient = clinic.register(dr_weber)["id"]
     other_patient = clinic.register(dr_other)["id"]
     annas = clinic.register(people[Role.PATIENT])["id"]
@@ -360,6 +368,33 @@ CASES: dict[tuple[str, str], Case] = {
             f"/v1/consultations/{c(w, r, o)}/cancel",
             {"json": {"reason": "matrix-test"}},
         ),
+    ),
+    ("PUT", "/v1/organisations/{organisation_id}"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: ("PUT", f"/v1/organisations/{w.org[o]}", {"json": {"name": "Clinic"}}),
+    ),
+    ("GET", "/v1/organisations/{organisation_id}"): Case(
+        own_only(STAFF), lambda w, r, o: ("GET", f"/v1/organisations/{w.org[o]}", {})
+    ),
+    ("PUT", "/v1/organisations/{organisation_id}/settings"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "PUT",
+            f"/v1/organisations/{w.org[o]}/settings",
+            {"json": {"settings": {"locale": "fr-LU"}}},
+        ),
+    ),
+    ("PUT", "/v1/organisations/{organisation_id}/booking-templates/{type_code}"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "PUT",
+            f"/v1/organisations/{w.org[o]}/booking-templates/video-15",
+            {"json": {"room": "p2p"}},
+        ),
+    ),
+    ("DELETE", "/v1/organisations/{organisation_id}/booking-templates/{type_code}"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: ("DELETE", f"/v1/organisations/{w.org[o]}/booking-templates/none", {}),
     ),
     ("DELETE", "/v1/patients/{patient_id}"): Case(
         patient_record({Role.ORG_ADMIN}),

@@ -161,6 +161,7 @@ def read(consultation_id: UUID, request: Request, actor: CurrentActor) -> dict[s
         "urgent": c.urgent,
         "flagged": c.flagged,
         "booked_by_role": c.booked_by.role.value,
+        "options": c.options,
     }
 
 

@@ -1,0 +1,148 @@
+"""Organisations: their tree, settings and booking templates, administered by the org admins
+of the organisation or of an organisation above it."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request, Response
+from pydantic import Field, StringConstraints
+
+from api.auth import CurrentActor
+from api.problems import PROBLEM_RESPONSES, Problem
+from api.reads import accepted
+from api.schemas import Accepted, Body
+from api.state import services_of
+from commands import organisations as cmd
+from domain.actor import Actor, Role
+from domain.organisation import Organisation
+
+router = APIRouter(prefix="/v1/organisations", tags=["organisations"], responses=PROBLEM_RESPONSES)
+Key = Annotated[str, StringConstraints(min_length=1, max_length=60)]
+
+
+class OrganisationBody(Body):
+    name: Annotated[str, StringConstraints(min_length=1, max_length=200)]
+    parent_id: UUID | None = None
+
+
+class SettingsBody(Body):
+    settings: dict[Key, Annotated[str, StringConstraints(max_length=500)]] = Field(max_length=50)
+
+
+class TemplateBody(Body):
+    room: Annotated[str, StringConstraints(pattern="^(p2p|sfu)$")]
+    waiting_room: bool = True
+    recording: Annotated[str, StringConstraints(pattern="^(off|with-consent)$")] = "off"
+    duration_minutes: int | None = Field(default=None, ge=5, le=480)
+
+
+def _in_tree(request: Request, ancestor: UUID | None, organisation_id: UUID | None) -> bool:
+    """Whether ``organisation_id`` is ``ancestor`` or one of its sub-organisations."""
+    uow = services_of(request).bus_uow()
+    current, depth = organisation_id, 0
+    while current is not None and depth < 20:
+        if current == ancestor:
+            return True
+        found = uow.find(Organisation, current)
+        current, depth = (found.parent_id if found else None), depth + 1
+    return False
+
+
+def _admin(request: Request, actor: Actor, organisation_id: UUID) -> None:
+    if actor.role is not Role.ORG_ADMIN or not _in_tree(
+        request, actor.organisation_id, organisation_id
+    ):
+        raise Problem(403, "forbidden", "Only the organisation's admins (or those above it)")
+
+
+@router.put("/{organisation_id}", response_model=Accepted)
+def found(
+    organisation_id: UUID,
+    body: OrganisationBody,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+) -> dict[str, Any]:
+    """Record one's own organisation, or found a sub-organisation under it."""
+    own = organisation_id == actor.organisation_id and body.parent_id is None
+    if actor.role is not Role.ORG_ADMIN or not (
+        own or _in_tree(request, actor.organisation_id, body.parent_id)
+    ):
+        raise Problem(403, "forbidden", "Org admins found their own organisation's tree only")
+    return accepted(
+        response,
+        services_of(request).bus.handle(
+            cmd.FoundOrganisation(actor, organisation_id, body.name, body.parent_id)
+        ),
+    )
+
+
+@router.get("/{organisation_id}")
+def read(organisation_id: UUID, request: Request, actor: CurrentActor) -> dict[str, Any]:
+    """Name, parent, settings and booking templates, for the organisation's own staff."""
+    if actor.role in (Role.PATIENT, Role.ANALYST, Role.COMPLIANCE_OFFICER) or not _in_tree(
+        request, actor.organisation_id, organisation_id
+    ):
+        raise Problem(403, "forbidden", "Staff of the organisation (or above it) only")
+    organisation = services_of(request).bus_uow().get(Organisation, organisation_id)
+    return {
+        "id": organisation.id,
+        "name": organisation.name,
+        "parent_id": organisation.parent_id,
+        "settings": organisation.settings,
+        "booking_templates": organisation.templates,
+        "version": organisation.version,
+    }
+
+
+@router.put("/{organisation_id}/settings", response_model=Accepted)
+def change_settings(
+    organisation_id: UUID,
+    body: SettingsBody,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+) -> dict[str, Any]:
+    _admin(request, actor, organisation_id)
+    return accepted(
+        response,
+        services_of(request).bus.handle(
+            cmd.ChangeSettings(actor, organisation_id, tuple(sorted(body.settings.items())))
+        ),
+    )
+
+
+@router.put("/{organisation_id}/booking-templates/{type_code}", response_model=Accepted)
+def set_template(
+    organisation_id: UUID,
+    type_code: str,
+    body: TemplateBody,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+) -> dict[str, Any]:
+    """Preset room and security options of what is booked as ``type_code`` (B9)."""
+    _admin(request, actor, organisation_id)
+    return accepted(
+        response,
+        services_of(request).bus.handle(
+            cmd.SetBookingTemplate(
+                actor, organisation_id, type_code, tuple(sorted(body.model_dump().items()))
+            )
+        ),
+    )
+
+
+@router.delete("/{organisation_id}/booking-templates/{type_code}", response_model=Accepted)
+def remove_template(
+    organisation_id: UUID, type_code: str, request: Request, response: Response, actor: CurrentActor
+) -> dict[str, Any]:
+    _admin(request, actor, organisation_id)
+    return accepted(
+        response,
+        services_of(request).bus.handle(
+            cmd.RemoveBookingTemplate(actor, organisation_id, type_code)
+        ),
+    )

@@ -1,0 +1,92 @@
+"""Organisations: a tree (sub-organisations), their settings and their booking templates.
+
+A booking template presets what gets booked for a consultation type: the kind of video room,
+a waiting room, whether recording may be offered, and a duration the organisation prefers.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate, event
+
+from domain.actor import Actor
+from domain.errors import InvalidValue
+from domain.personal import RecordedCreation, RecordedEvent
+
+ROOMS = ("p2p", "sfu")
+RECORDING = ("off", "with-consent")
+
+
+def template(
+    room: str, waiting_room: bool, recording: str, duration_minutes: int | None
+) -> dict[str, Any]:
+    if room not in ROOMS or recording not in RECORDING:
+        raise InvalidValue(f"room is one of {ROOMS}, recording one of {RECORDING}")
+    if duration_minutes is not None and not 5 <= duration_minutes <= 480:
+        raise InvalidValue("a template's duration is 5 to 480 minutes")
+    return {
+        "room": room,
+        "waiting_room": waiting_room,
+        "recording": recording,
+        "duration_minutes": duration_minutes,
+    }
+
+
+class Organisation(Aggregate):
+    class Founded(RecordedCreation):
+        name: str
+        parent_id: UUID | None
+
+    class SettingsChanged(RecordedEvent):
+        settings: dict[str, str]
+
+    class TemplateSet(RecordedEvent):
+        type_code: str
+        options: dict[str, Any]
+
+    class TemplateRemoved(RecordedEvent):
+        type_code: str
+
+    @event(Founded)
+    def __init__(self, *, name: str, parent_id: UUID | None, by: Actor) -> None:
+        self.name, self.parent_id = name, parent_id
+        self.settings: dict[str, str] = {}
+        self.templates: dict[str, dict[str, Any]] = {}
+
+    @classmethod
+    def found(
+        cls, organisation_id: UUID, name: str, parent_id: UUID | None, *, by: Actor
+    ) -> Organisation:
+        if not name.strip() or len(name) > 200:
+            raise InvalidValue("an organisation's name has 1 to 200 characters")
+        created: Organisation = cls._create(
+            cls.Founded, id=organisation_id, name=name.strip(), parent_id=parent_id, by=by
+        )
+        return created
+
+    @event(SettingsChanged)
+    def change_settings(self, *, settings: dict[str, str], by: Actor) -> None:
+        self.settings = dict(settings)
+
+    def set_template(self, type_code: str, options: dict[str, Any], *, by: Actor) -> None:
+        checked = template(
+            options["room"],
+            bool(options["waiting_room"]),
+            options["recording"],
+            options.get("duration_minutes"),
+        )
+        self._template_set(type_code=type_code.strip().lower(), options=checked, by=by)
+
+    @event(TemplateSet)
+    def _template_set(self, *, type_code: str, options: dict[str, Any], by: Actor) -> None:
+        self.templates[type_code] = options
+
+    def remove_template(self, type_code: str, *, by: Actor) -> None:
+        if type_code in self.templates:
+            self._template_removed(type_code=type_code, by=by)
+
+    @event(TemplateRemoved)
+    def _template_removed(self, *, type_code: str, by: Actor) -> None:
+        self.templates.pop(type_code, None)
