@@ -9,11 +9,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Protocol
-from uuid import UUID
+from uuid import UUID, uuid4
 
 from commands.ports import UnitOfWork
 from commands.results import ConcurrencyConflict
-from domain.account import Account, TotpNotEnrolled
+from domain.account import Account, Invitation, TotpNotEnrolled
 from domain.actor import Actor, Role
 from domain.errors import DomainError, InvalidValue
 from domain.patient import normalise_email
@@ -253,6 +253,69 @@ class AccountService:
             raise InvalidCredentials("the link is not valid any more")
         uow.save(account)
         return account.id
+
+    def invite(self, email: str, role: Role, organisation_id: UUID, by: Actor) -> UUID:
+        """Mail a single-use invitation link (valid a week) to join the organisation."""
+        address = normalise_email(email)
+        if role in (Role.PATIENT, Role.SYSTEM, Role.COMPLIANCE_OFFICER, Role.ANALYST):
+            raise InvalidValue("organisations invite staff: doctors, assistants, nurses, admins")
+        if self.mailer is None:
+            raise InvalidValue("no mail is configured")
+        invitation_id = uuid4()
+        token = f"{invitation_id.hex}.{secrets.token_urlsafe(24)}"
+        uow = self.uow()
+        uow.ensure_subject(invitation_id)
+        invitation = Invitation._create(
+            Invitation.Issued,
+            id=invitation_id,
+            email=address,
+            role=role,
+            organisation_id=organisation_id,
+            token_hash=_token_hash(token),
+            expires_at=datetime.now(UTC) + timedelta(days=7),
+            by=by,
+        )
+        uow.attach(
+            self.mailer.enqueue(
+                invitation_id,
+                f"invite-{invitation_id.hex}",
+                address,
+                "You are invited to Telemed",
+                "Your organisation invites you to Telemed.\n\n"
+                f"To create your account, open this link within a week:\n"
+                f"{self.public_url}/accept-invitation#token={token}\n",
+            )
+        )
+        uow.save(invitation)
+        return invitation_id
+
+    def accept_invitation(self, token: str, password: str) -> UUID:
+        """Open the invited account (role and organisation from the invitation)."""
+        _password_rules(password)
+        try:
+            invitation_id = UUID(hex=token.split(".", 1)[0])
+        except ValueError:
+            raise InvalidCredentials("the invitation is not valid") from None
+        invitation = self.uow().find(Invitation, invitation_id)
+        if invitation is None or not invitation.usable(_token_hash(token), datetime.now(UTC)):
+            raise InvalidCredentials("the invitation is not valid (used or expired)")
+        account_id = self.open(
+            invitation.email, password, invitation.role, invitation.organisation_id
+        )
+        uow = self.uow()
+        invitation = uow.get(Invitation, invitation_id)
+        invitation.accept(
+            account_id=account_id, by=Actor(account_id, invitation.role, invitation.organisation_id)
+        )
+        uow.save(invitation)
+        return account_id
+
+    def deactivate(self, account_id: UUID, by: Actor) -> Account:
+        uow = self.uow()
+        account = uow.get(Account, account_id)
+        account.deactivate(by=by)
+        uow.save(account)
+        return account
 
     def _second_factor(self, account: Account, code: str, actor: Actor) -> bool:
         assert account.totp_secret is not None

@@ -396,6 +396,22 @@ CASES: dict[tuple[str, str], Case] = {
         own_only({Role.ORG_ADMIN}),
         lambda w, r, o: ("DELETE", f"/v1/organisations/{w.org[o]}/booking-templates/none", {}),
     ),
+    ("POST", "/v1/organisations/{organisation_id}/invitations"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/organisations/{w.org[o]}/invitations",
+            {"json": {"email": f"n{uuid.uuid4().hex[:8]}@example.lu", "role": "nurse"}},
+        ),
+    ),
+    ("POST", "/v1/organisations/{organisation_id}/staff/{account_id}/deactivate"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/organisations/{w.org[o]}/staff/{uuid.uuid4()}/deactivate",
+            {},
+        ),
+    ),
     ("DELETE", "/v1/patients/{patient_id}"): Case(
         patient_record({Role.ORG_ADMIN}),
         lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}", {}),
@@ -416,6 +432,7 @@ PUBLIC_ROUTES = {
     ("POST", "/v1/sessions"),
     ("POST", "/v1/accounts/password-reset"),
     ("POST", "/v1/accounts/password-reset/confirm"),
+    ("POST", "/v1/invitations/accept"),
 }
 
 

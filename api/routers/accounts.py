@@ -15,7 +15,7 @@ from api.problems import PROBLEM_RESPONSES, Problem
 from api.schemas import Body, Email
 from api.state import services_of
 from commands.accounts import EmailTaken, InvalidCredentials, SecondFactorRequired
-from domain.account import AccountLocked, TotpNotEnrolled
+from domain.account import AccountDeactivated, AccountLocked, TotpNotEnrolled
 
 router = APIRouter(prefix="/v1", tags=["accounts"], responses=PROBLEM_RESPONSES)
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -47,6 +47,11 @@ class ResetRequest(Body):
 
 
 class ResetConfirm(Body):
+    token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
+    password: Password
+
+
+class InvitationAcceptance(Body):
     token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
     password: Password
 
@@ -101,6 +106,8 @@ def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
             "Too many failed attempts; try again later",
             locked_until=str(locked),
         ) from None
+    except AccountDeactivated:
+        raise Problem(403, "account-deactivated", "This account was deactivated") from None
     token = services.sessions.open(
         signed.account_id,
         signed.role,
@@ -204,3 +211,17 @@ def confirm_password_reset(body: ResetConfirm, request: Request) -> Response:
         ) from None
     services.sessions.revoke_all(account_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.post("/invitations/accept", status_code=status.HTTP_201_CREATED)
+def accept_invitation(body: InvitationAcceptance, request: Request) -> dict[str, Any]:
+    """Create the invited account; sign in next (staff set up two-factor first)."""
+    services = services_of(request)
+    try:
+        account_id = services.accounts.accept_invitation(body.token, body.password)
+    except InvalidCredentials:
+        services.throttle.failed(_client(request))
+        raise Problem(400, "invalid-invitation", "The invitation is not valid") from None
+    except EmailTaken:
+        raise Problem(409, "email-taken", "An account with that email exists") from None
+    return {"account_id": account_id}

@@ -15,6 +15,7 @@ from api.reads import accepted
 from api.schemas import Accepted, Body
 from api.state import services_of
 from commands import organisations as cmd
+from domain.account import Account
 from domain.actor import Actor, Role
 from domain.organisation import Organisation
 
@@ -146,3 +147,33 @@ def remove_template(
             cmd.RemoveBookingTemplate(actor, organisation_id, type_code)
         ),
     )
+
+
+class InvitationBody(Body):
+    email: Annotated[str, StringConstraints(min_length=3, max_length=320)]
+    role: Role
+
+
+@router.post("/{organisation_id}/invitations", status_code=201)
+def invite(
+    organisation_id: UUID, body: InvitationBody, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    """Mail a member of staff a single-use link (a week) to create their account here."""
+    _admin(request, actor, organisation_id)
+    services = services_of(request)
+    invitation_id = services.accounts.invite(body.email, body.role, organisation_id, actor)
+    return {"id": invitation_id}
+
+
+@router.post("/{organisation_id}/staff/{account_id}/deactivate")
+def deactivate(
+    organisation_id: UUID, account_id: UUID, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    """The account can no longer sign in, and its sessions end at once."""
+    _admin(request, actor, organisation_id)
+    services = services_of(request)
+    account = services.bus_uow().find(Account, account_id)
+    if account is None or not _in_tree(request, organisation_id, account.organisation_id):
+        raise Problem(404, "not-found", "No such member of staff in this organisation")
+    services.accounts.deactivate(account_id, actor)
+    return {"id": account_id, "sessions_ended": services.sessions.revoke_all(account_id)}
