@@ -40,6 +40,10 @@ class SecondFactorRequired(DomainError):
     """The password was right; a TOTP or recovery code is needed too."""
 
 
+class SecondFactorMandatory(DomainError):
+    """Staff cannot turn two-factor authentication off."""
+
+
 class EmailTaken(DomainError):
     """An account with that email address exists."""
 
@@ -253,6 +257,15 @@ class AccountService:
             raise InvalidCredentials("the link is not valid any more")
         uow.save(account)
         return account.id
+
+    def disable_totp(self, account_id: UUID) -> None:
+        """Patients may turn the second factor off; staff may not (it is mandatory)."""
+        uow = self.uow()
+        account = uow.get(Account, account_id)
+        if account.role is not Role.PATIENT:
+            raise SecondFactorMandatory("two-factor authentication is mandatory for staff")
+        account.disable_totp(by=Actor(account.id, account.role, account.organisation_id))
+        uow.save(account)
 
     def invite(self, email: str, role: Role, organisation_id: UUID, by: Actor) -> UUID:
         """Mail a single-use invitation link (valid a week) to join the organisation."""

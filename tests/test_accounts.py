@@ -223,3 +223,33 @@ def test_an_operator_creates_a_staff_account_from_the_command_line(
     assert result.exit_code == 0, result.output
     status, session = sign_in(clinic, "admin@clinic.lu")
     assert status == 201 and session["role"] == "org-admin" and session["enrolment_only"]
+
+
+def test_a_patient_turns_two_factor_off_after_a_step_up_staff_cannot(
+    clinic: Clinic, services: Services
+) -> None:
+    services.accounts.open("jo@example.lu", PASSWORD)
+    _, first = sign_in(clinic, "jo@example.lu")
+    totp, _ = enrol(clinic, first["token"])
+    with services.db.transaction() as cur:  # the step-up of the enrolment has lapsed
+        cur.execute(
+            "UPDATE sessions SET stepped_up_at = %s", (datetime.now(UTC) - timedelta(minutes=10),)
+        )
+    off = clinic.client.delete("/v1/accounts/me/totp", headers=bearer(first["token"]))
+    assert off.status_code == 401 and off.json()["type"].endswith("step-up-required")
+    clinic.client.post(
+        "/v1/sessions/current/step-up",
+        headers=bearer(first["token"]),
+        json={"code": next_code(totp)},
+    )
+    assert (
+        clinic.client.delete("/v1/accounts/me/totp", headers=bearer(first["token"])).status_code
+        == 204
+    )
+    assert sign_in(clinic, "jo@example.lu")[0] == 201  # no code needed any more
+
+    services.accounts.open("dr.kay@example.lu", PASSWORD, Role.DOCTOR, clinic.org_a)
+    _, staff = sign_in(clinic, "dr.kay@example.lu")
+    enrol(clinic, staff["token"])
+    kept = clinic.client.delete("/v1/accounts/me/totp", headers=bearer(staff["token"]))
+    assert kept.status_code == 409 and kept.json()["type"].endswith("second-factor-mandatory")

@@ -424,6 +424,7 @@ SESSION_ROUTES = {
     ("POST", "/v1/sessions/current/step-up"),
     ("POST", "/v1/accounts/me/password"),
     ("POST", "/v1/accounts/me/totp"),
+    ("DELETE", "/v1/accounts/me/totp"),
     ("POST", "/v1/accounts/me/totp/confirm"),
 }
 PUBLIC_ROUTES = {

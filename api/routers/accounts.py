@@ -14,7 +14,12 @@ from api.auth import CurrentSession, require_step_up
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.schemas import Body, Email
 from api.state import services_of
-from commands.accounts import EmailTaken, InvalidCredentials, SecondFactorRequired
+from commands.accounts import (
+    EmailTaken,
+    InvalidCredentials,
+    SecondFactorMandatory,
+    SecondFactorRequired,
+)
 from domain.account import AccountDeactivated, AccountLocked, TotpNotEnrolled
 
 router = APIRouter(prefix="/v1", tags=["accounts"], responses=PROBLEM_RESPONSES)
@@ -225,3 +230,20 @@ def accept_invitation(body: InvitationAcceptance, request: Request) -> dict[str,
     except EmailTaken:
         raise Problem(409, "email-taken", "An account with that email exists") from None
     return {"account_id": account_id}
+
+
+@router.delete("/accounts/me/totp", status_code=status.HTTP_204_NO_CONTENT)
+def disable_totp(request: Request, current: CurrentSession) -> Response:
+    """Turn two-factor off (patients only; needs a recent step-up)."""
+    session, _ = current
+    services = services_of(request)
+    if not services.accounts.has_second_factor(session.account_id):
+        raise Problem(409, "no-second-factor", "Two-factor authentication is not on")
+    require_step_up(session)
+    try:
+        services.accounts.disable_totp(session.account_id)
+    except SecondFactorMandatory:
+        raise Problem(
+            409, "second-factor-mandatory", "Two-factor authentication is mandatory for staff"
+        ) from None
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
