@@ -191,7 +191,3 @@ def as_datetime(value: Any) -> datetime:
         return value if value.tzinfo else value.replace(tzinfo=UTC)
     parsed = datetime.fromisoformat(str(value))
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
-
-
-def as_bytes(value: Any) -> bytes:
-    return bytes(value) if value is not None else b""

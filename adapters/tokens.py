@@ -46,13 +46,6 @@ class TokenStore:
             return None
         return Actor(as_uuid(row[0]), Role(row[1]), as_uuid(row[2]) if row[2] else None)
 
-    def revoke(self, token: str) -> None:
-        with self.db.transaction() as cur:
-            cur.execute(
-                "UPDATE api_tokens SET revoked_at = %s WHERE token_hash = %s",
-                (datetime.now(UTC), _hash(token)),
-            )
-
 
 def _hash(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()

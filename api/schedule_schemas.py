@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -53,12 +53,6 @@ class CalendarLinkBody(Body):
     url: Annotated[str, StringConstraints(min_length=8, max_length=2000)]
     username: Annotated[str, StringConstraints(max_length=200)] | None = None
     password: Annotated[str, StringConstraints(max_length=500)] | None = None
-
-
-class Created(BaseModel):
-    id: UUID
-    version: int
-    position: int | None
 
 
 class SlotOut(BaseModel):
@@ -119,7 +113,3 @@ class ConsultationOut(BaseModel):
     flagged: str | None
     booked_by_role: str
     options: dict[str, Any] = {}
-
-
-class DayQuery(BaseModel):
-    day: date

@@ -19,11 +19,6 @@ class Role(StrEnum):
     SYSTEM = "system"
 
 
-PRACTITIONER_ROLES = frozenset(
-    {Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER, Role.ORG_ADMIN}
-)
-
-
 @dataclass(frozen=True)
 class Actor:
     """The person (or system) acting, in which role, for which organisation, for whom."""

@@ -26,10 +26,6 @@ class Erased(str):
 ERASED = Erased("")
 
 
-def is_erased(value: object) -> bool:
-    return isinstance(value, Erased)
-
-
 class RecordedEvent(Aggregate.Event):
     """Base of every event: who caused it travels with the fact."""
 

@@ -30,12 +30,6 @@ class Interval:
     def overlaps(self, other: Interval) -> bool:
         return self.start < other.end and other.start < self.end
 
-    def contains(self, other: Interval) -> bool:
-        return self.start <= other.start and other.end <= self.end
-
-    def utc(self) -> Interval:
-        return Interval(self.start.astimezone(UTC), self.end.astimezone(UTC))
-
 
 @dataclass(frozen=True, order=True)
 class LocalSpan:

@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
+
 from tests.conftest import Clinic, Person
 
 
@@ -98,3 +100,22 @@ def tomorrow_at(
         **{"from": start.isoformat()},
     )
     return free[index]
+
+
+def book_video(
+    clinic: Clinic, who: Person, practices: Practices, slot: dict[str, Any], patient_id: object
+) -> httpx.Response:
+    """Book a ``video-15`` slot of the doctor's city practice for ``patient_id``, as ``who``."""
+    response: httpx.Response = clinic.client.post(
+        "/v1/consultations",
+        headers=who.headers,
+        json={
+            "patient_id": str(patient_id),
+            "doctor_id": str(practices.doctor_id),
+            "practice_id": str(practices.city),
+            "type_code": "video-15",
+            "start": slot["start"],
+            "kind": "video",
+        },
+    )
+    return response

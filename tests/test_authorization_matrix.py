@@ -17,7 +17,7 @@ from typing import Any
 from domain.actor import Role
 from domain.patient import record_of
 from tests.conftest import Clinic, Person
-from tests.scheduling_fixtures import Practices, set_up_schedule, tomorrow_at
+from tests.scheduling_fixtures import Practices, book_video, set_up_schedule, tomorrow_at
 
 CARE = {Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER}
 STAFF = CARE | {Role.ORG_ADMIN}
@@ -77,18 +77,7 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
     def booked(by: Person, patient: str, own: bool, index: int) -> str:
         practices = doctors[own]
         slot = tomorrow_at(clinic, by, practices, practices.city, "video-15", index)
-        response = clinic.client.post(
-            "/v1/consultations",
-            headers=by.headers,
-            json={
-                "patient_id": patient,
-                "doctor_id": str(practices.doctor_id),
-                "practice_id": str(practices.city),
-                "type_code": "video-15",
-                "start": slot["start"],
-                "kind": "video",
-            },
-        )
+        response = book_video(clinic, by, practices, slot, patient)
         assert response.status_code == 201, response.text
         return str(response.json()["id"])
 

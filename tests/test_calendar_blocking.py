@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 
 from api.composition import Services
 from tests.conftest import Clinic, Person
-from tests.scheduling_fixtures import set_up_schedule, slots, tomorrow_at
+from tests.scheduling_fixtures import book_video, set_up_schedule, slots, tomorrow_at
 from tests.test_calendars import (  # noqa: F401  (fixtures)
     DOCTOR,
     PASSWORD,
@@ -65,18 +65,7 @@ def test_a_caldav_event_blocks_its_time_and_removing_it_frees_the_time(
     assert linked.status_code == 201, linked.text
     assert start not in free_starts(clinic, dr_weber, sync(clinic, dr_weber))
     patient = uuid.uuid4()
-    refused = clinic.client.post(
-        "/v1/consultations",
-        headers=dr_weber.headers,
-        json={
-            "patient_id": str(patient),
-            "doctor_id": str(practices.doctor_id),
-            "practice_id": str(practices.city),
-            "type_code": "video-15",
-            "start": slot["start"],
-            "kind": "video",
-        },
-    )
+    refused = book_video(clinic, dr_weber, practices, slot, patient)
     assert refused.status_code == 409 and refused.json()["type"].endswith("slot-not-offered")
 
     calendar.remove("board-1")
@@ -94,18 +83,7 @@ def test_an_ics_feed_blocks_too_and_a_booking_it_now_overlaps_is_flagged(
     practices = set_up_schedule(clinic, dr_weber)
     slot = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15", 3)
     start = datetime.fromisoformat(slot["start"])
-    booked = clinic.client.post(
-        "/v1/consultations",
-        headers=dr_weber.headers,
-        json={
-            "patient_id": str(uuid.uuid4()),
-            "doctor_id": str(practices.doctor_id),
-            "practice_id": str(practices.city),
-            "type_code": "video-15",
-            "start": slot["start"],
-            "kind": "video",
-        },
-    )
+    booked = book_video(clinic, dr_weber, practices, slot, uuid.uuid4())
     assert booked.status_code == 201
     clinic.services.worker.tick()  # the agenda knows the booking
     feed = web.serve(f"/{uuid.uuid4().hex}.ics", vcalendar(busy_event("surgery-1", start, 30)))

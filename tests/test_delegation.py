@@ -11,7 +11,7 @@ from domain.actor import Role
 from domain.booking import Consultation
 from domain.patient import record_of
 from tests.conftest import Clinic, Person
-from tests.scheduling_fixtures import set_up_schedule, tomorrow_at
+from tests.scheduling_fixtures import book_video, set_up_schedule, tomorrow_at
 
 
 def grant(
@@ -50,18 +50,7 @@ def test_a_patient_lets_a_caregiver_read_and_book_then_revokes_it(
 
     practices = set_up_schedule(clinic, dr_weber)
     slot = tomorrow_at(clinic, anna, practices, practices.city, "video-15")
-    booked = clinic.client.post(
-        "/v1/consultations",
-        headers=ada.headers,
-        json={
-            "patient_id": record,
-            "doctor_id": str(practices.doctor_id),
-            "practice_id": str(practices.city),
-            "type_code": "video-15",
-            "start": slot["start"],
-            "kind": "video",
-        },
-    )
+    booked = book_video(clinic, ada, practices, slot, record)
     assert booked.status_code == 201, booked.text
     first = next(iter(services.app.events.get(uuid.UUID(booked.json()["id"]))))
     assert isinstance(first, Consultation.Booked)

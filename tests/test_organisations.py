@@ -11,7 +11,7 @@ from api.composition import Services
 from domain.actor import Role
 from domain.booking import Consultation
 from tests.conftest import Clinic, Person
-from tests.scheduling_fixtures import set_up_schedule, tomorrow_at
+from tests.scheduling_fixtures import book_video, set_up_schedule, tomorrow_at
 
 
 def test_an_admin_founds_the_organisation_and_a_sub_organisation_others_cannot(
@@ -73,18 +73,7 @@ def test_a_booking_template_presets_what_gets_booked(
     assert template.status_code == 200, template.text
     practices = set_up_schedule(clinic, dr_weber)
     slot = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15")
-    booked = clinic.client.post(
-        "/v1/consultations",
-        headers=dr_weber.headers,
-        json={
-            "patient_id": str(uuid.uuid4()),
-            "doctor_id": str(practices.doctor_id),
-            "practice_id": str(practices.city),
-            "type_code": "video-15",
-            "start": slot["start"],
-            "kind": "video",
-        },
-    ).json()
+    booked = book_video(clinic, dr_weber, practices, slot, uuid.uuid4()).json()
     shown = clinic.client.get(f"/v1/consultations/{booked['id']}", headers=dr_weber.headers)
     assert shown.json()["options"] == {
         "room": "sfu",
@@ -105,18 +94,7 @@ def test_a_booking_recorded_before_templates_existed_reads_back_upcast(
 ) -> None:
     practices = set_up_schedule(clinic, dr_weber)
     slot = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15")
-    booked = clinic.client.post(
-        "/v1/consultations",
-        headers=dr_weber.headers,
-        json={
-            "patient_id": str(uuid.uuid4()),
-            "doctor_id": str(practices.doctor_id),
-            "practice_id": str(practices.city),
-            "type_code": "video-15",
-            "start": slot["start"],
-            "kind": "video",
-        },
-    ).json()
+    booked = book_video(clinic, dr_weber, practices, slot, uuid.uuid4()).json()
     consultation_id = uuid.UUID(booked["id"])
     with services.db.transaction() as cur:  # turn the stored event into a version 1 event
         cur.execute(

@@ -308,24 +308,13 @@ def test_a_consultations_life_is_on_its_own_topic_and_counted_for_analysts(
     kafka_bootstrap: str,
     topic_prefix: str,
 ) -> None:
-    from tests.scheduling_fixtures import set_up_schedule, tomorrow_at
+    from tests.scheduling_fixtures import book_video, set_up_schedule, tomorrow_at
 
     practices = set_up_schedule(clinic, dr_weber)
     slot = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15")
     later = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15", 3)
     patient = uuid.uuid4()
-    booked = clinic.client.post(
-        "/v1/consultations",
-        headers=dr_weber.headers,
-        json={
-            "patient_id": str(patient),
-            "doctor_id": str(practices.doctor_id),
-            "practice_id": str(practices.city),
-            "type_code": "video-15",
-            "start": slot["start"],
-            "kind": "video",
-        },
-    ).json()
+    booked = book_video(clinic, dr_weber, practices, slot, patient).json()
     base = f"/v1/consultations/{booked['id']}"
     clinic.client.post(f"{base}/confirm", headers=dr_weber.headers)
     clinic.client.post(

@@ -78,13 +78,3 @@ class PersonalDataMapper(Mapper[UUID]):
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", state)
         return cast(DomainEventProtocol[UUID], domain_event)
-
-    def open_state(self, stored_event: StoredEvent) -> dict[str, Any]:
-        """The event's attributes as plain data (for the compliance timeline)."""
-        event = self.to_domain_event(stored_event)
-        return {k: v for k, v in vars(event).items() if k not in ("originator_topic",)}
-
-
-def event_class(topic: str) -> type[Any]:
-    cls: type[Any] = resolve_topic(topic)
-    return cls

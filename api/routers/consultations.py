@@ -18,10 +18,10 @@ from api.schedule_schemas import (
     BookingBody,
     CancelBody,
     ConsultationOut,
-    Created,
     RescheduleBody,
     UrgentBody,
 )
+from api.schemas import Accepted
 from api.state import services_of
 from commands import booking as cmd
 from commands.results import Saved
@@ -71,7 +71,7 @@ def _alternatives(services: Services, body: BookingBody) -> list[dict[str, Any]]
     ]
 
 
-@router.post("", status_code=status.HTTP_201_CREATED, response_model=Created)
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=Accepted)
 def book(
     body: BookingBody, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -107,7 +107,7 @@ def book(
     return accepted(response, saved)
 
 
-@router.post("/urgent", status_code=status.HTTP_201_CREATED, response_model=Created)
+@router.post("/urgent", status_code=status.HTTP_201_CREATED, response_model=Accepted)
 def book_urgent(
     body: UrgentBody, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -165,7 +165,7 @@ def read(consultation_id: UUID, request: Request, actor: CurrentActor) -> dict[s
     }
 
 
-@router.post("/{consultation_id}/confirm", response_model=Created)
+@router.post("/{consultation_id}/confirm", response_model=Accepted)
 def confirm(
     consultation_id: UUID, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -173,7 +173,7 @@ def confirm(
     return accepted(response, services.bus.handle(cmd.ConfirmConsultation(actor, consultation_id)))
 
 
-@router.post("/{consultation_id}/cancel", response_model=Created)
+@router.post("/{consultation_id}/cancel", response_model=Accepted)
 def cancel(
     consultation_id: UUID,
     body: CancelBody,
@@ -187,7 +187,7 @@ def cancel(
     )
 
 
-@router.post("/{consultation_id}/reschedule", response_model=Created)
+@router.post("/{consultation_id}/reschedule", response_model=Accepted)
 def reschedule(
     consultation_id: UUID,
     body: RescheduleBody,
@@ -211,7 +211,7 @@ def reschedule(
     return accepted(response, saved)
 
 
-@router.post("/{consultation_id}/no-show", response_model=Created)
+@router.post("/{consultation_id}/no-show", response_model=Accepted)
 def no_show(
     consultation_id: UUID, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:

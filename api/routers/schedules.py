@@ -20,13 +20,13 @@ from api.schedule_schemas import (
     CalendarLinkBody,
     ConsultationOut,
     ConsultationTypeBody,
-    Created,
     Hours,
     PracticeLink,
     ScheduleProfile,
     SlotPage,
     TimeOffBody,
 )
+from api.schemas import Accepted
 from api.state import services_of
 from commands import scheduling as cmd
 from domain.errors import InvalidValue
@@ -56,7 +56,7 @@ def _manage(request: Request, actor: Any, doctor_id: UUID, org: UUID | None = No
     return services
 
 
-@router.put("/doctors/{doctor_id}/schedule", response_model=Created)
+@router.put("/doctors/{doctor_id}/schedule", response_model=Accepted)
 def put_schedule(
     doctor_id: UUID,
     body: ScheduleProfile,
@@ -73,7 +73,7 @@ def put_schedule(
     return accepted(response, services.bus.handle(command))
 
 
-@router.post("/doctors/{doctor_id}/practices", response_model=Created)
+@router.post("/doctors/{doctor_id}/practices", response_model=Accepted)
 def add_practice(
     doctor_id: UUID, body: PracticeLink, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -89,7 +89,8 @@ def add_practice(
 
 
 @router.put(
-    "/doctors/{doctor_id}/practices/{practice_id}/consultation-types/{code}", response_model=Created
+    "/doctors/{doctor_id}/practices/{practice_id}/consultation-types/{code}",
+    response_model=Accepted,
 )
 def put_consultation_type(
     doctor_id: UUID,
@@ -118,7 +119,7 @@ def put_consultation_type(
 
 
 @router.put(
-    "/doctors/{doctor_id}/practices/{practice_id}/weekly-hours/{weekday}", response_model=Created
+    "/doctors/{doctor_id}/practices/{practice_id}/weekly-hours/{weekday}", response_model=Accepted
 )
 def put_weekly_hours(
     doctor_id: UUID,
@@ -140,7 +141,7 @@ def put_weekly_hours(
     )
 
 
-@router.put("/doctors/{doctor_id}/practices/{practice_id}/dates/{day}", response_model=Created)
+@router.put("/doctors/{doctor_id}/practices/{practice_id}/dates/{day}", response_model=Accepted)
 def put_date_override(
     doctor_id: UUID,
     practice_id: UUID,
@@ -158,7 +159,7 @@ def put_date_override(
     )
 
 
-@router.post("/doctors/{doctor_id}/time-off", response_model=Created, status_code=201)
+@router.post("/doctors/{doctor_id}/time-off", response_model=Accepted, status_code=201)
 def add_time_off(
     doctor_id: UUID, body: TimeOffBody, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -170,7 +171,7 @@ def add_time_off(
     return {**accepted(response, saved), "id": period_id}
 
 
-@router.delete("/doctors/{doctor_id}/time-off/{period_id}", response_model=Created)
+@router.delete("/doctors/{doctor_id}/time-off/{period_id}", response_model=Accepted)
 def remove_time_off(
     doctor_id: UUID, period_id: UUID, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
@@ -178,7 +179,7 @@ def remove_time_off(
     return accepted(response, services.bus.handle(cmd.RemoveTimeOff(actor, doctor_id, period_id)))
 
 
-@router.post("/doctors/{doctor_id}/calendars", response_model=Created, status_code=201)
+@router.post("/doctors/{doctor_id}/calendars", response_model=Accepted, status_code=201)
 def link_calendar(
     doctor_id: UUID,
     body: CalendarLinkBody,
@@ -197,7 +198,7 @@ def link_calendar(
     return {**accepted(response, saved), "id": calendar_id}
 
 
-@router.delete("/doctors/{doctor_id}/calendars/{calendar_id}", response_model=Created)
+@router.delete("/doctors/{doctor_id}/calendars/{calendar_id}", response_model=Accepted)
 def unlink_calendar(
     doctor_id: UUID, calendar_id: UUID, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
