@@ -18,6 +18,8 @@ from api.composition import Services
 from api.routers import (
     accounts,
     analytics,
+    assistants,
+    beneficiaries,
     compliance,
     consultations,
     delegations,
@@ -130,6 +132,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(schedules.router)
     app.include_router(consultations.router)
     app.include_router(consultations.patients_router)
+    app.include_router(beneficiaries.router)
+    app.include_router(assistants.router)
     app.add_middleware(RequestLog)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
 

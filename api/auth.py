@@ -11,51 +11,64 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters.sessions import Session
 from api.policy import (
+    STAFF,
     Action,
     ConsultationScope,
     DoctorScope,
+    OrganisationScope,
     Subject,
+    Ties,
     decide,
     decide_for_consultation,
     decide_for_doctor,
+    decide_for_organisation,
 )
 from api.problems import Problem
 from api.state import services_of
-from domain.actor import Actor
-from domain.delegation import Scope
+from domain.actor import Actor, Role
+from domain.organisation import Organisation
 
-_bearer = HTTPBearer(auto_error=False, description="Bearer token issued by `telemed token`")
+_bearer = HTTPBearer(auto_error=False, description="Session token from `POST /v1/sessions`")
 
 
 def current_actor(
     request: Request,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     correlation_id: Annotated[str | None, Header(alias="X-Correlation-Id")] = None,
+    organisation: Annotated[
+        UUID | None,
+        Header(
+            alias="X-Organisation-Id",
+            description="For staff of several organisations: the one to act for (default: "
+            "the first they joined)",
+        ),
+    ] = None,
 ) -> Actor:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise Problem(401, "unauthenticated", "A bearer token is required")
     services = services_of(request)
     session = services.sessions.resolve(credentials.credentials)
-    if session is not None:
-        if session.enrolment_only:
-            raise Problem(
-                401,
-                "second-factor-enrolment-required",
-                "Set up two-factor authentication first: POST /v1/accounts/me/totp",
-            )
-        request.state.session = session
-        return Actor(
-            session.account_id,
-            session.role,
-            session.organisation_id,
-            None,
-            _uuid_or_new(correlation_id),
-        )
-    actor = services.tokens.resolve(credentials.credentials)
-    if actor is None:
+    if session is None:
         raise Problem(401, "unauthenticated", "The bearer token is unknown, expired or revoked")
-    correlation = _uuid_or_new(correlation_id)
-    return Actor(actor.actor_id, actor.role, actor.organisation_id, None, correlation)
+    if session.enrolment_only:
+        raise Problem(
+            401,
+            "second-factor-enrolment-required",
+            "Set up two-factor authentication first: POST /v1/accounts/me/totp",
+        )
+    request.state.session = session
+    organisation_id = session.organisation_id
+    if session.role in STAFF or session.role is Role.ANALYST:
+        memberships = services.relations.memberships(session.account_id)
+        if organisation is not None and organisation not in memberships:
+            raise Problem(403, "not-a-member", "You do not work for that organisation")
+        if organisation is not None:
+            organisation_id = organisation
+        elif organisation_id not in memberships:
+            organisation_id = memberships[0] if memberships else None
+    return Actor(
+        session.account_id, session.role, organisation_id, None, _uuid_or_new(correlation_id)
+    )
 
 
 def current_session(
@@ -80,39 +93,87 @@ def require_step_up(session: Session) -> None:
         )
 
 
-def authorize(actor: Actor, action: Action, subject: Subject | None = None) -> None:
-    """Raise 403 unless the policy allows ``actor`` to take ``action`` on ``subject``."""
-    if not decide(actor, action, subject):
-        raise Problem(403, "forbidden", "Your role does not allow this here", action=action.value)
+def _refuse(action: Action, detail: str = "Your role does not allow this here") -> Problem:
+    return Problem(403, "forbidden", detail, action=action.value)
 
 
-def authorize_for_patient(
-    request: Request, actor: Actor, action: Action, subject: Subject, scope: Scope
+def authorize(actor: Actor, action: Action) -> None:
+    """Raise 403 unless the actor's role may take ``action`` at all (no record involved)."""
+    if not decide(actor, action):
+        raise _refuse(action)
+
+
+def ties_to_patient(request: Request, actor: Actor, patient_id: UUID) -> Ties:
+    """The actor's ties to a record: own, holder, care relationship, delegation scopes."""
+    found = services_of(request).relations.ties(actor.actor_id, actor.organisation_id, patient_id)
+    return Ties(
+        own=found.own,
+        holder=found.holder,
+        care_organisations=found.care_organisations,
+        grant_scopes=found.grant_scopes,
+    )
+
+
+def _assisted(request: Request, actor: Actor) -> frozenset[UUID]:
+    if actor.role is not Role.ASSISTANT:
+        return frozenset()
+    return services_of(request).relations.assisted_doctors(actor.actor_id, actor.organisation_id)
+
+
+def authorize_patient(request: Request, actor: Actor, action: Action, subject: Subject) -> Actor:
+    """Raise 403 unless the policy allows ``action`` on the record; answers the actor to record
+    in the events (acting on the patient's behalf for a holder or a grantee)."""
+    verdict = decide(actor, action, subject, ties_to_patient(request, actor, subject.subject_id))
+    if not verdict:
+        raise _refuse(action)
+    return actor.acting_for(subject.subject_id) if verdict.on_behalf else actor
+
+
+def authorize_doctor(request: Request, actor: Actor, action: Action, scope: DoctorScope) -> None:
+    ties = Ties(assisted_doctors=_assisted(request, actor))
+    if not decide_for_doctor(actor, action, scope, ties):
+        raise _refuse(action, "Your role does not allow this for that doctor")
+
+
+def consultation_ties(request: Request, actor: Actor, scope: ConsultationScope) -> Ties:
+    patient = ties_to_patient(request, actor, scope.patient_id)
+    return Ties(
+        own=patient.own,
+        holder=patient.holder,
+        care_organisations=patient.care_organisations,
+        grant_scopes=patient.grant_scopes,
+        assisted_doctors=_assisted(request, actor),
+    )
+
+
+def authorize_consultation(
+    request: Request, actor: Actor, action: Action, scope: ConsultationScope
 ) -> Actor:
-    """As ``authorize``, or by a delegation grant in force for that scope; answers the actor as
-    acting on the patient's behalf when a grant was needed."""
-    if decide(actor, action, subject):
-        return actor
-    if services_of(request).grants.allows(actor.actor_id, subject.subject_id, scope):
-        return actor.acting_for(subject.subject_id)
-    raise Problem(403, "forbidden", "Your role does not allow this here", action=action.value)
+    verdict = decide_for_consultation(
+        actor, action, scope, consultation_ties(request, actor, scope)
+    )
+    if not verdict:
+        raise _refuse(action, "Your role does not allow this for that consultation")
+    return actor.acting_for(scope.patient_id) if verdict.on_behalf else actor
 
 
-def authorize_doctor(actor: Actor, action: Action, scope: DoctorScope) -> None:
-    if not decide_for_doctor(actor, action, scope):
-        raise Problem(
-            403, "forbidden", "Your role does not allow this for that doctor", action=action.value
-        )
+def organisation_chain(request: Request, organisation_id: UUID | None) -> OrganisationScope:
+    """The organisation and those above it, nearest first (at most 20 levels)."""
+    uow = services_of(request).bus_uow()
+    chain: list[UUID] = []
+    current = organisation_id
+    while current is not None and len(chain) < 20 and current not in chain:
+        chain.append(current)
+        found = uow.find(Organisation, current)
+        current = found.parent_id if found else None
+    return OrganisationScope(tuple(chain))
 
 
-def authorize_consultation(actor: Actor, action: Action, scope: ConsultationScope) -> None:
-    if not decide_for_consultation(actor, action, scope):
-        raise Problem(
-            403,
-            "forbidden",
-            "Your role does not allow this for that consultation",
-            action=action.value,
-        )
+def authorize_organisation(
+    request: Request, actor: Actor, action: Action, organisation_id: UUID | None
+) -> None:
+    if not decide_for_organisation(actor, action, organisation_chain(request, organisation_id)):
+        raise _refuse(action, "Only the organisation's own people (or those above it)")
 
 
 def _uuid_or_new(value: str | None) -> UUID:

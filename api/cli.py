@@ -1,13 +1,12 @@
-"""The ``telemed`` command: serve, project, rebuild, audit verify, keys, tokens."""
+"""The ``telemed`` command: serve, project, relay, rebuild, audit verify, keys, accounts."""
 
 from __future__ import annotations
 
 import logging
 import signal
 import sys
-from datetime import timedelta
 from typing import Annotated
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import typer
 from rich.console import Console
@@ -20,10 +19,8 @@ from domain.actor import Role
 cli = typer.Typer(help="Telemed: event-sourced telemedicine backend", no_args_is_help=True)
 audit_cli = typer.Typer(help="Tamper evidence of the event store and access log")
 keys_cli = typer.Typer(help="Master and data keys")
-token_cli = typer.Typer(help="Bootstrap bearer tokens")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(keys_cli, name="keys")
-cli.add_typer(token_cli, name="token")
 console = Console(stderr=True)
 
 
@@ -186,24 +183,6 @@ def create_account(
         if role is not Role.PATIENT
         else f"account {account_id} (patient)"
     )
-
-
-@token_cli.command("issue")
-def issue_token(
-    role: Annotated[Role, typer.Option(help="role of the actor")],
-    actor: Annotated[UUID | None, typer.Option(help="actor id (new if omitted)")] = None,
-    organisation: Annotated[UUID | None, typer.Option(help="organisation id")] = None,
-    hours: Annotated[float, typer.Option(help="validity")] = 12.0,
-) -> None:
-    """Issue a bearer token for an actor with a role and organisation (bootstrap only)."""
-    services = _services()
-    try:
-        actor_id = actor or uuid4()
-        token = services.tokens.issue(actor_id, role, organisation, ttl=timedelta(hours=hours))
-    finally:
-        services.close()
-    console.print(f"actor {actor_id} role {role.value} organisation {organisation}")
-    typer.echo(token)
 
 
 def main() -> None:

@@ -26,15 +26,17 @@ from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.worker import ProjectionWorker
+from adapters.relations import RelationIndex
 from adapters.sessions import SessionStore
 from adapters.settings import Settings
 from adapters.stream.contract import Pseudonyms
 from adapters.stream.relay import KafkaRelay
 from adapters.throttle import Throttle
-from adapters.tokens import TokenStore
 from commands.accounts import AccountService
+from commands.booking import BookConsultation, BookUrgent, book_consultation, book_urgent
 from commands.bus import CommandBus
 from commands.delegation import GiveGrant, RevokeGrant, give_grant, revoke_grant
+from commands.onboarding import AddBeneficiary, RecordInvitations, add_beneficiary
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
@@ -56,7 +58,6 @@ class Services:
     runners: dict[str, ProjectionRunner]
     worker: ProjectionWorker
     access_log: AccessLog
-    tokens: TokenStore
     replay: Replay
     keyring_created: bool
     analytics: SqlAnalytics
@@ -69,6 +70,8 @@ class Services:
     accounts: AccountService
     outbox: Outbox
     grants: GrantIndex
+    relations: RelationIndex
+    invitations: RecordInvitations
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -117,6 +120,10 @@ def build(settings: Settings | None = None) -> Services:
     grants = GrantIndex(db)
     bus.register(GiveGrant, partial(give_grant, grants=grants))
     bus.register(RevokeGrant, partial(revoke_grant, grants=grants))
+    relations = RelationIndex(db)
+    bus.register(AddBeneficiary, partial(add_beneficiary, ties=relations))
+    bus.register(BookConsultation, partial(book_consultation, ties=relations))
+    bus.register(BookUrgent, partial(book_urgent, ties=relations))
     directory = SqlPatientDirectory(db, keys, BlindIndex(keyring.index_key))
     pseudonyms = Pseudonyms(keyring.analytics_key)
     analytics = SqlAnalytics(db, pseudonyms)
@@ -188,7 +195,6 @@ def build(settings: Settings | None = None) -> Services:
         runners=runners,
         worker=worker,
         access_log=access_log,
-        tokens=TokenStore(db),
         replay=Replay(app, recorder),
         keyring_created=created,
         analytics=analytics,
@@ -202,9 +208,19 @@ def build(settings: Settings | None = None) -> Services:
             lambda: UnitOfWork(app, keys),
             PyNaClCredentials(),
             BlindIndex(keyring.index_key).email,
+            relations,
             outbox,
             settings.public_url,
         ),
         outbox=outbox,
         grants=grants,
+        relations=relations,
+        invitations=RecordInvitations(
+            lambda: UnitOfWork(app, keys),
+            PyNaClCredentials(),
+            BlindIndex(keyring.index_key).email,
+            outbox,
+            relations,
+            settings.public_url,
+        ),
     )

@@ -1,12 +1,18 @@
-"""Who may do what: one table of actions, decided from (actor, role, organisation, subject)."""
+"""Who may do what: one module decides every request from (actor, role, organisation, subject,
+ties, action). Ties are what links the actor to the record at hand: their own record, a
+beneficiary they hold, a consultation relationship of their organisation, a delegation grant in
+force, or the doctors an assistant acts for. They are looked up per request (``api.auth``), so a
+revoked grant or a completed transfer counts at once.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from uuid import UUID
 
 from domain.actor import Actor, Role
+from domain.delegation import Scope
 from domain.patient import record_of
 
 
@@ -16,75 +22,107 @@ class Action(StrEnum):
     SEARCH_PATIENTS = "patient:search"
     CHANGE_PATIENT = "patient:change"
     ERASE_PATIENT = "patient:erase"
+    INVITE_PATIENT = "patient:invite"
+    ADD_BENEFICIARY = "beneficiary:add"
+    TRANSFER_BENEFICIARY = "beneficiary:transfer"
     COMPLIANCE_READ = "compliance:read"
     AUDIT_VERIFY = "audit:verify"
     READ_ANALYTICS = "analytics:read"
     MANAGE_DELEGATION = "delegation:manage"
     MANAGE_SCHEDULE = "schedule:manage"
+    MANAGE_ASSISTANTS = "assistants:manage"
     READ_SLOTS = "slots:read"
     READ_AGENDA = "agenda:read"
     BOOK = "consultation:book"
     READ_CONSULTATION = "consultation:read"
     CHANGE_CONSULTATION = "consultation:change"
+    MANAGE_ORGANISATION = "organisation:manage"
+    READ_ORGANISATION = "organisation:read"
+    MANAGE_STAFF = "staff:manage"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
+STAFF = CARE_TEAM | {Role.ORG_ADMIN}
 
-#: action -> roles that may take it; "self" rules (a patient on their own record) are below
+#: action -> roles that may take it (on what, is decided below)
 ALLOWED: dict[Action, frozenset[Role]] = {
-    Action.REGISTER_PATIENT: CARE_TEAM | {Role.ORG_ADMIN, Role.PATIENT},
+    Action.REGISTER_PATIENT: STAFF | {Role.PATIENT},
     Action.READ_PATIENT: CARE_TEAM | {Role.PATIENT},
     Action.SEARCH_PATIENTS: CARE_TEAM,
     Action.CHANGE_PATIENT: CARE_TEAM | {Role.PATIENT},
     Action.ERASE_PATIENT: frozenset({Role.ORG_ADMIN, Role.PATIENT}),
+    Action.INVITE_PATIENT: frozenset({Role.DOCTOR, Role.ASSISTANT}),
+    Action.ADD_BENEFICIARY: frozenset({Role.PATIENT}),
+    Action.TRANSFER_BENEFICIARY: frozenset({Role.PATIENT}),
     Action.COMPLIANCE_READ: frozenset({Role.COMPLIANCE_OFFICER}),
     Action.AUDIT_VERIFY: frozenset({Role.COMPLIANCE_OFFICER}),
     Action.READ_ANALYTICS: frozenset({Role.ANALYST, Role.ORG_ADMIN}),
     Action.MANAGE_DELEGATION: frozenset({Role.PATIENT, Role.NURSE_MANAGER}),
     Action.MANAGE_SCHEDULE: frozenset({Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN}),
-    Action.READ_SLOTS: CARE_TEAM | {Role.PATIENT, Role.ORG_ADMIN},
+    Action.MANAGE_ASSISTANTS: frozenset({Role.DOCTOR, Role.ORG_ADMIN}),
+    Action.READ_SLOTS: STAFF | {Role.PATIENT},
     Action.READ_AGENDA: frozenset(
         {Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN, Role.NURSE_MANAGER}
     ),
-    Action.BOOK: CARE_TEAM | {Role.PATIENT, Role.ORG_ADMIN},
-    Action.READ_CONSULTATION: CARE_TEAM | {Role.PATIENT, Role.ORG_ADMIN},
-    Action.CHANGE_CONSULTATION: CARE_TEAM | {Role.PATIENT, Role.ORG_ADMIN},
+    Action.BOOK: STAFF | {Role.PATIENT},
+    Action.READ_CONSULTATION: STAFF | {Role.PATIENT},
+    Action.CHANGE_CONSULTATION: STAFF | {Role.PATIENT},
+    Action.MANAGE_ORGANISATION: frozenset({Role.ORG_ADMIN}),
+    Action.READ_ORGANISATION: STAFF,
+    Action.MANAGE_STAFF: frozenset({Role.ORG_ADMIN}),
+}
+
+#: what a holder may do for a beneficiary (on the beneficiary's behalf)
+HOLDER_ACTIONS = frozenset(
+    {
+        Action.READ_PATIENT,
+        Action.CHANGE_PATIENT,
+        Action.ERASE_PATIENT,
+        Action.MANAGE_DELEGATION,
+        Action.TRANSFER_BENEFICIARY,
+        Action.BOOK,
+        Action.READ_CONSULTATION,
+        Action.CHANGE_CONSULTATION,
+    }
+)
+
+#: what a consultation relationship lets the care team of that organisation do with a record
+#: that another organisation (or nobody: a self-registered patient, a beneficiary) holds
+CARE_ACTIONS = frozenset({Action.READ_PATIENT, Action.BOOK, Action.INVITE_PATIENT})
+
+#: which delegation scope lets a grantee take an action (on the patient's behalf)
+GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
+    Action.READ_PATIENT: frozenset({Scope.READ_RECORDS}),
+    Action.BOOK: frozenset({Scope.BOOK}),
+    Action.CHANGE_CONSULTATION: frozenset({Scope.BOOK}),
+    Action.READ_CONSULTATION: frozenset({Scope.BOOK, Scope.ATTEND, Scope.READ_RECORDS}),
 }
 
 
 @dataclass(frozen=True)
-class DoctorScope:
-    """A doctor's schedule or agenda: the doctor, and staff of the doctor's organisations."""
+class Ties:
+    """What links the actor to the record or doctor at hand, right now."""
 
-    doctor_id: UUID
-    organisation_ids: frozenset[UUID]
+    own: bool = False
+    holder: bool = False
+    care_organisations: frozenset[UUID] = frozenset()
+    grant_scopes: frozenset[str] = frozenset()
+    assisted_doctors: frozenset[UUID] = frozenset()
 
 
-def decide_for_doctor(actor: Actor, action: Action, scope: DoctorScope) -> bool:
-    if actor.role not in ALLOWED[action]:
-        return False
-    if actor.role is Role.DOCTOR and actor.actor_id == scope.doctor_id:
-        return True
-    if actor.role is Role.DOCTOR:
-        return False  # a doctor manages and reads only their own schedule and agenda
-    return actor.organisation_id is not None and actor.organisation_id in scope.organisation_ids
+NO_TIES = Ties()
 
 
 @dataclass(frozen=True)
-class ConsultationScope:
-    patient_id: UUID
-    doctor_id: UUID
-    organisation_id: UUID | None
+class Verdict:
+    allowed: bool
+    on_behalf: bool = False  # the actor acts for the record's subject (holder, grantee)
+
+    def __bool__(self) -> bool:
+        return self.allowed
 
 
-def decide_for_consultation(actor: Actor, action: Action, scope: ConsultationScope) -> bool:
-    if actor.role not in ALLOWED[action]:
-        return False
-    if actor.role is Role.PATIENT:
-        return record_of(actor.actor_id) == scope.patient_id
-    if actor.actor_id == scope.doctor_id:
-        return True
-    return actor.organisation_id is not None and actor.organisation_id == scope.organisation_id
+DENY, ALLOW, ON_BEHALF = Verdict(False), Verdict(True), Verdict(True, on_behalf=True)
 
 
 @dataclass(frozen=True)
@@ -95,13 +133,104 @@ class Subject:
     organisation_id: UUID | None
 
 
-def decide(actor: Actor, action: Action, subject: Subject | None = None) -> bool:
-    if actor.role not in ALLOWED[action]:
-        return False
+def _by_grant(action: Action, ties: Ties) -> Verdict:
+    scopes = GRANT_SCOPES.get(action, frozenset())
+    return ON_BEHALF if any(s.value in ties.grant_scopes for s in scopes) else DENY
+
+
+def _patient(actor: Actor, action: Action, subject_id: UUID, ties: Ties) -> Verdict:
+    if action is Action.TRANSFER_BENEFICIARY:
+        return ON_BEHALF if ties.holder else DENY  # only a beneficiary is transferred
+    if ties.own or subject_id == record_of(actor.actor_id):
+        return ALLOW
+    if ties.holder and action in HOLDER_ACTIONS:
+        return ON_BEHALF
+    return DENY
+
+
+def decide(
+    actor: Actor, action: Action, subject: Subject | None = None, ties: Ties = NO_TIES
+) -> Verdict:
     if subject is None:
-        return True
-    if actor.role is Role.PATIENT:
-        return subject.subject_id == record_of(actor.actor_id)
-    if actor.role is Role.COMPLIANCE_OFFICER:
-        return True
-    return subject.organisation_id is not None and subject.organisation_id == actor.organisation_id
+        return ALLOW if actor.role in ALLOWED[action] else DENY
+    if actor.role in ALLOWED[action]:
+        if actor.role is Role.PATIENT:
+            verdict = _patient(actor, action, subject.subject_id, ties)
+        elif actor.role is Role.COMPLIANCE_OFFICER:
+            verdict = ALLOW
+        elif actor.organisation_id is None:
+            verdict = DENY
+        elif subject.organisation_id == actor.organisation_id or (
+            actor.role in CARE_TEAM
+            and action in CARE_ACTIONS
+            and actor.organisation_id in ties.care_organisations
+        ):
+            verdict = ALLOW
+        else:
+            verdict = DENY
+        if verdict:
+            return verdict
+    return _by_grant(action, ties)
+
+
+@dataclass(frozen=True)
+class DoctorScope:
+    """A doctor's schedule or agenda: the doctor, and staff of the doctor's organisations."""
+
+    doctor_id: UUID
+    organisation_ids: frozenset[UUID]
+
+
+def decide_for_doctor(
+    actor: Actor, action: Action, scope: DoctorScope, ties: Ties = NO_TIES
+) -> Verdict:
+    if actor.role not in ALLOWED[action]:
+        return DENY
+    if actor.role is Role.DOCTOR:
+        # a doctor manages and reads only their own schedule and agenda
+        return ALLOW if actor.actor_id == scope.doctor_id else DENY
+    if actor.organisation_id is None or actor.organisation_id not in scope.organisation_ids:
+        return DENY
+    if actor.role is Role.ASSISTANT and scope.doctor_id not in ties.assisted_doctors:
+        return DENY  # an assistant acts for the doctors named, not the whole organisation
+    return ALLOW
+
+
+@dataclass(frozen=True)
+class ConsultationScope:
+    patient_id: UUID
+    doctor_id: UUID
+    organisation_id: UUID | None
+
+
+def decide_for_consultation(
+    actor: Actor, action: Action, scope: ConsultationScope, ties: Ties = NO_TIES
+) -> Verdict:
+    verdict = DENY
+    if actor.role in ALLOWED[action]:
+        if actor.role is Role.PATIENT:
+            verdict = _patient(actor, action, scope.patient_id, ties)
+        elif actor.actor_id == scope.doctor_id:
+            verdict = ALLOW
+        elif actor.organisation_id is None or actor.organisation_id != scope.organisation_id:
+            verdict = DENY
+        elif actor.role is Role.ASSISTANT:
+            verdict = ALLOW if scope.doctor_id in ties.assisted_doctors else DENY
+        else:
+            verdict = ALLOW
+    return verdict or _by_grant(action, ties)
+
+
+@dataclass(frozen=True)
+class OrganisationScope:
+    """An organisation and the chain of organisations above it (its own id first)."""
+
+    chain: tuple[UUID, ...] = field(default_factory=tuple)
+
+
+def decide_for_organisation(actor: Actor, action: Action, scope: OrganisationScope) -> Verdict:
+    """Admins administer their organisation and every sub-organisation below it (never one
+    above or beside it); staff read the organisations they work in, and those below."""
+    if actor.role not in ALLOWED[action] or actor.organisation_id is None:
+        return DENY
+    return ALLOW if actor.organisation_id in scope.chain else DENY

@@ -84,6 +84,11 @@ class PatientOut(BaseModel):
     notes: str | None = None
     consents: list[str]
     erased: bool
+    holder_id: UUID | None = Field(
+        default=None, description="the patient account managing this beneficiary, if any"
+    )
+    has_account: bool | None = None
+    invitation_pending: bool | None = None
 
 
 class PatientPage(BaseModel):

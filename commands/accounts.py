@@ -11,7 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID, uuid4
 
-from commands.ports import UnitOfWork
+from commands.ports import Ties, UnitOfWork
 from commands.results import ConcurrencyConflict
 from domain.account import Account, Invitation, TotpNotEnrolled
 from domain.actor import Actor, Role
@@ -61,7 +61,7 @@ def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def _password_rules(password: str) -> None:
+def password_rules(password: str) -> None:
     if len(password) < 10 or len(password) > 200:
         raise InvalidValue("a password has 10 to 200 characters")
 
@@ -72,11 +72,12 @@ class AccountService:
         unit_of_work: Callable[[], UnitOfWork],
         credentials: Credentials,
         email_index: Callable[[str], bytes],
+        ties: Ties,
         mailer: Mailer | None = None,
         public_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self.uow, self.credentials, self.email_index = unit_of_work, credentials, email_index
-        self.mailer, self.public_url = mailer, public_url.rstrip("/")
+        self.ties, self.mailer, self.public_url = ties, mailer, public_url.rstrip("/")
 
     def account_id(self, email: str) -> UUID:
         return Account.create_id(self.email_index(normalise_email(email)))
@@ -89,7 +90,7 @@ class AccountService:
         organisation_id: UUID | None = None,
         by: Actor | None = None,
     ) -> UUID:
-        _password_rules(password)
+        password_rules(password)
         account_id = self.account_id(email)
         actor = by or Actor(account_id, role, organisation_id)
         uow = self.uow()
@@ -105,6 +106,8 @@ class AccountService:
             by=actor,
         )
         uow.ensure_subject(account_id)
+        if organisation_id is not None:
+            uow.attach(self.ties.join(account_id, organisation_id))
         try:
             uow.save(account)
         except ConcurrencyConflict:
@@ -147,7 +150,7 @@ class AccountService:
         return SignedIn(
             account.id,
             account.role,
-            account.organisation_id,
+            account.organisations[0] if account.organisations else None,
             stepped_up,
             enrolment_only=account.needs_second_factor and not account.totp_confirmed,
         )
@@ -168,7 +171,7 @@ class AccountService:
         return ok
 
     def change_password(self, account_id: UUID, current: str, new: str) -> None:
-        _password_rules(new)
+        password_rules(new)
         uow = self.uow()
         account = uow.get(Account, account_id)
         actor = Actor(account.id, account.role, account.organisation_id)
@@ -240,7 +243,7 @@ class AccountService:
 
     def reset_password(self, token: str, password: str) -> UUID:
         """Set a new password with the emailed token (once, within the hour)."""
-        _password_rules(password)
+        password_rules(password)
         try:
             account_id = UUID(hex=token.split(".", 1)[0])
         except ValueError:
@@ -302,9 +305,11 @@ class AccountService:
         uow.save(invitation)
         return invitation_id
 
-    def accept_invitation(self, token: str, password: str) -> UUID:
-        """Open the invited account (role and organisation from the invitation)."""
-        _password_rules(password)
+    def accept_invitation(self, token: str, password: str, code: str | None = None) -> UUID:
+        """Open the invited account (role and organisation from the invitation); an existing
+        account of that address (signing in with its password, and code) joins the
+        organisation instead: one practitioner, several organisations."""
+        password_rules(password)
         try:
             invitation_id = UUID(hex=token.split(".", 1)[0])
         except ValueError:
@@ -312,16 +317,58 @@ class AccountService:
         invitation = self.uow().find(Invitation, invitation_id)
         if invitation is None or not invitation.usable(_token_hash(token), datetime.now(UTC)):
             raise InvalidCredentials("the invitation is not valid (used or expired)")
-        account_id = self.open(
-            invitation.email, password, invitation.role, invitation.organisation_id
-        )
+        if self.uow().find(Account, self.account_id(invitation.email)) is None:
+            account_id = self.open(
+                invitation.email, password, invitation.role, invitation.organisation_id
+            )
+            joined = None
+        else:
+            account_id = self.sign_in(invitation.email, password, code).account_id
+            joined = invitation.organisation_id
         uow = self.uow()
         invitation = uow.get(Invitation, invitation_id)
-        invitation.accept(
-            account_id=account_id, by=Actor(account_id, invitation.role, invitation.organisation_id)
-        )
-        uow.save(invitation)
+        actor = Actor(account_id, invitation.role, invitation.organisation_id)
+        invitation.accept(account_id=account_id, by=actor)
+        if joined is None:
+            uow.save(invitation)
+            return account_id
+        account = uow.get(Account, account_id)
+        if account.join(joined, invitation.role, by=actor):
+            uow.attach(self.ties.join(account_id, joined))
+        uow.save(invitation, account)
         return account_id
+
+    def leave(self, account_id: UUID, organisation_id: UUID, by: Actor) -> Account:
+        """End a membership; an account that works nowhere any more is deactivated."""
+        uow = self.uow()
+        account = uow.get(Account, account_id)
+        assisted = [d for d, org in account.assists.items() if org == organisation_id]
+        account.leave(organisation_id, by=by)
+        uow.attach(self.ties.leave(account_id, organisation_id))
+        for doctor_id in assisted:
+            uow.attach(self.ties.unassign(account_id, doctor_id))
+        if not account.organisations:
+            account.deactivate(by=by)
+        uow.save(account)
+        return account
+
+    def assign_assistant(
+        self, assistant_id: UUID, doctor_id: UUID, organisation_id: UUID, by: Actor
+    ) -> None:
+        uow = self.uow()
+        account = uow.get(Account, assistant_id)
+        account.assign_to(doctor_id, organisation_id, by=by)
+        uow.attach(self.ties.assign(assistant_id, doctor_id, organisation_id))
+        uow.save(account)
+
+    def unassign_assistant(self, assistant_id: UUID, doctor_id: UUID, by: Actor) -> bool:
+        uow = self.uow()
+        account = uow.get(Account, assistant_id)
+        if not account.unassign_from(doctor_id, by=by):
+            return False
+        uow.attach(self.ties.unassign(assistant_id, doctor_id))
+        uow.save(account)
+        return True
 
     def deactivate(self, account_id: UUID, by: Actor) -> Account:
         uow = self.uow()

@@ -6,13 +6,13 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
-from commands.ports import UnitOfWork
+from commands.ports import Ties, UnitOfWork
 from commands.results import NotFound, Saved
 from domain.actor import Actor, Role
 from domain.booking import Consultation, DoctorDay, Kind, SlotNotOffered
 from domain.calendar_links import ExternalCalendars
 from domain.organisation import Organisation
-from domain.patient import record_of
+from domain.patient import Link, record_of
 from domain.schedule import DoctorSchedule, Slot
 
 
@@ -62,7 +62,9 @@ class RecordNoShow:
     consultation_id: UUID
 
 
-def book_consultation(cmd: BookConsultation, uow: UnitOfWork) -> Saved:
+def book_consultation(cmd: BookConsultation, uow: UnitOfWork, ties: Ties) -> Saved:
+    """Book a free slot; the practice's organisation gains a consultation relationship with
+    the patient (its care team may then read the record)."""
     schedule = _schedule(uow, cmd.doctor_id)
     slot = _bookable(uow, schedule, cmd.practice_id, cmd.type_code, cmd.start, cmd.kind)
     organisation_id = schedule.practices[cmd.practice_id].organisation_id
@@ -82,10 +84,11 @@ def book_consultation(cmd: BookConsultation, uow: UnitOfWork) -> Saved:
     day = _day(uow, schedule, slot, cmd.actor)
     day.book(consultation.id, slot.interval, by=cmd.actor)
     uow.ensure_subject(cmd.patient_id)
+    uow.attach(ties.link(cmd.patient_id, organisation_id, Link.CARE))
     return uow.save(consultation, day)
 
 
-def book_urgent(cmd: BookUrgent, uow: UnitOfWork) -> Saved:
+def book_urgent(cmd: BookUrgent, uow: UnitOfWork, ties: Ties) -> Saved:
     schedule = _schedule(uow, cmd.doctor_id)
     organisation_id = (
         next(iter(schedule.practices.values())).organisation_id if schedule.practices else None
@@ -100,6 +103,8 @@ def book_urgent(cmd: BookUrgent, uow: UnitOfWork) -> Saved:
         by=_for(cmd.actor, cmd.patient_id),
     )
     uow.ensure_subject(cmd.patient_id)
+    if organisation_id is not None:
+        uow.attach(ties.link(cmd.patient_id, organisation_id, Link.CARE))
     return uow.save(consultation)
 
 

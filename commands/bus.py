@@ -32,8 +32,6 @@ HANDLERS: dict[type[Any], Handler] = {
     scheduling.LinkCalendar: scheduling.link_calendar,
     scheduling.UnlinkCalendar: scheduling.unlink_calendar,
     scheduling.RecordBusyPeriods: scheduling.record_busy_periods,
-    booking.BookConsultation: booking.book_consultation,
-    booking.BookUrgent: booking.book_urgent,
     booking.ConfirmConsultation: booking.confirm_consultation,
     booking.CancelConsultation: booking.cancel_consultation,
     booking.RescheduleConsultation: booking.reschedule_consultation,

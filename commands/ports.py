@@ -8,6 +8,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from commands.results import Saved
+from domain.patient import Link
 
 A = TypeVar("A", bound=Aggregate)
 
@@ -46,3 +47,15 @@ class UnitOfWork(Protocol):
     def save(self, *aggregates: Aggregate) -> Saved:
         """Record the pending events of all aggregates in one transaction; describe the first."""
         ...
+
+
+class Ties(Protocol):
+    """Row writers for who is tied to whom (adapters.relations), attached to a unit of work so
+    a tie changes in the same transaction as the events."""
+
+    def link(self, patient_id: UUID, party_id: UUID, relation: Link) -> object: ...
+    def unlink(self, patient_id: UUID, party_id: UUID, relation: Link) -> object: ...
+    def join(self, account_id: UUID, organisation_id: UUID) -> object: ...
+    def leave(self, account_id: UUID, organisation_id: UUID) -> object: ...
+    def assign(self, assistant_id: UUID, doctor_id: UUID, organisation_id: UUID) -> object: ...
+    def unassign(self, assistant_id: UUID, doctor_id: UUID) -> object: ...

@@ -32,6 +32,14 @@ class TotpNotEnrolled(DomainError):
     """The account has no confirmed second factor."""
 
 
+class NotAMember(DomainError):
+    """The account does not work for that organisation."""
+
+
+class RoleMismatch(DomainError):
+    """An organisation invited the account in a role other than the account's."""
+
+
 class Account(Aggregate):
     @staticmethod
     def create_id(email_index: bytes) -> UUID:
@@ -82,6 +90,19 @@ class Account(Aggregate):
     class Deactivated(RecordedEvent):
         pass
 
+    class JoinedOrganisation(RecordedEvent):
+        organisation_id: UUID
+
+    class LeftOrganisation(RecordedEvent):
+        organisation_id: UUID
+
+    class AssignedToDoctor(RecordedEvent):
+        doctor_id: UUID
+        organisation_id: UUID
+
+    class UnassignedFromDoctor(RecordedEvent):
+        doctor_id: UUID
+
     @event(Opened)
     def __init__(
         self, *, email: str, password_hash: str, role: Role, organisation_id: UUID | None, by: Actor
@@ -96,6 +117,8 @@ class Account(Aggregate):
         self.last_totp_step = 0
         self.active = True
         self.reset: tuple[str, datetime] | None = None
+        self.organisations: list[UUID] = [organisation_id] if organisation_id else []
+        self.assists: dict[UUID, UUID] = {}  # doctor -> organisation, for assistants
 
     @property
     def needs_second_factor(self) -> bool:
@@ -184,6 +207,56 @@ class Account(Aggregate):
     def disable_totp(self, *, by: Actor) -> None:
         self.totp_secret, self.totp_confirmed = None, False
         self.recovery_code_hashes = set()
+
+    # -- memberships (a practitioner works for several organisations) and assistants -----------
+
+    def join(self, organisation_id: UUID, role: Role, *, by: Actor) -> bool:
+        """Join another organisation in the account's own role; False if a member already."""
+        if Role(role) is not self.role:
+            raise RoleMismatch(f"the account is a {self.role.value}, not a {Role(role).value}")
+        if organisation_id in self.organisations:
+            return False
+        self._joined(organisation_id=organisation_id, by=by)
+        return True
+
+    @event(JoinedOrganisation)
+    def _joined(self, *, organisation_id: UUID, by: Actor) -> None:
+        self.organisations.append(organisation_id)
+
+    def leave(self, organisation_id: UUID, *, by: Actor) -> None:
+        if organisation_id not in self.organisations:
+            raise NotAMember(str(organisation_id))
+        for doctor_id, org in list(self.assists.items()):
+            if org == organisation_id:
+                self._unassigned(doctor_id=doctor_id, by=by)
+        self._left(organisation_id=organisation_id, by=by)
+
+    @event(LeftOrganisation)
+    def _left(self, *, organisation_id: UUID, by: Actor) -> None:
+        self.organisations.remove(organisation_id)
+
+    def assign_to(self, doctor_id: UUID, organisation_id: UUID, *, by: Actor) -> None:
+        """An assistant acts for a named doctor, within one organisation they share."""
+        if self.role is not Role.ASSISTANT:
+            raise RoleMismatch("only assistants act for a doctor")
+        if organisation_id not in self.organisations:
+            raise NotAMember(str(organisation_id))
+        if self.assists.get(doctor_id) != organisation_id:
+            self._assigned(doctor_id=doctor_id, organisation_id=organisation_id, by=by)
+
+    @event(AssignedToDoctor)
+    def _assigned(self, *, doctor_id: UUID, organisation_id: UUID, by: Actor) -> None:
+        self.assists[doctor_id] = organisation_id
+
+    def unassign_from(self, doctor_id: UUID, *, by: Actor) -> bool:
+        if doctor_id not in self.assists:
+            return False
+        self._unassigned(doctor_id=doctor_id, by=by)
+        return True
+
+    @event(UnassignedFromDoctor)
+    def _unassigned(self, *, doctor_id: UUID, by: Actor) -> None:
+        self.assists.pop(doctor_id, None)
 
     def deactivate(self, *, by: Actor) -> None:
         if self.active:

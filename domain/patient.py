@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -11,7 +12,7 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
-from domain.errors import ConsentNotGiven, InvalidValue, PatientErased
+from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
 from domain.personal import ERASED, RecordedCreation, RecordedEvent
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
@@ -22,6 +23,35 @@ class ConsentPurpose(StrEnum):
     DATA_SHARING = "data-sharing"
     RESEARCH = "research"
     RECORDING = "recording"
+
+
+class InvitationPurpose(StrEnum):
+    JOIN = "join"  # a record the practice made: the patient is invited to register (A1)
+    TRANSFER = "transfer"  # a beneficiary becomes independent of their holder (A4)
+
+
+class Link(StrEnum):
+    """How a party is tied to a patient record (kept apart from the events, for authorization)."""
+
+    SELF = "self"  # the record's own account
+    HOLDER = "holder"  # the patient account managing a beneficiary
+    CARE = "care"  # an organisation that booked a consultation with the patient
+
+
+class AlreadyHasAccount(DomainError):
+    """The record belongs to an account already."""
+
+
+class InvitationNotValid(DomainError):
+    """No open invitation matches (wrong link, used, declined, withdrawn or expired)."""
+
+
+@dataclass(frozen=True)
+class PendingInvitation:
+    purpose: InvitationPurpose
+    email: str
+    token_hash: str
+    expires_at: datetime
 
 
 class ErasureReason(StrEnum):
@@ -88,6 +118,26 @@ class Patient(Aggregate):
     class Erased(RecordedEvent):
         reason: ErasureReason
 
+    class BecameBeneficiary(RecordedEvent):
+        holder_id: UUID
+
+    class InvitationIssued(RecordedEvent):
+        personal_fields = ("email",)
+        purpose: InvitationPurpose
+        email: str
+        token_hash: str
+        expires_at: datetime
+
+    class InvitationDeclined(RecordedEvent):
+        pass
+
+    class InvitationWithdrawn(RecordedEvent):
+        pass
+
+    class AccountLinked(RecordedEvent):
+        account_id: UUID
+        former_holder_id: UUID | None
+
     @event(Registered)
     def __init__(
         self,
@@ -114,6 +164,9 @@ class Patient(Aggregate):
         self.self_registered = self_registered
         self.consents: set[ConsentPurpose] = set()
         self.erased = False
+        self.holder_id: UUID | None = None
+        self.account_id: UUID | None = None
+        self.invitation: PendingInvitation | None = None
 
     @classmethod
     def register(cls, *, by: Actor, patient_id: UUID | None = None, **fields: Any) -> Patient:
@@ -181,9 +234,98 @@ class Patient(Aggregate):
     def _erased(self, *, reason: ErasureReason, by: Actor) -> None:
         self.erased = True
         self.consents.clear()
+        self.invitation = None
         # a copy already in memory (a cache) forgets the personal data too
         for name in Patient.Registered.personal_fields:
             setattr(self, name, ERASED)
+
+    # -- beneficiaries, invitations and transfer (A1, A3, A4) ------------------------------------
+
+    @event(BecameBeneficiary)
+    def become_beneficiary_of(self, *, holder_id: UUID, by: Actor) -> None:
+        """Right after registration by the holder: the holder manages this record."""
+        self.holder_id = holder_id
+
+    def invite(
+        self,
+        *,
+        purpose: InvitationPurpose,
+        email: str,
+        token_hash: str,
+        expires_at: datetime,
+        by: Actor,
+    ) -> None:
+        """Offer the record to the owner of ``email``; a new offer replaces an open one."""
+        self._refuse_if_erased()
+        if self.account_id is not None:
+            raise AlreadyHasAccount(str(self.id))
+        if purpose is InvitationPurpose.TRANSFER and self.holder_id is None:
+            raise InvalidValue("only a beneficiary is transferred")
+        if purpose is InvitationPurpose.JOIN and self.holder_id is not None:
+            raise InvalidValue("a beneficiary becomes independent by transfer from the holder")
+        self._invitation_issued(
+            purpose=purpose,
+            email=normalise_email(email),
+            token_hash=token_hash,
+            expires_at=expires_at,
+            by=by,
+        )
+
+    @event(InvitationIssued)
+    def _invitation_issued(
+        self,
+        *,
+        purpose: InvitationPurpose,
+        email: str,
+        token_hash: str,
+        expires_at: datetime,
+        by: Actor,
+    ) -> None:
+        self.invitation = PendingInvitation(
+            InvitationPurpose(purpose), email, token_hash, expires_at
+        )
+
+    def open_invitation(self, token_hash: str, now: datetime) -> PendingInvitation:
+        """The invitation this link opens: single use, and only until it expires."""
+        invitation = self.invitation
+        if (
+            self.erased
+            or invitation is None
+            or invitation.token_hash != token_hash
+            or now >= invitation.expires_at
+        ):
+            raise InvitationNotValid(str(self.id))
+        return invitation
+
+    def accept_invitation(
+        self, token_hash: str, account_id: UUID, now: datetime, *, by: Actor
+    ) -> None:
+        """The record becomes the account's own; a former holder's access ends with it."""
+        self.open_invitation(token_hash, now)
+        self._account_linked(account_id=account_id, former_holder_id=self.holder_id, by=by)
+
+    @event(AccountLinked)
+    def _account_linked(
+        self, *, account_id: UUID, former_holder_id: UUID | None, by: Actor
+    ) -> None:
+        self.account_id, self.holder_id, self.invitation = account_id, None, None
+
+    def decline_invitation(self, token_hash: str, now: datetime, *, by: Actor) -> None:
+        self.open_invitation(token_hash, now)
+        self._invitation_declined(by=by)
+
+    @event(InvitationDeclined)
+    def _invitation_declined(self, *, by: Actor) -> None:
+        self.invitation = None
+
+    def withdraw_invitation(self, *, by: Actor) -> None:
+        if self.invitation is None:
+            raise InvitationNotValid(str(self.id))
+        self._invitation_withdrawn(by=by)
+
+    @event(InvitationWithdrawn)
+    def _invitation_withdrawn(self, *, by: Actor) -> None:
+        self.invitation = None
 
     def _refuse_if_erased(self) -> None:
         if self.erased:

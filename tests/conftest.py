@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import re
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -10,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
@@ -92,11 +95,22 @@ def services(settings: Settings) -> Iterator[Services]:
     built.close()
 
 
+#: the password of every account the tests open (Argon2id, as in production)
+PASSWORD = "clinic test passphrase"
+
+
 @dataclass
 class Person:
+    """Somebody with a real account and a signed-in session. Staff have two-factor
+    authentication (``totp``): the codes of the current time step and earlier are used, so
+    ``totp.at(time.time() + totp.interval)`` steps up once."""
+
     name: str
     actor: Actor
     token: str
+    email: str
+    password: str
+    totp: pyotp.TOTP | None
 
     @property
     def headers(self) -> dict[str, str]:
@@ -110,12 +124,41 @@ class Clinic:
         self.services, self.client = services, client
         self.org_a, self.org_b = uuid.uuid4(), uuid.uuid4()
 
-    def person(
-        self, name: str, role: Role, org: uuid.UUID | None, actor_id: uuid.UUID | None = None
-    ) -> Person:
-        actor = Actor(actor_id or uuid.uuid4(), role, org)
-        token = self.services.tokens.issue(actor.actor_id, role, org)
-        return Person(name, actor, token)
+    def person(self, name: str, role: Role, org: uuid.UUID | None) -> Person:
+        """Open an account (staff set up TOTP, as they must), sign in as ``POST /v1/sessions``
+        does and keep the session's token."""
+        accounts = self.services.accounts
+        slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "person"
+        email = f"{slug}-{uuid.uuid4().hex[:8]}@example.test"
+        account_id = accounts.open(email, PASSWORD, role, org)
+        totp, code = None, None
+        if role is not Role.PATIENT:
+            totp = self._second_factor(account_id)
+            code = totp.now()  # a later step than the confirmation's
+        signed = accounts.sign_in(email, PASSWORD, code)
+        assert not signed.enrolment_only
+        token = self.services.sessions.open(
+            signed.account_id,
+            signed.role,
+            signed.organisation_id,
+            stepped_up=signed.stepped_up,
+            enrolment_only=signed.enrolment_only,
+        )
+        return Person(name, Actor(account_id, role, org), token, email, PASSWORD, totp)
+
+    def _second_factor(self, account_id: uuid.UUID) -> pyotp.TOTP:
+        """Enrol and confirm TOTP with the previous time step's code (a used step cannot be
+        used again; one step of drift is accepted), leaving the current one for signing in."""
+        secret, _ = self.services.accounts.enrol_totp(account_id)
+        totp = pyotp.TOTP(secret)
+        left = totp.interval - time.time() % totp.interval
+        if left < 1.0:  # so that the previous step is still accepted when it is checked
+            time.sleep(left + 0.01)
+        codes = self.services.accounts.confirm_totp(
+            account_id, totp.at(time.time() - totp.interval)
+        )
+        assert codes, "TOTP confirmation refused"
+        return totp
 
     def register(self, by: Person, **fields: Any) -> dict[str, Any]:
         body = {"given_name": "Anna", "family_name": "Muster", **fields}

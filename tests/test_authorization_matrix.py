@@ -1,9 +1,13 @@
-"""Every route x every role x own / other record: allowed or refused exactly as intended.
+"""Every route x every role (and tie) x own / other record: allowed or refused exactly as intended.
 
 The routes come from the app's own OpenAPI document, so a new route without an entry here fails
 this test. "Own" is the actor's own record, organisation or schedule; "other" belongs to another
-organisation (or another patient). A refusal is a 403; an allowed call may still be refused for
-other reasons (409 slot taken, 404 grant unknown), but never with 403.
+organisation (or another patient). Besides the eight roles, three ties are actors of their own:
+a holder (own = the beneficiary they hold), a grantee (a caregiver with a delegation grant; own =
+the granted patient) and an assistant of the organisation who assists nobody (own = their
+organisation's records and Dr Weber, whom they do not assist). A refusal is a 403; an allowed
+call may still be refused for other reasons (409 slot taken or no second factor, 404 grant
+unknown), but never with 403.
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from enum import StrEnum
 from typing import Any
 
 from domain.actor import Role
@@ -23,38 +28,82 @@ CARE = {Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER}
 STAFF = CARE | {Role.ORG_ADMIN}
 ROLES: list[Role] = [r for r in Role if r is not Role.SYSTEM]
 
-Rule = Callable[[Role, bool], bool]  # (role, own) -> allowed
+
+class Tie(StrEnum):
+    HOLDER = "holder"  # a patient account holding a beneficiary
+    GRANTEE = "grantee"  # a caregiver (patient account) granted book, attend and read-records
+    LONE_ASSISTANT = "assistant-of-nobody"  # an assistant of organisation A assisting nobody
+
+
+Who = Role | Tie
+WHO: list[Who] = [*ROLES, *Tie]
+ROLE_OF: dict[Who, Role] = {
+    **{r: r for r in ROLES},
+    Tie.HOLDER: Role.PATIENT,
+    Tie.GRANTEE: Role.PATIENT,
+    Tie.LONE_ASSISTANT: Role.ASSISTANT,
+}
+
+Rule = Callable[[Who, bool], bool]  # (who, own) -> allowed
 
 
 def anyone_of(roles: set[Role]) -> Rule:
-    return lambda role, own: role in roles
+    """By role alone."""
+    return lambda who, own: ROLE_OF[who] in roles
 
 
 def own_only(roles: set[Role]) -> Rule:
-    return lambda role, own: role in roles and own
+    """The given roles, in their own organisation."""
+    return lambda who, own: ROLE_OF[who] in roles and own
 
 
-def patient_record(care: set[Role]) -> Rule:
-    """The patient on their own record; the given staff on their organisation's records."""
-    return lambda role, own: own and (role is Role.PATIENT or role in care)
+def doctor_own(roles: set[Role]) -> Rule:
+    """The doctor's own schedule or agenda: the doctor, and staff of the doctor's organisation
+    in the given roles; an assistant only for a doctor they assist."""
+    return lambda who, own: own and who in roles
+
+
+def patient_record(care: set[Role], *, holder: bool = True, grantee: bool = False) -> Rule:
+    """The patient on their own record (a holder on their beneficiary's, a grantee where the
+    grant's scopes reach); the given staff on their organisation's records."""
+
+    def rule(who: Who, own: bool) -> bool:
+        if who is Tie.HOLDER:
+            return own and holder
+        if who is Tie.GRANTEE:
+            return own and grantee
+        return own and (ROLE_OF[who] is Role.PATIENT or ROLE_OF[who] in care)
+
+    return rule
+
+
+def consultation(care: set[Role], *, holder: bool = True, grantee: bool = True) -> Rule:
+    """As ``patient_record``, but an assistant only for the doctors they assist."""
+    base = patient_record(care, holder=holder, grantee=grantee)
+    return lambda who, own: who is not Tie.LONE_ASSISTANT and base(who, own)
 
 
 @dataclass
 class World:
     clinic: Clinic
-    people: dict[Role, Person]
-    patient: dict[tuple[Role, bool], str]
+    people: dict[Who, Person]
+    patient: dict[tuple[Who, bool], str]
     doctor: dict[bool, Practices]
-    consultation: dict[tuple[Role, bool], str]
+    consultation: dict[tuple[Who, bool], str]
     slot: dict[bool, dict[str, Any]]
     org: dict[bool, uuid.UUID]
+    spare_assistant: Person
 
 
 def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
-    people: dict[Role, Person] = {r: clinic.person(r.value, r, clinic.org_a) for r in ROLES}
+    people: dict[Who, Person] = {r: clinic.person(r.value, r, clinic.org_a) for r in ROLES}
     people[Role.DOCTOR] = dr_weber
     people[Role.PATIENT] = clinic.person("Anna", Role.PATIENT, None)
     people[Role.COMPLIANCE_OFFICER] = clinic.person("Officer", Role.COMPLIANCE_OFFICER, None)
+    people[Tie.HOLDER] = clinic.person("Hana holder", Role.PATIENT, None)
+    people[Tie.GRANTEE] = clinic.person("Gus caregiver", Role.PATIENT, None)
+    people[Tie.LONE_ASSISTANT] = clinic.person("Lone assistant", Role.ASSISTANT, clinic.org_a)
+    spare = clinic.person("Spare assistant", Role.ASSISTANT, clinic.org_a)
     for org, admin in ((clinic.org_a, Role.ORG_ADMIN), (clinic.org_b, Role.ORG_ADMIN)):
         founder = clinic.person("founder", admin, org)
         founded = clinic.client.put(
@@ -63,9 +112,32 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
             json={"name": f"Clinic {org.hex[:4]}"},
         )
         assert founded.status_code == 200, founded.text
+    assisted = clinic.client.put(
+        f"/v1/doctors/{dr_weber.actor.actor_id}/assistants/{people[Role.ASSISTANT].actor.actor_id}",
+        headers=dr_weber.headers,
+        json={},
+    )
+    assert assisted.status_code == 200, assisted.text
     own_patient = clinic.register(dr_weber)["id"]
     other_patient = clinic.register(dr_other)["id"]
     annas = clinic.register(people[Role.PATIENT])["id"]
+    beneficiary = clinic.client.post(
+        "/v1/beneficiaries",
+        headers=people[Tie.HOLDER].headers,
+        json={"given_name": "Bea", "family_name": "Holder", "birth_date": "2019-05-01"},
+    )
+    assert beneficiary.status_code == 201, beneficiary.text
+    beneficiarys = str(beneficiary.json()["id"])
+    manager = people[Role.NURSE_MANAGER]
+    granted = clinic.client.post(
+        f"/v1/patients/{own_patient}/delegations",
+        headers=manager.headers,
+        json={
+            "grantee_id": str(people[Tie.GRANTEE].actor.actor_id),
+            "scopes": ["book", "attend", "read-records"],
+        },
+    )
+    assert granted.status_code == 201, granted.text
     doctors = {True: set_up_schedule(clinic, dr_weber), False: set_up_schedule(clinic, dr_other)}
     slots = {
         own: tomorrow_at(
@@ -84,34 +156,46 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
     mine = booked(dr_weber, own_patient, True, 0)
     theirs = booked(dr_other, other_patient, False, 0)
     annas_consultation = booked(people[Role.PATIENT], annas, True, 1)
+    beneficiarys_consultation = booked(people[Tie.HOLDER], beneficiarys, True, 2)
+    own_record: dict[Who, tuple[str, str]] = {
+        Role.PATIENT: (annas, annas_consultation),
+        Tie.HOLDER: (beneficiarys, beneficiarys_consultation),
+    }
     patient = {
-        (role, own): (annas if role is Role.PATIENT else own_patient) if own else other_patient
-        for role in ROLES
+        (who, own): own_record.get(who, (own_patient, mine))[0] if own else other_patient
+        for who in WHO
         for own in (True, False)
     }
-    consultation = {
-        (role, own): (annas_consultation if role is Role.PATIENT else mine) if own else theirs
-        for role in ROLES
+    consultations = {
+        (who, own): own_record.get(who, (own_patient, mine))[1] if own else theirs
+        for who in WHO
         for own in (True, False)
     }
+    spare_assigned = clinic.client.put(
+        f"/v1/doctors/{dr_weber.actor.actor_id}/assistants/{spare.actor.actor_id}",
+        headers=dr_weber.headers,
+        json={},
+    )
+    assert spare_assigned.status_code == 200, spare_assigned.text
     return World(
         clinic,
         people,
         patient,
         doctors,
-        consultation,
+        consultations,
         slots,
         {True: clinic.org_a, False: clinic.org_b},
+        spare,
     )
 
 
 @dataclass(frozen=True)
 class Case:
     rule: Rule
-    call: Callable[[World, Role, bool], tuple[str, str, dict[str, Any]]]
+    call: Callable[[World, Who, bool], tuple[str, str, dict[str, Any]]]
 
 
-def p(world: World, role: Role, own: bool) -> str:
+def p(world: World, role: Who, own: bool) -> str:
     return world.patient[(role, own)]
 
 
@@ -123,11 +207,11 @@ def pr(world: World, own: bool) -> str:
     return str(world.doctor[own].city)
 
 
-def c(world: World, role: Role, own: bool) -> str:
+def c(world: World, role: Who, own: bool) -> str:
     return world.consultation[(role, own)]
 
 
-def booking(world: World, role: Role, own: bool) -> dict[str, Any]:
+def booking(world: World, role: Who, own: bool) -> dict[str, Any]:
     slot = world.slot[own]
     return {
         "patient_id": p(world, role, own),
@@ -156,7 +240,8 @@ CASES: dict[tuple[str, str], Case] = {
         anyone_of(CARE), lambda w, r, o: ("POST", "/v1/patients/_search", {"json": {}})
     ),
     ("GET", "/v1/patients/{patient_id}"): Case(
-        patient_record(CARE), lambda w, r, o: ("GET", f"/v1/patients/{p(w, r, o)}", {})
+        patient_record(CARE, grantee=True),
+        lambda w, r, o: ("GET", f"/v1/patients/{p(w, r, o)}", {}),
     ),
     ("PATCH", "/v1/patients/{patient_id}/contact-details"): Case(
         patient_record(CARE),
@@ -191,7 +276,7 @@ CASES: dict[tuple[str, str], Case] = {
         lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}/delegations/{uuid.uuid4()}", {}),
     ),
     ("GET", "/v1/patients/{patient_id}/consultations"): Case(
-        lambda role, own: role in STAFF or (role is Role.PATIENT and own),
+        lambda who, own: ROLE_OF[who] in STAFF or (ROLE_OF[who] is Role.PATIENT and own),
         lambda w, r, o: ("GET", f"/v1/patients/{p(w, r, o)}/consultations", {}),
     ),
     ("GET", "/v1/compliance/patients/{patient_id}/timeline"): Case(
@@ -230,7 +315,7 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("PUT", "/v1/doctors/{doctor_id}/schedule"): Case(
-        own_only(MANAGE),
+        doctor_own(MANAGE),
         lambda w, r, o: (
             "PUT",
             f"/v1/doctors/{d(w, o)}/schedule",
@@ -244,7 +329,7 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("POST", "/v1/doctors/{doctor_id}/practices"): Case(
-        own_only(MANAGE),
+        doctor_own(MANAGE),
         lambda w, r, o: (
             "POST",
             f"/v1/doctors/{d(w, o)}/practices",
@@ -252,7 +337,7 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("PUT", "/v1/doctors/{doctor_id}/practices/{practice_id}/consultation-types/{code}"): Case(
-        own_only(MANAGE),
+        doctor_own(MANAGE),
         lambda w, r, o: (
             "PUT",
             f"/v1/doctors/{d(w, o)}/practices/{pr(w, o)}/consultation-types/video-15",
@@ -260,7 +345,7 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("PUT", "/v1/doctors/{doctor_id}/practices/{practice_id}/weekly-hours/{weekday}"): Case(
-        own_only(MANAGE),
+        doctor_own(MANAGE),
         lambda w, r, o: (
             "PUT",
             f"/v1/doctors/{d(w, o)}/practices/{pr(w, o)}/weekly-hours/6",
@@ -268,7 +353,7 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("PUT", "/v1/doctors/{doctor_id}/practices/{practice_id}/dates/{day}"): Case(
-        own_only(MANAGE),
+        doctor_own(MANAGE),
         lambda w, r, o: (
             "PUT",
             f"/v1/doctors/{d(w, o)}/practices/{pr(w, o)}/dates/{SOON.date()}",
@@ -276,7 +361,7 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("POST", "/v1/doctors/{doctor_id}/time-off"): Case(
-        own_only(MANAGE),
+        doctor_own(MANAGE),
         lambda w, r, o: (
             "POST",
             f"/v1/doctors/{d(w, o)}/time-off",
@@ -290,11 +375,11 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("DELETE", "/v1/doctors/{doctor_id}/time-off/{period_id}"): Case(
-        own_only(MANAGE),
+        doctor_own(MANAGE),
         lambda w, r, o: ("DELETE", f"/v1/doctors/{d(w, o)}/time-off/{uuid.uuid4()}", {}),
     ),
     ("POST", "/v1/doctors/{doctor_id}/calendars"): Case(
-        own_only(MANAGE),
+        doctor_own(MANAGE),
         lambda w, r, o: (
             "POST",
             f"/v1/doctors/{d(w, o)}/calendars",
@@ -302,11 +387,11 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("DELETE", "/v1/doctors/{doctor_id}/calendars/{calendar_id}"): Case(
-        own_only(MANAGE),
+        doctor_own(MANAGE),
         lambda w, r, o: ("DELETE", f"/v1/doctors/{d(w, o)}/calendars/{uuid.uuid4()}", {}),
     ),
     ("POST", "/v1/doctors/{doctor_id}/calendars/sync"): Case(
-        own_only(MANAGE), lambda w, r, o: ("POST", f"/v1/doctors/{d(w, o)}/calendars/sync", {})
+        doctor_own(MANAGE), lambda w, r, o: ("POST", f"/v1/doctors/{d(w, o)}/calendars/sync", {})
     ),
     ("GET", "/v1/doctors/{doctor_id}/slots"): Case(
         anyone_of(STAFF | {Role.PATIENT}),
@@ -317,15 +402,15 @@ CASES: dict[tuple[str, str], Case] = {
         lambda w, r, o: ("GET", "/v1/slots", {"params": {"specialty": "cardiology"}}),
     ),
     ("GET", "/v1/doctors/{doctor_id}/agenda"): Case(
-        own_only({Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN, Role.NURSE_MANAGER}),
+        doctor_own({Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN, Role.NURSE_MANAGER}),
         lambda w, r, o: ("GET", f"/v1/doctors/{d(w, o)}/agenda", {}),
     ),
     ("POST", "/v1/consultations"): Case(
-        patient_record(STAFF),
+        consultation(STAFF),
         lambda w, r, o: ("POST", "/v1/consultations", {"json": booking(w, r, o)}),
     ),
     ("POST", "/v1/consultations/urgent"): Case(
-        patient_record(STAFF),
+        consultation(STAFF),
         lambda w, r, o: (
             "POST",
             "/v1/consultations/urgent",
@@ -333,14 +418,14 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("GET", "/v1/consultations/{consultation_id}"): Case(
-        patient_record(STAFF), lambda w, r, o: ("GET", f"/v1/consultations/{c(w, r, o)}", {})
+        consultation(STAFF), lambda w, r, o: ("GET", f"/v1/consultations/{c(w, r, o)}", {})
     ),
     ("POST", "/v1/consultations/{consultation_id}/confirm"): Case(
-        patient_record(STAFF),
+        consultation(STAFF),
         lambda w, r, o: ("POST", f"/v1/consultations/{c(w, r, o)}/confirm", {}),
     ),
     ("POST", "/v1/consultations/{consultation_id}/reschedule"): Case(
-        patient_record(STAFF),
+        consultation(STAFF),
         lambda w, r, o: (
             "POST",
             f"/v1/consultations/{c(w, r, o)}/reschedule",
@@ -348,10 +433,11 @@ CASES: dict[tuple[str, str], Case] = {
         ),
     ),
     ("POST", "/v1/consultations/{consultation_id}/no-show"): Case(
-        own_only(STAFF), lambda w, r, o: ("POST", f"/v1/consultations/{c(w, r, o)}/no-show", {})
+        lambda who, own: who is not Tie.LONE_ASSISTANT and own_only(STAFF)(who, own),
+        lambda w, r, o: ("POST", f"/v1/consultations/{c(w, r, o)}/no-show", {}),
     ),
     ("POST", "/v1/consultations/{consultation_id}/cancel"): Case(
-        patient_record(STAFF),
+        consultation(STAFF),
         lambda w, r, o: (
             "POST",
             f"/v1/consultations/{c(w, r, o)}/cancel",
@@ -401,15 +487,71 @@ CASES: dict[tuple[str, str], Case] = {
             {},
         ),
     ),
+    ("GET", "/v1/beneficiaries"): Case(
+        anyone_of({Role.PATIENT}), lambda w, r, o: ("GET", "/v1/beneficiaries", {})
+    ),
+    ("POST", "/v1/beneficiaries"): Case(
+        anyone_of({Role.PATIENT}),
+        lambda w, r, o: (
+            "POST",
+            "/v1/beneficiaries",
+            {"json": {"given_name": "Kid", "family_name": "Person"}},
+        ),
+    ),
+    ("POST", "/v1/beneficiaries/{patient_id}/transfer"): Case(
+        lambda who, own: who is Tie.HOLDER and own,
+        lambda w, r, o: (
+            "POST",
+            f"/v1/beneficiaries/{p(w, r, o)}/transfer",
+            {"json": {"email": f"b{uuid.uuid4().hex[:8]}@example.lu"}},
+        ),
+    ),
+    ("DELETE", "/v1/beneficiaries/{patient_id}/transfer"): Case(
+        lambda who, own: who is Tie.HOLDER and own,
+        lambda w, r, o: ("DELETE", f"/v1/beneficiaries/{p(w, r, o)}/transfer", {}),
+    ),
+    ("POST", "/v1/patients/{patient_id}/invitation"): Case(
+        lambda who, own: own and who in (Role.DOCTOR, Role.ASSISTANT, Tie.LONE_ASSISTANT),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/patients/{p(w, r, o)}/invitation",
+            {"json": {"email": f"i{uuid.uuid4().hex[:8]}@example.lu"}},
+        ),
+    ),
+    ("PUT", "/v1/doctors/{doctor_id}/assistants/{assistant_id}"): Case(
+        doctor_own({Role.DOCTOR, Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "PUT",
+            f"/v1/doctors/{d(w, o)}/assistants/{w.spare_assistant.actor.actor_id}",
+            {"json": {}},
+        ),
+    ),
+    ("DELETE", "/v1/doctors/{doctor_id}/assistants/{assistant_id}"): Case(
+        doctor_own({Role.DOCTOR, Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "DELETE",
+            f"/v1/doctors/{d(w, o)}/assistants/{w.spare_assistant.actor.actor_id}",
+            {},
+        ),
+    ),
+    ("GET", "/v1/doctors/{doctor_id}/assistants"): Case(
+        doctor_own({Role.DOCTOR, Role.ORG_ADMIN}),
+        lambda w, r, o: ("GET", f"/v1/doctors/{d(w, o)}/assistants", {}),
+    ),
+    ("DELETE", "/v1/organisations/{organisation_id}/staff/{account_id}"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: ("DELETE", f"/v1/organisations/{w.org[o]}/staff/{uuid.uuid4()}", {}),
+    ),
     ("DELETE", "/v1/patients/{patient_id}"): Case(
         patient_record({Role.ORG_ADMIN}),
         lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}", {}),
     ),
 }
 
-#: routes of the sign-in flow: no bootstrap token opens them (a session of one's own does)
+#: routes of the sign-in flow: only a live session of one's own opens them
 SESSION_ROUTES = {
     ("DELETE", "/v1/sessions/current"),
+    ("GET", "/v1/accounts/me"),
     ("POST", "/v1/sessions/current/step-up"),
     ("POST", "/v1/accounts/me/password"),
     ("POST", "/v1/accounts/me/totp"),
@@ -423,6 +565,8 @@ PUBLIC_ROUTES = {
     ("POST", "/v1/accounts/password-reset"),
     ("POST", "/v1/accounts/password-reset/confirm"),
     ("POST", "/v1/invitations/accept"),
+    ("POST", "/v1/record-invitations/accept"),
+    ("POST", "/v1/record-invitations/decline"),
 }
 
 
@@ -439,7 +583,7 @@ def test_every_route_every_role_own_and_other(
     wrong: list[str] = []
     checked = 0
     for (method, path), case in CASES.items():  # erasure last: it is in the table last
-        for role in ROLES:
+        for role in WHO:
             for own in (False, True):
                 verb, url, kwargs = case.call(world, role, own)
                 response = clinic.client.request(
@@ -454,18 +598,21 @@ def test_every_route_every_role_own_and_other(
                         f": {response.status_code} {response.text[:120]}"
                     )
     assert not wrong, "\n".join(wrong)
-    assert checked == len(CASES) * len(ROLES) * 2
+    assert checked == len(CASES) * len(WHO) * 2
 
 
-def test_session_routes_refuse_bootstrap_tokens(clinic: Clinic, dr_weber: Person) -> None:
-    for method, path in SESSION_ROUTES:
-        response = clinic.client.request(
-            method,
-            path,
-            headers=dr_weber.headers,
-            json={"code": "123456", "current": "x", "new": "y"},
-        )
-        assert response.status_code in (401, 422), (method, path, response.status_code)
+def test_session_routes_need_a_live_session(clinic: Clinic, dr_weber: Person) -> None:
+    signed_out = clinic.client.delete("/v1/sessions/current", headers=dr_weber.headers)
+    assert signed_out.status_code == 204
+    for headers in ({}, {"Authorization": "Bearer ts_unknown"}, dr_weber.headers):
+        for method, path in SESSION_ROUTES:
+            response = clinic.client.request(
+                method,
+                path,
+                headers=headers,
+                json={"code": "123456", "current": "x", "new": "y"},
+            )
+            assert response.status_code == 401, (method, path, headers, response.status_code)
 
 
 def test_nobody_reads_a_patient_of_another_organisation_through_lists(

@@ -64,7 +64,7 @@ def test_a_caldav_event_blocks_its_time_and_removing_it_frees_the_time(
     )
     assert linked.status_code == 201, linked.text
     assert start not in free_starts(clinic, dr_weber, sync(clinic, dr_weber))
-    patient = uuid.uuid4()
+    patient = clinic.register(dr_weber)["id"]
     refused = book_video(clinic, dr_weber, practices, slot, patient)
     assert refused.status_code == 409 and refused.json()["type"].endswith("slot-not-offered")
 
@@ -83,7 +83,7 @@ def test_an_ics_feed_blocks_too_and_a_booking_it_now_overlaps_is_flagged(
     practices = set_up_schedule(clinic, dr_weber)
     slot = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15", 3)
     start = datetime.fromisoformat(slot["start"])
-    booked = book_video(clinic, dr_weber, practices, slot, uuid.uuid4())
+    booked = book_video(clinic, dr_weber, practices, slot, clinic.register(dr_weber)["id"])
     assert booked.status_code == 201
     clinic.services.worker.tick()  # the agenda knows the booking
     feed = web.serve(f"/{uuid.uuid4().hex}.ics", vcalendar(busy_event("surgery-1", start, 30)))

@@ -73,7 +73,7 @@ def test_a_booking_template_presets_what_gets_booked(
     assert template.status_code == 200, template.text
     practices = set_up_schedule(clinic, dr_weber)
     slot = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15")
-    booked = book_video(clinic, dr_weber, practices, slot, uuid.uuid4()).json()
+    booked = book_video(clinic, dr_weber, practices, slot, clinic.register(dr_weber)["id"]).json()
     shown = clinic.client.get(f"/v1/consultations/{booked['id']}", headers=dr_weber.headers)
     assert shown.json()["options"] == {
         "room": "sfu",
@@ -94,7 +94,7 @@ def test_a_booking_recorded_before_templates_existed_reads_back_upcast(
 ) -> None:
     practices = set_up_schedule(clinic, dr_weber)
     slot = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15")
-    booked = book_video(clinic, dr_weber, practices, slot, uuid.uuid4()).json()
+    booked = book_video(clinic, dr_weber, practices, slot, clinic.register(dr_weber)["id"]).json()
     consultation_id = uuid.UUID(booked["id"])
     with services.db.transaction() as cur:  # turn the stored event into a version 1 event
         cur.execute(

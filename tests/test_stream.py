@@ -313,7 +313,7 @@ def test_a_consultations_life_is_on_its_own_topic_and_counted_for_analysts(
     practices = set_up_schedule(clinic, dr_weber)
     slot = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15")
     later = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15", 3)
-    patient = uuid.uuid4()
+    patient = clinic.register(dr_weber)["id"]
     booked = book_video(clinic, dr_weber, practices, slot, patient).json()
     base = f"/v1/consultations/{booked['id']}"
     clinic.client.post(f"{base}/confirm", headers=dr_weber.headers)

@@ -94,14 +94,20 @@ def test_a_read_model_is_rebuilt_from_the_command_line(
     assert unknown.exit_code == 2
 
 
-def test_a_bootstrap_token_is_issued_from_the_command_line(services: Services) -> None:
+def test_the_first_admin_account_is_created_from_the_command_line(services: Services) -> None:
     org = uuid.uuid4()
+    options = ["--email", "First@Example.lu", "--role", "org-admin", "--organisation", str(org)]
     result = CliRunner().invoke(
         cli,
-        ["token", "issue", "--role", "nurse", "--organisation", str(org)],
+        ["account", "create", *options],
+        input="a long first passphrase\na long first passphrase\n",
         env=_env(services),
     )
     assert result.exit_code == 0, result.output
-    token = result.stdout.strip().splitlines()[-1]
-    actor = services.tokens.resolve(token)
-    assert actor is not None and actor.role is Role.NURSE and actor.organisation_id == org
+    account_id = services.accounts.account_id("first@example.lu")
+    assert f"account {account_id} (org-admin)" in result.stdout
+    signed = services.accounts.sign_in("first@example.lu", "a long first passphrase", None)
+    assert (signed.role, signed.organisation_id) == (Role.ORG_ADMIN, org)
+    assert signed.enrolment_only  # staff set up their second factor before anything else
+    gone = CliRunner().invoke(cli, ["token", "issue", "--role", "nurse"], env=_env(services))
+    assert gone.exit_code != 0  # no bootstrap tokens any more

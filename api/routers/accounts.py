@@ -20,7 +20,9 @@ from commands.accounts import (
     SecondFactorMandatory,
     SecondFactorRequired,
 )
-from domain.account import AccountDeactivated, AccountLocked, TotpNotEnrolled
+from domain.account import Account, AccountDeactivated, AccountLocked, TotpNotEnrolled
+from domain.actor import Role
+from domain.patient import record_of
 
 router = APIRouter(prefix="/v1", tags=["accounts"], responses=PROBLEM_RESPONSES)
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
@@ -125,6 +127,28 @@ def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
         "account_id": signed.account_id,
         "role": signed.role.value,
         "enrolment_only": signed.enrolment_only,
+    }
+
+
+@router.get("/accounts/me")
+def who_am_i(request: Request, current: CurrentSession) -> dict[str, Any]:
+    """The signed-in account: role, organisations, own record, beneficiaries held, doctors
+    assisted; what a client needs to show the right screens."""
+    session, _ = current
+    services = services_of(request)
+    account = services.bus_uow().get(Account, session.account_id)
+    relations = services.relations
+    own = relations.own_record(account.id)
+    if own is None and account.role is Role.PATIENT:
+        own = record_of(account.id) if services.patient_exists(record_of(account.id)) else None
+    return {
+        "account_id": account.id,
+        "role": account.role.value,
+        "organisations": relations.memberships(account.id),
+        "record_id": own,
+        "beneficiaries": relations.held_by(account.id),
+        "assists": [{"doctor_id": d, "organisation_id": o} for d, o in account.assists.items()],
+        "second_factor": account.totp_confirmed,
     }
 
 

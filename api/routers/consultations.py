@@ -8,9 +8,14 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
 
-from api.auth import CurrentActor, authorize_consultation
+from api.auth import (
+    CurrentActor,
+    authorize_consultation,
+    authorize_patient,
+    consultation_ties,
+)
 from api.composition import Services
-from api.policy import Action, ConsultationScope, decide_for_consultation
+from api.policy import STAFF, Action, ConsultationScope, Subject, decide_for_consultation
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import AfterHeader, AfterQuery, accepted, await_position
 from api.routers.schedules import consultation_out
@@ -25,9 +30,9 @@ from api.schemas import Accepted
 from api.state import services_of
 from commands import booking as cmd
 from commands.results import Saved
-from domain.actor import Role
+from domain.actor import Actor, Role
 from domain.booking import Consultation, Kind, SlotNotOffered, SlotTaken
-from domain.delegation import Scope
+from domain.patient import Patient
 from domain.schedule import DoctorSchedule
 
 router = APIRouter(prefix="/v1/consultations", tags=["consultations"], responses=PROBLEM_RESPONSES)
@@ -78,10 +83,7 @@ def book(
     """Book a free slot. A slot someone else just took answers 409 with the next free ones."""
     services = services_of(request)
     scope = _booking_scope(services, body.patient_id, body.doctor_id, body.practice_id)
-    if not decide_for_consultation(actor, Action.BOOK, scope):
-        if not services.grants.allows(actor.actor_id, body.patient_id, Scope.BOOK):
-            authorize_consultation(actor, Action.BOOK, scope)  # raises the 403
-        actor = actor.acting_for(body.patient_id)  # booking under a delegation grant
+    actor = _may_book(request, actor, scope)
     try:
         saved = services.bus.handle(
             cmd.BookConsultation(
@@ -113,8 +115,8 @@ def book_urgent(
 ) -> dict[str, Any]:
     """Urgent: booked at once outside the schedule; on the doctor's agenda right away."""
     services = services_of(request)
-    authorize_consultation(
-        actor, Action.BOOK, _booking_scope(services, body.patient_id, body.doctor_id, None)
+    actor = _may_book(
+        request, actor, _booking_scope(services, body.patient_id, body.doctor_id, None)
     )
     saved = services.bus.handle(
         cmd.BookUrgent(actor, body.patient_id, body.doctor_id, body.reason, body.minutes)
@@ -122,19 +124,30 @@ def book_urgent(
     return accepted(response, saved)
 
 
+def _may_book(request: Request, actor: Actor, scope: ConsultationScope) -> Actor:
+    """The patient (or their holder, or a grantee with the booking scope); staff of the
+    practice's organisation, for a patient whose record they may see."""
+    acting = authorize_consultation(request, actor, Action.BOOK, scope)
+    if acting.on_behalf_of is None and actor.role is not Role.PATIENT:
+        patient = services_of(request).bus_uow().get(Patient, scope.patient_id)
+        authorize_patient(request, actor, Action.BOOK, Subject(patient.id, patient.organisation_id))
+    return acting
+
+
 def _load(services: Services, consultation_id: UUID) -> Consultation:
     return services.bus_uow().get(Consultation, consultation_id)
 
 
-def _change(request: Request, consultation_id: UUID, actor: Any) -> Services:
+def _change(request: Request, consultation_id: UUID, actor: Actor) -> tuple[Services, Actor]:
     services = services_of(request)
     c = _load(services, consultation_id)
-    authorize_consultation(
+    actor = authorize_consultation(
+        request,
         actor,
         Action.CHANGE_CONSULTATION,
         ConsultationScope(c.patient_id, c.doctor_id, c.organisation_id),
     )
-    return services
+    return services, actor
 
 
 @router.get("/{consultation_id}", response_model=ConsultationOut)
@@ -142,6 +155,7 @@ def read(consultation_id: UUID, request: Request, actor: CurrentActor) -> dict[s
     services = services_of(request)
     c = _load(services, consultation_id)
     authorize_consultation(
+        request,
         actor,
         Action.READ_CONSULTATION,
         ConsultationScope(c.patient_id, c.doctor_id, c.organisation_id),
@@ -169,7 +183,7 @@ def read(consultation_id: UUID, request: Request, actor: CurrentActor) -> dict[s
 def confirm(
     consultation_id: UUID, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
-    services = _change(request, consultation_id, actor)
+    services, actor = _change(request, consultation_id, actor)
     return accepted(response, services.bus.handle(cmd.ConfirmConsultation(actor, consultation_id)))
 
 
@@ -181,7 +195,7 @@ def cancel(
     response: Response,
     actor: CurrentActor,
 ) -> dict[str, Any]:
-    services = _change(request, consultation_id, actor)
+    services, actor = _change(request, consultation_id, actor)
     return accepted(
         response, services.bus.handle(cmd.CancelConsultation(actor, consultation_id, body.reason))
     )
@@ -196,7 +210,7 @@ def reschedule(
     actor: CurrentActor,
 ) -> dict[str, Any]:
     """Move to another free slot atomically: never both times held, never neither."""
-    services = _change(request, consultation_id, actor)
+    services, actor = _change(request, consultation_id, actor)
     try:
         saved: Saved = services.bus.handle(
             cmd.RescheduleConsultation(actor, consultation_id, body.start)
@@ -215,7 +229,7 @@ def reschedule(
 def no_show(
     consultation_id: UUID, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
-    services = _change(request, consultation_id, actor)
+    services, actor = _change(request, consultation_id, actor)
     if actor.role is Role.PATIENT:
         raise Problem(403, "forbidden", "No-shows are recorded by the practice")
     return accepted(response, services.bus.handle(cmd.RecordNoShow(actor, consultation_id)))
@@ -234,13 +248,16 @@ def patient_consultations(
     after: AfterQuery = None,
     after_header: AfterHeader = None,
 ) -> list[dict[str, Any]]:
-    """A patient's appointments (for the patient, or the care team of the organisation)."""
-    authorize_consultation(
-        actor,
-        Action.READ_CONSULTATION,
-        ConsultationScope(patient_id, patient_id, actor.organisation_id),
-    )  # the patient, or staff (by role)
+    """A patient's appointments: for the patient (or their holder, or a grantee), and for the
+    care team of each appointment's organisation."""
     services = services_of(request)
+    probe = ConsultationScope(patient_id, patient_id, actor.organisation_id)
+    ties = consultation_ties(request, actor, probe)
+    # staff see the list, filtered below to what each consultation allows them
+    if actor.role not in STAFF and not decide_for_consultation(
+        actor, Action.READ_CONSULTATION, probe, ties
+    ):
+        raise Problem(403, "forbidden", "Your role does not allow this for that patient")
     await_position(services, "agenda", after, after_header)
     entries = [
         e
@@ -249,6 +266,7 @@ def patient_consultations(
             actor,
             Action.READ_CONSULTATION,
             ConsultationScope(e.patient_id, e.doctor_id, e.organisation_id),
+            ties,
         )
     ]
     return [consultation_out(e) for e in entries]

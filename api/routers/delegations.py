@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response, status
 from pydantic import AwareDatetime, Field
 
-from api.auth import CurrentActor, authorize
+from api.auth import CurrentActor, authorize_patient
 from api.policy import Action, Subject
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import accepted
@@ -42,7 +42,9 @@ def give(
     patient_id: UUID, body: GrantBody, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
     """By the patient, or the nurse manager of the patient's organisation."""
-    authorize(actor, Action.MANAGE_DELEGATION, _subject(request, patient_id))
+    actor = authorize_patient(
+        request, actor, Action.MANAGE_DELEGATION, _subject(request, patient_id)
+    )
     saved = services_of(request).bus.handle(
         GiveGrant(
             actor,
@@ -61,7 +63,9 @@ def revoke(
     patient_id: UUID, grant_id: UUID, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
     services = services_of(request)
-    authorize(actor, Action.MANAGE_DELEGATION, _subject(request, patient_id))
+    actor = authorize_patient(
+        request, actor, Action.MANAGE_DELEGATION, _subject(request, patient_id)
+    )
     grant = services.bus_uow().get(Grant, grant_id)
     if grant.patient_id != patient_id:
         raise Problem(404, "not-found", "No such grant for that patient")

@@ -9,7 +9,8 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
 
-from api.auth import CurrentActor
+from api.auth import CurrentActor, authorize_organisation, organisation_chain
+from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import accepted
 from api.schemas import Accepted, Body
@@ -39,23 +40,8 @@ class TemplateBody(Body):
     duration_minutes: int | None = Field(default=None, ge=5, le=480)
 
 
-def _in_tree(request: Request, ancestor: UUID | None, organisation_id: UUID | None) -> bool:
-    """Whether ``organisation_id`` is ``ancestor`` or one of its sub-organisations."""
-    uow = services_of(request).bus_uow()
-    current, depth = organisation_id, 0
-    while current is not None and depth < 20:
-        if current == ancestor:
-            return True
-        found = uow.find(Organisation, current)
-        current, depth = (found.parent_id if found else None), depth + 1
-    return False
-
-
 def _admin(request: Request, actor: Actor, organisation_id: UUID) -> None:
-    if actor.role is not Role.ORG_ADMIN or not _in_tree(
-        request, actor.organisation_id, organisation_id
-    ):
-        raise Problem(403, "forbidden", "Only the organisation's admins (or those above it)")
+    authorize_organisation(request, actor, Action.MANAGE_ORGANISATION, organisation_id)
 
 
 @router.put("/{organisation_id}", response_model=Accepted)
@@ -67,10 +53,14 @@ def found(
     actor: CurrentActor,
 ) -> dict[str, Any]:
     """Record one's own organisation, or found a sub-organisation under it."""
-    own = organisation_id == actor.organisation_id and body.parent_id is None
-    if actor.role is not Role.ORG_ADMIN or not (
-        own or _in_tree(request, actor.organisation_id, body.parent_id)
-    ):
+    # one's own organisation, or a new one under an organisation of one's tree
+    authorize_organisation(
+        request,
+        actor,
+        Action.MANAGE_ORGANISATION,
+        organisation_id if body.parent_id is None else body.parent_id,
+    )
+    if body.parent_id is None and organisation_id != actor.organisation_id:
         raise Problem(403, "forbidden", "Org admins found their own organisation's tree only")
     return accepted(
         response,
@@ -83,10 +73,7 @@ def found(
 @router.get("/{organisation_id}")
 def read(organisation_id: UUID, request: Request, actor: CurrentActor) -> dict[str, Any]:
     """Name, parent, settings and booking templates, for the organisation's own staff."""
-    if actor.role in (Role.PATIENT, Role.ANALYST, Role.COMPLIANCE_OFFICER) or not _in_tree(
-        request, actor.organisation_id, organisation_id
-    ):
-        raise Problem(403, "forbidden", "Staff of the organisation (or above it) only")
+    authorize_organisation(request, actor, Action.READ_ORGANISATION, organisation_id)
     organisation = services_of(request).bus_uow().get(Organisation, organisation_id)
     return {
         "id": organisation.id,
@@ -165,15 +152,46 @@ def invite(
     return {"id": invitation_id}
 
 
+def _member(request: Request, organisation_id: UUID, account_id: UUID) -> Account:
+    account = services_of(request).bus_uow().find(Account, account_id)
+    if account is None or organisation_id not in account.organisations:
+        raise Problem(404, "not-found", "No such member of staff in this organisation")
+    return account
+
+
+@router.delete("/{organisation_id}/staff/{account_id}")
+def remove_member(
+    organisation_id: UUID, account_id: UUID, request: Request, actor: CurrentActor
+) -> dict[str, Any]:
+    """End someone's work for this organisation (they keep their other organisations); an
+    account left with none is deactivated and its sessions end at once."""
+    authorize_organisation(request, actor, Action.MANAGE_STAFF, organisation_id)
+    _member(request, organisation_id, account_id)
+    services = services_of(request)
+    account = services.accounts.leave(account_id, organisation_id, actor)
+    ended = 0 if account.active else services.sessions.revoke_all(account_id)
+    return {"id": account_id, "organisations": account.organisations, "sessions_ended": ended}
+
+
 @router.post("/{organisation_id}/staff/{account_id}/deactivate")
 def deactivate(
     organisation_id: UUID, account_id: UUID, request: Request, actor: CurrentActor
 ) -> dict[str, Any]:
-    """The account can no longer sign in, and its sessions end at once."""
-    _admin(request, actor, organisation_id)
+    """The account can no longer sign in, and its sessions end at once. Only for an account
+    that works nowhere outside this organisation's tree (else: remove it from here)."""
+    authorize_organisation(request, actor, Action.MANAGE_STAFF, organisation_id)
     services = services_of(request)
     account = services.bus_uow().find(Account, account_id)
-    if account is None or not _in_tree(request, organisation_id, account.organisation_id):
+    if account is None or not any(
+        organisation_id in organisation_chain(request, org).chain for org in account.organisations
+    ):
         raise Problem(404, "not-found", "No such member of staff in this organisation")
+    for org in account.organisations:
+        if organisation_id not in organisation_chain(request, org).chain:
+            raise Problem(
+                409,
+                "works-elsewhere",
+                "The account works for an organisation outside yours: remove it from yours",
+            )
     services.accounts.deactivate(account_id, actor)
     return {"id": account_id, "sessions_ended": services.sessions.revoke_all(account_id)}

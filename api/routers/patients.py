@@ -9,7 +9,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from api.auth import CurrentActor, authorize, authorize_for_patient
+from api.auth import CurrentActor, authorize, authorize_patient
 from api.policy import Action, Subject
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import (
@@ -44,7 +44,6 @@ from commands.patients import (
     WithdrawConsent,
 )
 from domain.actor import Actor, Role
-from domain.delegation import Scope
 from domain.errors import InvalidValue
 from domain.patient import ConsentPurpose, ErasureReason, Patient, record_of
 
@@ -70,8 +69,10 @@ def register_patient(
     idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
     authorize(actor, Action.REGISTER_PATIENT)
-    if actor.role is Role.PATIENT and services_of(request).patient_exists(
-        record_of(actor.actor_id)
+    services = services_of(request)
+    if actor.role is Role.PATIENT and (
+        services.patient_exists(record_of(actor.actor_id))
+        or services.relations.own_record(actor.actor_id) is not None
     ):
         raise Problem(409, "already-registered", "You are already registered")
     saved = services_of(request).bus.handle(
@@ -90,7 +91,7 @@ def read_patient(
     purpose: PurposeHeader = None,
 ) -> dict[str, Any]:
     patient, subject = _subject(request, patient_id)
-    actor = authorize_for_patient(request, actor, Action.READ_PATIENT, subject, Scope.READ_RECORDS)
+    actor = authorize_patient(request, actor, Action.READ_PATIENT, subject)
     record_access(services_of(request), actor, [patient.id], "patient.record", purpose)
     response.headers["ETag"] = etag(patient.version)
     return {
@@ -106,6 +107,9 @@ def read_patient(
         "notes": clear(patient.notes),
         "consents": sorted(str(c) for c in patient.consents),
         "erased": patient.erased,
+        "holder_id": patient.holder_id,
+        "has_account": patient.account_id is not None or patient.self_registered,
+        "invitation_pending": patient.invitation is not None,
     }
 
 
@@ -198,7 +202,7 @@ class PatientChange:
 
     def run(self, action: Action, command: Callable[[int | None], Any]) -> dict[str, Any]:
         _, subject = _subject(self.request, self.patient_id)
-        authorize(self.actor, action, subject)
+        self.actor = authorize_patient(self.request, self.actor, action, subject)
         saved = services_of(self.request).bus.handle(
             command(self.expected_version), self.idempotency_key
         )

@@ -38,21 +38,13 @@ TimeZone = Annotated[str | None, Query(max_length=64, description="answer times 
 
 
 def doctor_scope(services: Services, doctor_id: UUID) -> DoctorScope:
-    schedule = services.bus_uow().find(DoctorSchedule, DoctorSchedule.create_id(doctor_id))
-    orgs = (
-        frozenset(p.organisation_id for p in schedule.practices.values())
-        if schedule
-        else frozenset()
-    )
-    return DoctorScope(doctor_id, orgs)
+    """The doctor, and the organisations the doctor works for now."""
+    return DoctorScope(doctor_id, frozenset(services.relations.memberships(doctor_id)))
 
 
-def _manage(request: Request, actor: Any, doctor_id: UUID, org: UUID | None = None) -> Services:
+def _manage(request: Request, actor: Any, doctor_id: UUID) -> Services:
     services = services_of(request)
-    scope = doctor_scope(services, doctor_id)
-    if org is not None and not scope.organisation_ids:
-        scope = DoctorScope(doctor_id, frozenset({org}))
-    authorize_doctor(actor, Action.MANAGE_SCHEDULE, scope)
+    authorize_doctor(request, actor, Action.MANAGE_SCHEDULE, doctor_scope(services, doctor_id))
     return services
 
 
@@ -65,7 +57,7 @@ def put_schedule(
     actor: CurrentActor,
 ) -> dict[str, Any]:
     """Open the doctor's schedule, or change its time zone, specialty and languages."""
-    services = _manage(request, actor, doctor_id, actor.organisation_id)
+    services = _manage(request, actor, doctor_id)
     exists = services.bus_uow().find(DoctorSchedule, DoctorSchedule.create_id(doctor_id))
     command: Any = (cmd.ChangeProfile if exists else cmd.OpenSchedule)(
         actor, doctor_id, body.time_zone, body.specialty, tuple(body.languages)
@@ -77,9 +69,13 @@ def put_schedule(
 def add_practice(
     doctor_id: UUID, body: PracticeLink, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
-    services = _manage(request, actor, doctor_id, body.organisation_id)
+    services = _manage(request, actor, doctor_id)
     if actor.role.value != "doctor" and actor.organisation_id != body.organisation_id:
         raise Problem(403, "forbidden", "Staff add practices of their own organisation only")
+    if body.organisation_id not in doctor_scope(services, doctor_id).organisation_ids:
+        raise Problem(
+            422, "not-a-member", "The doctor does not work for that organisation (invite them)"
+        )
     return accepted(
         response,
         services.bus.handle(
@@ -291,7 +287,7 @@ def agenda(
     """The doctor's consultations (urgent ones included); ``flagged=true``: those that no
     longer fit the schedule and need rescheduling."""
     services = services_of(request)
-    authorize_doctor(actor, Action.READ_AGENDA, doctor_scope(services, doctor_id))
+    authorize_doctor(request, actor, Action.READ_AGENDA, doctor_scope(services, doctor_id))
     await_position(services, "agenda", after, after_header)
     if flagged:
         entries = services.agenda.flagged_of_doctor(doctor_id)

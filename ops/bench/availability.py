@@ -90,6 +90,7 @@ from commands import scheduling as cmd
 from commands.booking import BookConsultation
 from domain.actor import Actor, Role
 from domain.booking import Kind
+from domain.patient import record_of
 from domain.time_rules import local_instant, zone
 
 GOALS = {"one_doctor_p99_ms": 10.0, "earliest_p99_ms": 50.0, "booking_ratio": 0.3}
@@ -283,7 +284,7 @@ def install_probes(app: FastAPI, services: Services) -> None:
     import api.routers.consultations
     import api.routers.schedules
 
-    patch(services.tokens, "resolve", "auth_token_lookup")
+    patch(services.sessions, "resolve", "auth_token_lookup")
     patch(services.availability, "of_doctor", "read_model_query")
     patch(services.availability, "earliest", "read_model_query")
     patch(services.bus, "handle", "command_bus")
@@ -794,6 +795,28 @@ class Bookers:
             self.booked += 1
 
 
+def patient_sessions(services: Services, n: int) -> tuple[list[UUID], list[str]]:
+    """``n`` patient accounts, each signed in as ``POST /v1/sessions`` does: the ids of their
+    own records (what they book for) and their session tokens."""
+    records: list[UUID] = []
+    tokens: list[str] = []
+    for i in range(n):
+        email, password = f"bench-patient-{i}-{uuid4().hex[:8]}@example.test", "bench passphrase"
+        services.accounts.open(email, password)
+        signed = services.accounts.sign_in(email, password, None)
+        tokens.append(
+            services.sessions.open(
+                signed.account_id,
+                signed.role,
+                signed.organisation_id,
+                stepped_up=signed.stepped_up,
+                enrolment_only=signed.enrolment_only,
+            )
+        )
+        records.append(record_of(signed.account_id))
+    return records, tokens
+
+
 def bookable(services: Services, doctor_id: UUID) -> list[Booking]:
     """A doctor's free slots from tomorrow on that overlap no other chosen one (the doctor's
     day refuses overlapping bookings), from the read model."""
@@ -1195,8 +1218,7 @@ def main() -> int:
                 f"{table_bytes / 2**20:.0f} MiB with indexes"
             )
 
-            patients = [uuid4() for _ in range(clients_n)]
-            tokens = [services.tokens.issue(p, Role.PATIENT, None) for p in patients]
+            patients, tokens = patient_sessions(services, clients_n)
             queues = booking_queues(services, real, clients_n, rng)
             server = Server(url, keyring, args.pool_size, args.server_gc_freeze)
             server.wait_ready()

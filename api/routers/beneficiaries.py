@@ -1,0 +1,211 @@
+"""Beneficiaries (A3), their transfer to an account of their own (A4), and invitations for
+patients a practice registered (A1)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Request, Response, status
+from pydantic import StringConstraints
+
+from api.auth import CurrentActor, CurrentSession, authorize, authorize_patient, require_step_up
+from api.policy import Action, Subject
+from api.problems import PROBLEM_RESPONSES, Problem
+from api.reads import Purpose, PurposeHeader, accepted, clear, record_access
+from api.schemas import Accepted, Body, Email, PatientRegistration
+from api.state import services_of
+from commands.accounts import EmailTaken
+from commands.onboarding import AddBeneficiary
+from domain.actor import Actor
+from domain.errors import InvalidValue
+from domain.patient import AlreadyHasAccount, InvitationNotValid, InvitationPurpose, Patient
+
+router = APIRouter(prefix="/v1", tags=["beneficiaries"], responses=PROBLEM_RESPONSES)
+Token = Annotated[str, StringConstraints(min_length=10, max_length=200)]
+Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+IdempotencyKey = Annotated[
+    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
+]
+
+
+class TransferBody(Body):
+    email: Email
+
+
+class InvitationBody(Body):
+    email: Email | None = None
+
+
+class AcceptBody(Body):
+    token: Token
+    password: Password
+
+
+class DeclineBody(Body):
+    token: Token
+
+
+def _subject(request: Request, patient_id: UUID) -> tuple[Patient, Subject]:
+    patient = services_of(request).bus_uow().get(Patient, patient_id)
+    return patient, Subject(patient.id, patient.organisation_id)
+
+
+@router.post("/beneficiaries", status_code=status.HTTP_201_CREATED, response_model=Accepted)
+def add_beneficiary(
+    body: PatientRegistration,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    idempotency_key: IdempotencyKey = None,
+) -> dict[str, Any]:
+    """A child or dependent whose record you manage: their data is kept apart, under a key of
+    their own, and seen only by you and the practices they consult."""
+    authorize(actor, Action.ADD_BENEFICIARY)
+    saved = services_of(request).bus.handle(
+        AddBeneficiary(actor=actor, **body.model_dump()), idempotency_key
+    )
+    response.headers["Location"] = f"/v1/patients/{saved.aggregate_id}"
+    return accepted(response, saved)
+
+
+@router.get("/beneficiaries")
+def list_beneficiaries(
+    request: Request, actor: CurrentActor, purpose: PurposeHeader = None
+) -> list[dict[str, Any]]:
+    """The beneficiaries you hold now (a transferred one is no longer listed)."""
+    authorize(actor, Action.ADD_BENEFICIARY)
+    services = services_of(request)
+    uow = services.bus_uow()
+    held = [uow.get(Patient, i) for i in services.relations.held_by(actor.actor_id)]
+    record_access(services, actor, [p.id for p in held], "beneficiary.list", purpose)
+    return [
+        {
+            "id": p.id,
+            "given_name": clear(p.given_name),
+            "family_name": clear(p.family_name),
+            "birth_date": clear(p.birth_date),
+            "transfer_pending": p.invitation is not None,
+            "erased": p.erased,
+        }
+        for p in held
+    ]
+
+
+@router.post(
+    "/beneficiaries/{patient_id}/transfer",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+)
+def offer_transfer(
+    patient_id: UUID,
+    body: TransferBody,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+    current: CurrentSession,
+) -> dict[str, Any]:
+    """Mail the beneficiary a single-use link (valid a week) to take over their record in an
+    account of their own. Needs a recent step-up; until the beneficiary accepts, nothing
+    changes (and declining or letting the link expire changes nothing)."""
+    services = services_of(request)
+    _, subject = _subject(request, patient_id)
+    actor = authorize_patient(request, actor, Action.TRANSFER_BENEFICIARY, subject)
+    if not services.accounts.has_second_factor(actor.actor_id):
+        raise Problem(
+            409,
+            "no-second-factor",
+            "A transfer needs two-factor authentication: set it up first",
+        )
+    require_step_up(current[0])
+    return accepted(
+        response, _offer(request, patient_id, InvitationPurpose.TRANSFER, body.email, actor)
+    )
+
+
+@router.delete("/beneficiaries/{patient_id}/transfer", response_model=Accepted)
+def withdraw_transfer(
+    patient_id: UUID, request: Request, response: Response, actor: CurrentActor
+) -> dict[str, Any]:
+    """Take back a transfer that was not accepted yet: its link stops working."""
+    _, subject = _subject(request, patient_id)
+    actor = authorize_patient(request, actor, Action.TRANSFER_BENEFICIARY, subject)
+    try:
+        saved = services_of(request).invitations.withdraw(patient_id, actor)
+    except InvitationNotValid:
+        raise Problem(409, "no-pending-transfer", "No transfer is pending") from None
+    return accepted(response, saved)
+
+
+@router.post(
+    "/patients/{patient_id}/invitation",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+)
+def invite_patient(
+    patient_id: UUID,
+    body: InvitationBody,
+    request: Request,
+    response: Response,
+    actor: CurrentActor,
+) -> dict[str, Any]:
+    """For a patient the practice registered (and maybe booked) who has no account yet: mail
+    a single-use link (valid a week) to register; their bookings and history come along."""
+    _, subject = _subject(request, patient_id)
+    actor = authorize_patient(request, actor, Action.INVITE_PATIENT, subject)
+    return accepted(
+        response, _offer(request, patient_id, InvitationPurpose.JOIN, body.email, actor)
+    )
+
+
+def _offer(
+    request: Request,
+    patient_id: UUID,
+    purpose: InvitationPurpose,
+    email: str | None,
+    actor: Actor,
+) -> Any:
+    try:
+        return services_of(request).invitations.offer(patient_id, purpose, email, actor)
+    except EmailTaken:
+        raise Problem(
+            409, "email-taken", "That address has an account already; use another one"
+        ) from None
+    except AlreadyHasAccount:
+        raise Problem(409, "already-has-account", "This record has its own account") from None
+    except InvalidValue as exc:
+        raise Problem(422, "invalid-value", "The invitation cannot be sent", str(exc)) from None
+
+
+@router.post("/record-invitations/accept", status_code=status.HTTP_201_CREATED)
+def accept_record_invitation(body: AcceptBody, request: Request) -> dict[str, Any]:
+    """Choose a password: the account is opened and the record, with its appointments and
+    history, becomes its own. A former holder loses access at that moment."""
+    services = services_of(request)
+    try:
+        done = services.invitations.accept(body.token, body.password)
+    except InvitationNotValid:
+        services.throttle.failed(request.client.host if request.client else "unknown")
+        raise Problem(
+            400, "invalid-invitation", "The link is not valid (used, declined or expired)"
+        ) from None
+    except EmailTaken:
+        raise Problem(409, "email-taken", "An account with that address exists") from None
+    return {"account_id": done.account_id, "patient_id": done.patient_id, "purpose": done.purpose}
+
+
+@router.post("/record-invitations/decline")
+def decline_record_invitation(body: DeclineBody, request: Request) -> dict[str, Any]:
+    """Say no: the link stops working and nothing else changes."""
+    services = services_of(request)
+    try:
+        services.invitations.decline(body.token)
+    except InvitationNotValid:
+        services.throttle.failed(request.client.host if request.client else "unknown")
+        raise Problem(
+            400, "invalid-invitation", "The link is not valid (used, declined or expired)"
+        ) from None
+    return {"declined": True}
+
+
+__all__ = ["Purpose", "router"]
