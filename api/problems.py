@@ -17,8 +17,10 @@ from commands.results import (
     NotFound,
     StaleVersion,
 )
+from domain.account import NotAMember, RoleMismatch
 from domain.booking import ConsultationClosed, SlotNotOffered, SlotTaken
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
+from domain.patient import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import UnknownPractice
 
 log = logging.getLogger("telemed.api")
@@ -84,6 +86,10 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     SlotNotOffered: (409, "slot-not-offered", "The schedule does not offer that slot"),
     ConsultationClosed: (409, "consultation-closed", "The consultation is closed"),
     UnknownPractice: (422, "unknown-practice", "The doctor does not work at that practice"),
+    RoleMismatch: (409, "role-mismatch", "The account has another role"),
+    NotAMember: (422, "not-a-member", "Not a member of that organisation"),
+    InvitationNotValid: (400, "invalid-invitation", "The link is not valid"),
+    AlreadyHasAccount: (409, "already-has-account", "The record has its own account"),
 }
 
 

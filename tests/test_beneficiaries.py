@@ -53,7 +53,7 @@ def status_of(clinic: Clinic, person_or_headers: Person | dict[str, str], url: s
     headers = (
         person_or_headers.headers if isinstance(person_or_headers, Person) else person_or_headers
     )
-    return clinic.client.get(url, headers=headers).status_code
+    return int(clinic.client.get(url, headers=headers).status_code)
 
 
 def test_a_parent_manages_a_child_then_hands_the_record_over_with_its_whole_history(

@@ -60,7 +60,12 @@ class ResetConfirm(Body):
 
 class InvitationAcceptance(Body):
     token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
-    password: Password
+    password: Password = Field(
+        description="a new password; or, if the address has an account, that account's"
+    )
+    code: Code | None = Field(
+        default=None, description="for an existing account with two-factor: a current code"
+    )
 
 
 class SessionOut(BaseModel):
@@ -244,13 +249,27 @@ def confirm_password_reset(body: ResetConfirm, request: Request) -> Response:
 
 @router.post("/invitations/accept", status_code=status.HTTP_201_CREATED)
 def accept_invitation(body: InvitationAcceptance, request: Request) -> dict[str, Any]:
-    """Create the invited account; sign in next (staff set up two-factor first)."""
-    services = services_of(request)
+    """Create the invited account (sign in next; staff set up two-factor first). Someone who
+    has an account already joins the organisation with it: a practitioner may work for several
+    organisations, in the account's own role."""
+    services, client = services_of(request), _client(request)
+    if services.throttle.locked_until(client) is not None:
+        raise Problem(429, "too-many-attempts", "Too many failed attempts from here")
     try:
-        account_id = services.accounts.accept_invitation(body.token, body.password)
+        account_id = services.accounts.accept_invitation(body.token, body.password, body.code)
     except InvalidCredentials:
-        services.throttle.failed(_client(request))
-        raise Problem(400, "invalid-invitation", "The invitation is not valid") from None
+        services.throttle.failed(client)
+        raise Problem(
+            400, "invalid-invitation", "The invitation, password or code is not valid"
+        ) from None
+    except SecondFactorRequired:
+        raise Problem(
+            401, "second-factor-required", "Add a code from your authenticator app"
+        ) from None
+    except AccountLocked:
+        raise Problem(429, "account-locked", "Too many failed attempts; try again later") from None
+    except AccountDeactivated:
+        raise Problem(403, "account-deactivated", "This account was deactivated") from None
     except EmailTaken:
         raise Problem(409, "email-taken", "An account with that email exists") from None
     return {"account_id": account_id}
