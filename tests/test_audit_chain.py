@@ -42,24 +42,32 @@ def history(clinic: Clinic, dr: Person, officer: Person) -> str:
     return str(patient["id"])
 
 
-SWAP = [
-    "UPDATE stored_events SET notification_id = -1 WHERE notification_id = 2",
-    "UPDATE stored_events SET notification_id = 2 WHERE notification_id = 3",
-    "UPDATE stored_events SET notification_id = 3 WHERE notification_id = -1",
-]
+def swapped(_: str, at: int) -> list[str]:
+    return [
+        f"UPDATE stored_events SET notification_id = -1 WHERE notification_id = {at}",
+        f"UPDATE stored_events SET notification_id = {at} WHERE notification_id = {at + 1}",
+        f"UPDATE stored_events SET notification_id = {at + 1} WHERE notification_id = -1",
+    ]
 
 
-def appended_byte(dialect: str) -> list[str]:
+def appended_byte(dialect: str, at: int) -> list[str]:
     if dialect == "sqlite":
-        return ["UPDATE stored_events SET state = state || X'00' WHERE notification_id = 2"]
-    return ["UPDATE stored_events SET state = state || '\\x00'::bytea WHERE notification_id = 2"]
+        return [f"UPDATE stored_events SET state = state || X'00' WHERE notification_id = {at}"]
+    return [
+        f"UPDATE stored_events SET state = state || '\\x00'::bytea WHERE notification_id = {at}"
+    ]
 
 
-TAMPERING: dict[str, tuple[Callable[[str], list[str]], int]] = {
+def deleted(_: str, at: int) -> list[str]:
+    return [f"DELETE FROM stored_events WHERE notification_id = {at}"]
+
+
+#: what is done to the history's events, and to which (1 is its first, 4 its last)
+TAMPERING: dict[str, tuple[Callable[[str, int], list[str]], int]] = {
     "a changed event": (appended_byte, 2),
-    "a deleted event": (lambda _: ["DELETE FROM stored_events WHERE notification_id = 3"], 3),
-    "a deleted last event": (lambda _: ["DELETE FROM stored_events WHERE notification_id = 4"], 4),
-    "reordered events": (lambda _: SWAP, 2),
+    "a deleted event": (deleted, 3),
+    "a deleted last event": (deleted, 4),
+    "reordered events": (swapped, 2),
 }
 
 
@@ -67,9 +75,11 @@ TAMPERING: dict[str, tuple[Callable[[str], list[str]], int]] = {
 def test_tampering_with_events_is_found_at_its_position(
     clinic: Clinic, dr_weber: Person, officer: Person, services: Services, kind: str
 ) -> None:
+    before = services.recorder.max_notification_id() or 0  # the people's accounts
     history(clinic, dr_weber, officer)
-    statements, position = TAMPERING[kind]
-    for statement in statements(services.db.dialect):
+    statements, nth = TAMPERING[kind]
+    position = before + nth
+    for statement in statements(services.db.dialect, position):
         tamper(services, statement)
     report = verify_all(services)
     events = report["chains"][0]
@@ -99,16 +109,17 @@ def test_the_cli_reports_ok_then_the_first_broken_position(
     services: Services,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    before = services.recorder.max_notification_id() or 0  # the people's accounts
     history(clinic, dr_weber, officer)
     monkeypatch.setenv("TELEMED_DATABASE_URL", services.settings.database_url)
     monkeypatch.setenv("TELEMED_KEYRING", str(services.settings.keyring_path))
     runner = CliRunner()
     ok = runner.invoke(cli, ["audit", "verify"])
-    assert ok.exit_code == 0 and "events: OK (4 records)" in ok.output
-    tamper(services, "DELETE FROM stored_events WHERE notification_id = 2")
+    assert ok.exit_code == 0 and f"events: OK ({before + 4} records)" in ok.output
+    tamper(services, f"DELETE FROM stored_events WHERE notification_id = {before + 2}")
     broken = runner.invoke(cli, ["audit", "verify"])
     assert broken.exit_code == 1
-    assert "events: BROKEN at position 2" in broken.output
+    assert f"events: BROKEN at position {before + 2}" in broken.output
 
 
 def test_the_officer_sees_who_read_a_record_and_why(

@@ -12,7 +12,7 @@ from pydantic import StringConstraints
 from api.auth import CurrentActor, CurrentSession, authorize, authorize_patient, require_step_up
 from api.policy import Action, Subject
 from api.problems import PROBLEM_RESPONSES, Problem
-from api.reads import Purpose, PurposeHeader, accepted, clear, record_access
+from api.reads import PurposeHeader, accepted, clear, record_access
 from api.schemas import Accepted, Body, Email, PatientRegistration
 from api.state import services_of
 from commands.accounts import EmailTaken
@@ -177,11 +177,20 @@ def _offer(
         raise Problem(422, "invalid-value", "The invitation cannot be sent", str(exc)) from None
 
 
+def _not_throttled(request: Request) -> None:
+    """Links are guessed no better than passwords: a client address with many bad links in a
+    row is locked out for a while."""
+    client = request.client.host if request.client else "unknown"
+    if services_of(request).throttle.locked_until(client) is not None:
+        raise Problem(429, "too-many-attempts", "Too many failed attempts from here")
+
+
 @router.post("/record-invitations/accept", status_code=status.HTTP_201_CREATED)
 def accept_record_invitation(body: AcceptBody, request: Request) -> dict[str, Any]:
     """Choose a password: the account is opened and the record, with its appointments and
     history, becomes its own. A former holder loses access at that moment."""
     services = services_of(request)
+    _not_throttled(request)
     try:
         done = services.invitations.accept(body.token, body.password)
     except InvitationNotValid:
@@ -198,6 +207,7 @@ def accept_record_invitation(body: AcceptBody, request: Request) -> dict[str, An
 def decline_record_invitation(body: DeclineBody, request: Request) -> dict[str, Any]:
     """Say no: the link stops working and nothing else changes."""
     services = services_of(request)
+    _not_throttled(request)
     try:
         services.invitations.decline(body.token)
     except InvitationNotValid:
@@ -206,6 +216,3 @@ def decline_record_invitation(body: DeclineBody, request: Request) -> dict[str, 
             400, "invalid-invitation", "The link is not valid (used, declined or expired)"
         ) from None
     return {"declined": True}
-
-
-__all__ = ["Purpose", "router"]
