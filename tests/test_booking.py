@@ -242,8 +242,43 @@ def test_patients_book_only_for_themselves_and_doctors_manage_only_their_schedul
     practices = set_up_schedule(clinic, dr_weber)
     slot = tomorrow_at(clinic, anna, practices, practices.city, "video-15")
     assert book(clinic, anna, slot, patient=ben).status_code == 403
+    clinic.register(ben, given_name="Ben")
     nurse = clinic.person("Nurse Ada", Role.NURSE, clinic.org_a)
-    assert book(clinic, nurse, slot, patient=ben).status_code == 201  # on Ben's behalf
+    # Ben registered himself and has no tie to the practice: its staff cannot book for him
+    assert book(clinic, nurse, slot, patient=ben).status_code == 403
+    theirs = clinic.register(nurse, given_name="Carla")["id"]  # a patient of the practice
+    booked = clinic.client.post(
+        "/v1/consultations",
+        headers=nurse.headers,
+        json={
+            "patient_id": theirs,
+            "doctor_id": str(slot["doctor_id"]),
+            "practice_id": str(slot["practice_id"]),
+            "type_code": slot["type_code"],
+            "start": slot["start"],
+            "kind": "video",
+        },
+    )
+    assert booked.status_code == 201, booked.text
+    shown = clinic.client.get(f"/v1/consultations/{booked.json()['id']}", headers=nurse.headers)
+    assert shown.json()["patient_id"] == theirs
+    # nor can booking be used to reach another organisation's patient (it would tie them)
+    foreign = clinic.register(dr_other_clinic, given_name="Dora")["id"]
+    later = tomorrow_at(clinic, nurse, practices, practices.city, "video-15", 2)
+    reach = clinic.client.post(
+        "/v1/consultations",
+        headers=nurse.headers,
+        json={
+            "patient_id": foreign,
+            "doctor_id": str(later["doctor_id"]),
+            "practice_id": str(later["practice_id"]),
+            "type_code": later["type_code"],
+            "start": later["start"],
+            "kind": "video",
+        },
+    )
+    assert reach.status_code == 403
+    assert clinic.client.get(f"/v1/patients/{foreign}", headers=nurse.headers).status_code == 403
     meddling = clinic.client.put(
         f"/v1/doctors/{practices.doctor_id}/practices/{practices.city}/weekly-hours/0",
         headers=dr_other_clinic.headers,
