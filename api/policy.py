@@ -36,6 +36,7 @@ class Action(StrEnum):
     BOOK = "consultation:book"
     READ_CONSULTATION = "consultation:read"
     CHANGE_CONSULTATION = "consultation:change"
+    RECORD_NO_SHOW = "consultation:no-show"
     MANAGE_ORGANISATION = "organisation:manage"
     READ_ORGANISATION = "organisation:read"
     MANAGE_STAFF = "staff:manage"
@@ -67,6 +68,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.BOOK: STAFF | {Role.PATIENT},
     Action.READ_CONSULTATION: STAFF | {Role.PATIENT},
     Action.CHANGE_CONSULTATION: STAFF | {Role.PATIENT},
+    Action.RECORD_NO_SHOW: STAFF,
     Action.MANAGE_ORGANISATION: frozenset({Role.ORG_ADMIN}),
     Action.READ_ORGANISATION: STAFF,
     Action.MANAGE_STAFF: frozenset({Role.ORG_ADMIN}),

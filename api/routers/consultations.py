@@ -138,13 +138,18 @@ def _load(services: Services, consultation_id: UUID) -> Consultation:
     return services.bus_uow().get(Consultation, consultation_id)
 
 
-def _change(request: Request, consultation_id: UUID, actor: Actor) -> tuple[Services, Actor]:
+def _change(
+    request: Request,
+    consultation_id: UUID,
+    actor: Actor,
+    action: Action = Action.CHANGE_CONSULTATION,
+) -> tuple[Services, Actor]:
     services = services_of(request)
     c = _load(services, consultation_id)
     actor = authorize_consultation(
         request,
         actor,
-        Action.CHANGE_CONSULTATION,
+        action,
         ConsultationScope(c.patient_id, c.doctor_id, c.organisation_id),
     )
     return services, actor
@@ -229,9 +234,8 @@ def reschedule(
 def no_show(
     consultation_id: UUID, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
-    services, actor = _change(request, consultation_id, actor)
-    if actor.role is Role.PATIENT:
-        raise Problem(403, "forbidden", "No-shows are recorded by the practice")
+    """Recorded by the practice (never by the patient's side)."""
+    services, actor = _change(request, consultation_id, actor, Action.RECORD_NO_SHOW)
     return accepted(response, services.bus.handle(cmd.RecordNoShow(actor, consultation_id)))
 
 
