@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Annotated
 from uuid import UUID, uuid4
@@ -27,6 +28,7 @@ from api.problems import Problem
 from api.state import services_of
 from domain.actor import Actor, Role
 from domain.organisation import Organisation
+from domain.patient import Patient
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from `POST /v1/sessions`")
 
@@ -103,6 +105,17 @@ def authorize(actor: Actor, action: Action) -> None:
         raise _refuse(action)
 
 
+def client_address(request: Request) -> str:
+    """The client's address, for per-address throttling."""
+    return request.client.host if request.client else "unknown"
+
+
+def patient_subject(request: Request, patient_id: UUID) -> tuple[Patient, Subject]:
+    """The record an action touches (404 if there is none), as the policy sees it."""
+    patient = services_of(request).bus_uow().get(Patient, patient_id)
+    return patient, Subject(patient.id, patient.organisation_id)
+
+
 def ties_to_patient(request: Request, actor: Actor, patient_id: UUID) -> Ties:
     """The actor's ties to a record: own, holder, care relationship, delegation scopes."""
     found = services_of(request).relations.ties(actor.actor_id, actor.organisation_id, patient_id)
@@ -136,12 +149,8 @@ def authorize_doctor(request: Request, actor: Actor, action: Action, scope: Doct
 
 
 def consultation_ties(request: Request, actor: Actor, scope: ConsultationScope) -> Ties:
-    patient = ties_to_patient(request, actor, scope.patient_id)
-    return Ties(
-        own=patient.own,
-        holder=patient.holder,
-        care_organisations=patient.care_organisations,
-        grant_scopes=patient.grant_scopes,
+    return replace(
+        ties_to_patient(request, actor, scope.patient_id),
         assisted_doctors=_assisted(request, actor),
     )
 

@@ -183,6 +183,14 @@ def build(settings: Settings | None = None) -> Services:
         every_tick=[outbox.deliver_due],
         chore_seconds=settings.calendar_sync_seconds,
     )
+    accounts = AccountService(
+        lambda: UnitOfWork(app, keys),
+        PyNaClCredentials(),
+        BlindIndex(keyring.index_key).email,
+        relations,
+        outbox,
+        settings.public_url,
+    )
     return Services(
         settings=settings,
         db=db,
@@ -204,23 +212,11 @@ def build(settings: Settings | None = None) -> Services:
         calendar_sync=calendar_sync,
         sessions=SessionStore(db),
         throttle=Throttle(db, keyring.index_key),
-        accounts=AccountService(
-            lambda: UnitOfWork(app, keys),
-            PyNaClCredentials(),
-            BlindIndex(keyring.index_key).email,
-            relations,
-            outbox,
-            settings.public_url,
-        ),
+        accounts=accounts,
         outbox=outbox,
         grants=grants,
         relations=relations,
         invitations=RecordInvitations(
-            lambda: UnitOfWork(app, keys),
-            PyNaClCredentials(),
-            BlindIndex(keyring.index_key).email,
-            outbox,
-            relations,
-            settings.public_url,
+            lambda: UnitOfWork(app, keys), accounts, outbox, relations, settings.public_url
         ),
     )

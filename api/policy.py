@@ -7,7 +7,7 @@ revoked grant or a completed transfer counts at once.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from enum import StrEnum
 from uuid import UUID
 
@@ -227,7 +227,7 @@ def decide_for_consultation(
 class OrganisationScope:
     """An organisation and the chain of organisations above it (its own id first)."""
 
-    chain: tuple[UUID, ...] = field(default_factory=tuple)
+    chain: tuple[UUID, ...]
 
 
 def decide_for_organisation(actor: Actor, action: Action, scope: OrganisationScope) -> Verdict:

@@ -57,7 +57,8 @@ class SignedIn:
     enrolment_only: bool
 
 
-def _token_hash(token: str) -> str:
+def hash_token(token: str) -> str:
+    """How single-use link tokens are kept: only their SHA-256."""
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -90,10 +91,27 @@ class AccountService:
         organisation_id: UUID | None = None,
         by: Actor | None = None,
     ) -> UUID:
+        uow = self.uow()
+        account = self.new_account(uow, email, password, role, organisation_id, by)
+        try:
+            uow.save(account)
+        except ConcurrencyConflict:
+            raise EmailTaken("an account with that email exists") from None
+        return account.id
+
+    def new_account(
+        self,
+        uow: UnitOfWork,
+        email: str,
+        password: str,
+        role: Role,
+        organisation_id: UUID | None,
+        by: Actor | None = None,
+    ) -> Account:
+        """A new account in ``uow`` (its key and membership attached), for the caller to save
+        with whatever else belongs in the same transaction."""
         password_rules(password)
         account_id = self.account_id(email)
-        actor = by or Actor(account_id, role, organisation_id)
-        uow = self.uow()
         if uow.find(Account, account_id) is not None:
             raise EmailTaken("an account with that email exists")
         account = Account._create(
@@ -103,16 +121,12 @@ class AccountService:
             password_hash=self.credentials.hash_password(password),
             role=role,
             organisation_id=organisation_id,
-            by=actor,
+            by=by or Actor(account_id, role, organisation_id),
         )
         uow.ensure_subject(account_id)
         if organisation_id is not None:
             uow.attach(self.ties.join(account_id, organisation_id))
-        try:
-            uow.save(account)
-        except ConcurrencyConflict:
-            raise EmailTaken("an account with that email exists") from None
-        return account_id
+        return account
 
     def has_second_factor(self, account_id: UUID) -> bool:
         account = self.uow().find(Account, account_id)
@@ -222,7 +236,7 @@ class AccountService:
             return False
         actor = Actor(account.id, account.role, account.organisation_id)
         token = f"{account.id.hex}.{secrets.token_urlsafe(24)}"
-        token_hash = _token_hash(token)
+        token_hash = hash_token(token)
         account.request_reset(
             token_hash=token_hash, expires_at=datetime.now(UTC) + timedelta(hours=1), by=actor
         )
@@ -250,7 +264,7 @@ class AccountService:
             raise InvalidCredentials("the link is not valid") from None
         uow = self.uow()
         account = uow.find(Account, account_id)
-        token_hash = _token_hash(token)
+        token_hash = hash_token(token)
         if account is None:
             raise InvalidCredentials("the link is not valid")
         actor = Actor(account.id, account.role, account.organisation_id)
@@ -287,7 +301,7 @@ class AccountService:
             email=address,
             role=role,
             organisation_id=organisation_id,
-            token_hash=_token_hash(token),
+            token_hash=hash_token(token),
             expires_at=datetime.now(UTC) + timedelta(days=7),
             by=by,
         )
@@ -315,7 +329,7 @@ class AccountService:
         except ValueError:
             raise InvalidCredentials("the invitation is not valid") from None
         invitation = self.uow().find(Invitation, invitation_id)
-        if invitation is None or not invitation.usable(_token_hash(token), datetime.now(UTC)):
+        if invitation is None or not invitation.usable(hash_token(token), datetime.now(UTC)):
             raise InvalidCredentials("the invitation is not valid (used or expired)")
         if self.uow().find(Account, self.account_id(invitation.email)) is None:
             account_id = self.open(
@@ -342,10 +356,9 @@ class AccountService:
         """End a membership; an account that works nowhere any more is deactivated."""
         uow = self.uow()
         account = uow.get(Account, account_id)
-        assisted = [d for d, org in account.assists.items() if org == organisation_id]
-        account.leave(organisation_id, by=by)
+        unassigned = account.leave(organisation_id, by=by)
         uow.attach(self.ties.leave(account_id, organisation_id))
-        for doctor_id in assisted:
+        for doctor_id in unassigned:
             uow.attach(self.ties.unassign(account_id, doctor_id))
         if not account.organisations:
             account.deactivate(by=by)

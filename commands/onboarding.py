@@ -11,14 +11,13 @@
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
-from commands.accounts import Credentials, EmailTaken, Mailer, password_rules
+from commands.accounts import AccountService, EmailTaken, Mailer, hash_token, password_rules
 from commands.ports import Ties, UnitOfWork
 from commands.results import ConcurrencyConflict, Saved
 from domain.account import Account
@@ -70,10 +69,6 @@ def add_beneficiary(cmd: AddBeneficiary, uow: UnitOfWork, ties: Ties) -> Saved:
     return uow.save(patient)
 
 
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def _patient_of(token: str) -> UUID:
     try:
         return UUID(hex=token.split(".", 1)[0])
@@ -94,13 +89,12 @@ class RecordInvitations:
     def __init__(
         self,
         unit_of_work: Callable[[], UnitOfWork],
-        credentials: Credentials,
-        email_index: Callable[[str], bytes],
+        accounts: AccountService,
         mailer: Mailer,
         ties: Ties,
         public_url: str,
     ) -> None:
-        self.uow, self.credentials, self.email_index = unit_of_work, credentials, email_index
+        self.uow, self.accounts = unit_of_work, accounts
         self.mailer, self.ties, self.public_url = mailer, ties, public_url.rstrip("/")
 
     def offer(
@@ -118,10 +112,10 @@ class RecordInvitations:
         address = normalise_email(
             email or (patient.email if isinstance(patient.email, str) else "")
         )
-        if uow.find(Account, Account.create_id(self.email_index(address))) is not None:
+        if uow.find(Account, self.accounts.account_id(address)) is not None:
             raise EmailTaken("that address has an account already")
         token = f"{patient.id.hex}.{secrets.token_urlsafe(24)}"
-        token_hash = _token_hash(token)
+        token_hash = hash_token(token)
         patient.invite(
             purpose=purpose,
             email=address,
@@ -159,40 +153,29 @@ class RecordInvitations:
         patient = uow.find(Patient, _patient_of(token))
         if patient is None:
             raise InvitationNotValid("the link is not valid")
-        invitation = patient.open_invitation(_token_hash(token), now)
-        account_id = Account.create_id(self.email_index(invitation.email))
-        if uow.find(Account, account_id) is not None:
-            raise EmailTaken("that address has an account already")
-        actor = Actor(account_id, Role.PATIENT, None)
-        account = Account._create(
-            Account.Opened,
-            id=account_id,
-            email=invitation.email,
-            password_hash=self.credentials.hash_password(password),
-            role=Role.PATIENT,
-            organisation_id=None,
-            by=actor,
-        )
+        invitation = patient.open_invitation(hash_token(token), now)
+        account = self.accounts.new_account(uow, invitation.email, password, Role.PATIENT, None)
         former_holder = patient.holder_id
-        patient.accept_invitation(_token_hash(token), account_id, now, by=actor)
-        uow.ensure_subject(account_id)
-        uow.attach(self.ties.link(patient.id, account_id, Link.SELF))
+        patient.accept_invitation(
+            invitation.token_hash, account.id, now, by=Actor(account.id, Role.PATIENT, None)
+        )
+        uow.attach(self.ties.link(patient.id, account.id, Link.SELF))
         if former_holder is not None:
             uow.attach(self.ties.unlink(patient.id, former_holder, Link.HOLDER))
         try:
             uow.save(patient, account)
         except ConcurrencyConflict:
             raise InvitationNotValid("the link was used a moment ago") from None
-        return Accepted(account_id, patient.id, invitation.purpose)
+        return Accepted(account.id, patient.id, invitation.purpose)
 
     def decline(self, token: str) -> UUID:
         uow = self.uow()
         patient = uow.find(Patient, _patient_of(token))
         if patient is None:
             raise InvitationNotValid("the link is not valid")
-        invitation = patient.open_invitation(_token_hash(token), datetime.now(UTC))
+        # the person behind the link, who has no account: recorded as the record itself
         actor = Actor(patient.id, Role.PATIENT, None, patient.id)
-        patient.decline_invitation(invitation.token_hash, datetime.now(UTC), by=actor)
+        patient.decline_invitation(hash_token(token), datetime.now(UTC), by=actor)
         try:
             uow.save(patient)
         except ConcurrencyConflict:

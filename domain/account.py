@@ -223,13 +223,15 @@ class Account(Aggregate):
     def _joined(self, *, organisation_id: UUID, by: Actor) -> None:
         self.organisations.append(organisation_id)
 
-    def leave(self, organisation_id: UUID, *, by: Actor) -> None:
+    def leave(self, organisation_id: UUID, *, by: Actor) -> list[UUID]:
+        """Leave an organisation, and stop assisting its doctors (answered)."""
         if organisation_id not in self.organisations:
             raise NotAMember(str(organisation_id))
-        for doctor_id, org in list(self.assists.items()):
-            if org == organisation_id:
-                self._unassigned(doctor_id=doctor_id, by=by)
+        assisted = [d for d, org in self.assists.items() if org == organisation_id]
+        for doctor_id in assisted:
+            self._unassigned(doctor_id=doctor_id, by=by)
         self._left(organisation_id=organisation_id, by=by)
+        return assisted
 
     @event(LeftOrganisation)
     def _left(self, *, organisation_id: UUID, by: Actor) -> None:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from adapters.crypto.passwords import provisioning_uri
-from api.auth import CurrentSession, require_step_up
+from api.auth import CurrentSession, client_address, require_step_up
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.schemas import Body, Email
 from api.state import services_of
@@ -75,10 +75,6 @@ class SessionOut(BaseModel):
     enrolment_only: bool = Field(description="sign-in needs a second factor set up first")
 
 
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "unknown"
-
-
 @router.post("/accounts", status_code=status.HTTP_201_CREATED)
 def register(body: Registration, request: Request) -> dict[str, Any]:
     """Open a patient account with email and password (Argon2id)."""
@@ -91,7 +87,7 @@ def register(body: Registration, request: Request) -> dict[str, Any]:
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
 def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
-    services, client = services_of(request), _client(request)
+    services, client = services_of(request), client_address(request)
     until = services.throttle.locked_until(client)
     if until is not None:
         raise Problem(
@@ -227,7 +223,7 @@ def request_password_reset(body: ResetRequest, request: Request) -> dict[str, An
     """Mails a single-use link valid for an hour. The answer is the same whether or not the
     address has an account."""
     services = services_of(request)
-    if services.throttle.locked_until(_client(request)) is None:
+    if services.throttle.locked_until(client_address(request)) is None:
         services.accounts.request_reset(body.email)
     return {"status": "if that address has an account, a link is on its way"}
 
@@ -239,7 +235,7 @@ def confirm_password_reset(body: ResetConfirm, request: Request) -> Response:
     try:
         account_id = services.accounts.reset_password(body.token, body.password)
     except InvalidCredentials:
-        services.throttle.failed(_client(request))
+        services.throttle.failed(client_address(request))
         raise Problem(
             400, "invalid-reset-link", "The link is not valid (used or expired)"
         ) from None
@@ -252,7 +248,7 @@ def accept_invitation(body: InvitationAcceptance, request: Request) -> dict[str,
     """Create the invited account (sign in next; staff set up two-factor first). Someone who
     has an account already joins the organisation with it: a practitioner may work for several
     organisations, in the account's own role."""
-    services, client = services_of(request), _client(request)
+    services, client = services_of(request), client_address(request)
     if services.throttle.locked_until(client) is not None:
         raise Problem(429, "too-many-attempts", "Too many failed attempts from here")
     try:

@@ -9,8 +9,16 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Request, Response, status
 from pydantic import StringConstraints
 
-from api.auth import CurrentActor, CurrentSession, authorize, authorize_patient, require_step_up
-from api.policy import Action, Subject
+from api.auth import (
+    CurrentActor,
+    CurrentSession,
+    authorize,
+    authorize_patient,
+    client_address,
+    patient_subject,
+    require_step_up,
+)
+from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import PurposeHeader, accepted, clear, record_access
 from api.schemas import Accepted, Body, Email, PatientRegistration
@@ -44,11 +52,6 @@ class AcceptBody(Body):
 
 class DeclineBody(Body):
     token: Token
-
-
-def _subject(request: Request, patient_id: UUID) -> tuple[Patient, Subject]:
-    patient = services_of(request).bus_uow().get(Patient, patient_id)
-    return patient, Subject(patient.id, patient.organisation_id)
 
 
 @router.post("/beneficiaries", status_code=status.HTTP_201_CREATED, response_model=Accepted)
@@ -109,7 +112,7 @@ def offer_transfer(
     account of their own. Needs a recent step-up; until the beneficiary accepts, nothing
     changes (and declining or letting the link expire changes nothing)."""
     services = services_of(request)
-    _, subject = _subject(request, patient_id)
+    _, subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.TRANSFER_BENEFICIARY, subject)
     if not services.accounts.has_second_factor(actor.actor_id):
         raise Problem(
@@ -128,7 +131,7 @@ def withdraw_transfer(
     patient_id: UUID, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
     """Take back a transfer that was not accepted yet: its link stops working."""
-    _, subject = _subject(request, patient_id)
+    _, subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.TRANSFER_BENEFICIARY, subject)
     try:
         saved = services_of(request).invitations.withdraw(patient_id, actor)
@@ -151,7 +154,7 @@ def invite_patient(
 ) -> dict[str, Any]:
     """For a patient the practice registered (and maybe booked) who has no account yet: mail
     a single-use link (valid a week) to register; their bookings and history come along."""
-    _, subject = _subject(request, patient_id)
+    _, subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.INVITE_PATIENT, subject)
     return accepted(
         response, _offer(request, patient_id, InvitationPurpose.JOIN, body.email, actor)
@@ -180,8 +183,7 @@ def _offer(
 def _not_throttled(request: Request) -> None:
     """Links are guessed no better than passwords: a client address with many bad links in a
     row is locked out for a while."""
-    client = request.client.host if request.client else "unknown"
-    if services_of(request).throttle.locked_until(client) is not None:
+    if services_of(request).throttle.locked_until(client_address(request)) is not None:
         raise Problem(429, "too-many-attempts", "Too many failed attempts from here")
 
 
@@ -194,7 +196,7 @@ def accept_record_invitation(body: AcceptBody, request: Request) -> dict[str, An
     try:
         done = services.invitations.accept(body.token, body.password)
     except InvitationNotValid:
-        services.throttle.failed(request.client.host if request.client else "unknown")
+        services.throttle.failed(client_address(request))
         raise Problem(
             400, "invalid-invitation", "The link is not valid (used, declined or expired)"
         ) from None
@@ -211,7 +213,7 @@ def decline_record_invitation(body: DeclineBody, request: Request) -> dict[str, 
     try:
         services.invitations.decline(body.token)
     except InvitationNotValid:
-        services.throttle.failed(request.client.host if request.client else "unknown")
+        services.throttle.failed(client_address(request))
         raise Problem(
             400, "invalid-invitation", "The link is not valid (used, declined or expired)"
         ) from None

@@ -13,9 +13,10 @@ from api.auth import (
     authorize_consultation,
     authorize_patient,
     consultation_ties,
+    patient_subject,
 )
 from api.composition import Services
-from api.policy import STAFF, Action, ConsultationScope, Subject, decide_for_consultation
+from api.policy import STAFF, Action, ConsultationScope, decide_for_consultation
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import AfterHeader, AfterQuery, accepted, await_position
 from api.routers.schedules import consultation_out
@@ -32,7 +33,6 @@ from commands import booking as cmd
 from commands.results import Saved
 from domain.actor import Actor, Role
 from domain.booking import Consultation, Kind, SlotNotOffered, SlotTaken
-from domain.patient import Patient
 from domain.schedule import DoctorSchedule
 
 router = APIRouter(prefix="/v1/consultations", tags=["consultations"], responses=PROBLEM_RESPONSES)
@@ -129,8 +129,8 @@ def _may_book(request: Request, actor: Actor, scope: ConsultationScope) -> Actor
     practice's organisation, for a patient whose record they may see."""
     acting = authorize_consultation(request, actor, Action.BOOK, scope)
     if acting.on_behalf_of is None and actor.role is not Role.PATIENT:
-        patient = services_of(request).bus_uow().get(Patient, scope.patient_id)
-        authorize_patient(request, actor, Action.BOOK, Subject(patient.id, patient.organisation_id))
+        _, subject = patient_subject(request, scope.patient_id)
+        authorize_patient(request, actor, Action.BOOK, subject)
     return acting
 
 

@@ -10,15 +10,14 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response, status
 from pydantic import AwareDatetime, Field
 
-from api.auth import CurrentActor, authorize_patient
-from api.policy import Action, Subject
+from api.auth import CurrentActor, authorize_patient, patient_subject
+from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import accepted
 from api.schemas import Accepted, Body
 from api.state import services_of
 from commands.delegation import GiveGrant, RevokeGrant
 from domain.delegation import Grant, Scope
-from domain.patient import Patient
 
 router = APIRouter(prefix="/v1/patients", tags=["delegation"], responses=PROBLEM_RESPONSES)
 
@@ -30,11 +29,6 @@ class GrantBody(Body):
     ends_at: AwareDatetime | None = None
 
 
-def _subject(request: Request, patient_id: UUID) -> Subject:
-    patient = services_of(request).bus_uow().get(Patient, patient_id)
-    return Subject(patient.id, patient.organisation_id)
-
-
 @router.post(
     "/{patient_id}/delegations", status_code=status.HTTP_201_CREATED, response_model=Accepted
 )
@@ -43,7 +37,7 @@ def give(
 ) -> dict[str, Any]:
     """By the patient, or the nurse manager of the patient's organisation."""
     actor = authorize_patient(
-        request, actor, Action.MANAGE_DELEGATION, _subject(request, patient_id)
+        request, actor, Action.MANAGE_DELEGATION, patient_subject(request, patient_id)[1]
     )
     saved = services_of(request).bus.handle(
         GiveGrant(
@@ -64,7 +58,7 @@ def revoke(
 ) -> dict[str, Any]:
     services = services_of(request)
     actor = authorize_patient(
-        request, actor, Action.MANAGE_DELEGATION, _subject(request, patient_id)
+        request, actor, Action.MANAGE_DELEGATION, patient_subject(request, patient_id)[1]
     )
     grant = services.bus_uow().get(Grant, grant_id)
     if grant.patient_id != patient_id:

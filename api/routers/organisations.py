@@ -182,16 +182,17 @@ def deactivate(
     authorize_organisation(request, actor, Action.MANAGE_STAFF, organisation_id)
     services = services_of(request)
     account = services.bus_uow().find(Account, account_id)
-    if account is None or not any(
-        organisation_id in organisation_chain(request, org).chain for org in account.organisations
-    ):
+    inside = [
+        organisation_id in organisation_chain(request, org).chain
+        for org in (account.organisations if account else [])
+    ]
+    if not any(inside):
         raise Problem(404, "not-found", "No such member of staff in this organisation")
-    for org in account.organisations:
-        if organisation_id not in organisation_chain(request, org).chain:
-            raise Problem(
-                409,
-                "works-elsewhere",
-                "The account works for an organisation outside yours: remove it from yours",
-            )
+    if not all(inside):
+        raise Problem(
+            409,
+            "works-elsewhere",
+            "The account works for an organisation outside yours: remove it from yours",
+        )
     services.accounts.deactivate(account_id, actor)
     return {"id": account_id, "sessions_ended": services.sessions.revoke_all(account_id)}

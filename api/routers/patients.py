@@ -9,8 +9,8 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from api.auth import CurrentActor, authorize, authorize_patient
-from api.policy import Action, Subject
+from api.auth import CurrentActor, authorize, authorize_patient, patient_subject
+from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import (
     AfterHeader,
@@ -45,7 +45,7 @@ from commands.patients import (
 )
 from domain.actor import Actor, Role
 from domain.errors import InvalidValue
-from domain.patient import ConsentPurpose, ErasureReason, Patient, record_of
+from domain.patient import ConsentPurpose, ErasureReason, record_of
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"], responses=PROBLEM_RESPONSES)
 
@@ -53,11 +53,6 @@ IdempotencyKey = Annotated[
     str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
 ]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
-
-
-def _subject(request: Request, patient_id: UUID) -> tuple[Patient, Subject]:
-    patient = services_of(request).bus_uow().get(Patient, patient_id)
-    return patient, Subject(patient.id, patient.organisation_id)
 
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=Accepted)
@@ -90,7 +85,7 @@ def read_patient(
     actor: CurrentActor,
     purpose: PurposeHeader = None,
 ) -> dict[str, Any]:
-    patient, subject = _subject(request, patient_id)
+    patient, subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.READ_PATIENT, subject)
     record_access(services_of(request), actor, [patient.id], "patient.record", purpose)
     response.headers["ETag"] = etag(patient.version)
@@ -201,7 +196,7 @@ class PatientChange:
     idempotency_key: str | None
 
     def run(self, action: Action, command: Callable[[int | None], Any]) -> dict[str, Any]:
-        _, subject = _subject(self.request, self.patient_id)
+        _, subject = patient_subject(self.request, self.patient_id)
         self.actor = authorize_patient(self.request, self.actor, action, subject)
         saved = services_of(self.request).bus.handle(
             command(self.expected_version), self.idempotency_key
