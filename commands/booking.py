@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from commands.ports import Ties, UnitOfWork
@@ -14,6 +14,7 @@ from domain.calendar_links import ExternalCalendars
 from domain.organisation import Organisation
 from domain.patient import Link, record_of
 from domain.schedule import DoctorSchedule, Slot
+from domain.time_rules import Interval
 
 
 @dataclass(frozen=True)
@@ -81,31 +82,49 @@ def book_consultation(cmd: BookConsultation, uow: UnitOfWork, ties: Ties) -> Sav
         by=_for(cmd.actor, cmd.patient_id),
         options=options,
     )
-    day = _day(uow, schedule, slot, cmd.actor)
-    day.book(consultation.id, slot.interval, by=cmd.actor)
+    days = _days(uow, cmd.doctor_id, slot.interval, cmd.actor)
+    for day in days.values():
+        day.book(consultation.id, slot.interval, by=cmd.actor)
     uow.ensure_subject(cmd.patient_id)
     uow.attach(ties.link(cmd.patient_id, organisation_id, Link.CARE))
-    return uow.save(consultation, day)
+    return uow.save(consultation, *days.values())
 
 
 def book_urgent(cmd: BookUrgent, uow: UnitOfWork, ties: Ties) -> Saved:
+    """At once, outside the schedule: the consultation occupies its time on the doctor's days
+    (after any urgent one already there) and flags the bookings it overlaps."""
     schedule = _schedule(uow, cmd.doctor_id)
     organisation_id = (
         next(iter(schedule.practices.values())).organisation_id if schedule.practices else None
     )
+    now, length = datetime.now(UTC), timedelta(minutes=cmd.minutes)
+    window = Interval(now, now + length)
+    days = _days(uow, cmd.doctor_id, window, cmd.actor)
+    while (after := _end_of_urgent(days, window)) is not None:
+        window = Interval(after, after + length)
+        days = _days(uow, cmd.doctor_id, window, cmd.actor, days)
+    days = {day: days[day] for day in DoctorDay.days_of(window)}
     consultation = Consultation.book_urgent(
         patient_id=cmd.patient_id,
         doctor_id=cmd.doctor_id,
         organisation_id=organisation_id,
         reason=cmd.reason,
-        now=datetime.now(UTC),
+        now=window.start,
         minutes=cmd.minutes,
         by=_for(cmd.actor, cmd.patient_id),
     )
+    overlapped = {
+        held
+        for day in days.values()
+        for held in day.occupy_urgently(consultation.id, window, by=cmd.actor)
+    }
+    flagged = [uow.get(Consultation, held) for held in sorted(overlapped)]
+    for other in flagged:
+        other.flag("urgent-consultation", by=cmd.actor)
     uow.ensure_subject(cmd.patient_id)
     if organisation_id is not None:
         uow.attach(ties.link(cmd.patient_id, organisation_id, Link.CARE))
-    return uow.save(consultation)
+    return uow.save(consultation, *days.values(), *flagged)
 
 
 def confirm_consultation(cmd: ConfirmConsultation, uow: UnitOfWork) -> Saved:
@@ -118,7 +137,7 @@ def cancel_consultation(cmd: CancelConsultation, uow: UnitOfWork) -> Saved:
     consultation = _consultation(uow, cmd.consultation_id)
     consultation.cancel(cmd.reason, by=cmd.actor)
     released = _release(uow, consultation, cmd.actor)
-    return uow.save(consultation, *released)
+    return uow.save(consultation, *released.values())
 
 
 def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork) -> Saved:
@@ -136,21 +155,12 @@ def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork) -> Sav
         cmd.start,
         consultation.kind,
     )
-    old_days = _release(uow, consultation, cmd.actor)
-    new_day = next(
-        (
-            d
-            for d in old_days
-            if d.id == DoctorDay.create_id(schedule.doctor_id, schedule.local_day(slot.start))
-        ),
-        None,
-    )
-    if new_day is None:
-        new_day = _day(uow, schedule, slot, cmd.actor)
-    new_day.book(consultation.id, slot.interval, by=cmd.actor)
+    days = _release(uow, consultation, cmd.actor)
+    days = _days(uow, consultation.doctor_id, slot.interval, cmd.actor, days)
+    for day in DoctorDay.days_of(slot.interval):
+        days[day].book(consultation.id, slot.interval, by=cmd.actor)
     consultation.reschedule(slot.interval, by=cmd.actor)
-    others = [d for d in old_days if d is not new_day]
-    return uow.save(consultation, new_day, *others)
+    return uow.save(consultation, *days.values())
 
 
 def record_no_show(cmd: RecordNoShow, uow: UnitOfWork) -> Saved:
@@ -183,24 +193,39 @@ def _bookable(
     return slot
 
 
-def _day(uow: UnitOfWork, schedule: DoctorSchedule, slot: Slot, actor: Actor) -> DoctorDay:
-    day = schedule.local_day(slot.start)
-    existing = uow.find(DoctorDay, DoctorDay.create_id(schedule.doctor_id, day))
-    return existing or DoctorDay(doctor_id=schedule.doctor_id, day=day, by=actor)
+def _days(
+    uow: UnitOfWork,
+    doctor_id: UUID,
+    interval: Interval,
+    actor: Actor,
+    loaded: dict[date, DoctorDay] | None = None,
+) -> dict[date, DoctorDay]:
+    """The doctor's days that ``interval`` touches (opened where new), added to those already
+    ``loaded`` by this command so that each day is one object."""
+    days = dict(loaded or {})
+    for day in DoctorDay.days_of(interval):
+        if day not in days:
+            existing = uow.find(DoctorDay, DoctorDay.create_id(doctor_id, day))
+            days[day] = existing or DoctorDay(doctor_id=doctor_id, day=day, by=actor)
+    return days
 
 
-def _release(uow: UnitOfWork, consultation: Consultation, actor: Actor) -> list[DoctorDay]:
-    if consultation.practice_id is None:
-        return []
-    schedule = _schedule(uow, consultation.doctor_id)
-    day = uow.find(
-        DoctorDay,
-        DoctorDay.create_id(consultation.doctor_id, schedule.local_day(consultation.slot.start)),
-    )
-    if day is None:
-        return []
-    day.release(consultation.id, by=actor)
-    return [day]
+def _end_of_urgent(days: dict[date, DoctorDay], window: Interval) -> datetime | None:
+    """When the urgent consultations that overlap ``window`` are over, if there are any."""
+    ends = [end for day in days.values() if (end := day.urgent_until(window)) is not None]
+    return max(ends, default=None)
+
+
+def _release(uow: UnitOfWork, consultation: Consultation, actor: Actor) -> dict[date, DoctorDay]:
+    """Free the consultation's time on every day that holds it."""
+    days = {
+        day: found
+        for day in DoctorDay.days_of(consultation.slot)
+        if (found := uow.find(DoctorDay, DoctorDay.create_id(consultation.doctor_id, day)))
+    }
+    for day in days.values():
+        day.release(consultation.id, by=actor)
+    return days
 
 
 def _schedule(uow: UnitOfWork, doctor_id: UUID) -> DoctorSchedule:

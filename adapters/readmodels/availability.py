@@ -50,15 +50,29 @@ _COLUMNS = (
 
 def compute_day(
     schedule: DoctorSchedule,
-    doctor_day: DoctorDay | None,
+    doctor_days: list[DoctorDay],
     calendars: ExternalCalendars | None,
     day: date,
 ) -> list[Slot]:
-    """The free slots of one local day, from scratch."""
-    taken = list(doctor_day.bookings.values()) if doctor_day else []
+    """The free slots of one local day, from scratch; ``doctor_days`` are the doctor's UTC
+    days that the local day touches (``utc_days_of``)."""
+    taken = [booked for d in doctor_days for booked in d.bookings.values()]
     if calendars is not None:
         taken += calendars.busy_between(local_day_bounds(day, zone(schedule.time_zone)))
     return free_slots(schedule.offered_slots(day), taken)
+
+
+def utc_days_of(day: date, time_zone: str) -> list[date]:
+    """The UTC dates (the doctor's days' keys) that one local day touches."""
+    return DoctorDay.days_of(local_day_bounds(day, zone(time_zone)))
+
+
+def local_days_of(utc_day: date, time_zone: str) -> set[date]:
+    """The local dates that one UTC day touches."""
+    tz = zone(time_zone)
+    start = datetime.combine(utc_day, datetime.min.time(), tzinfo=UTC)
+    end = start + timedelta(days=1) - timedelta(microseconds=1)
+    return {start.astimezone(tz).date(), end.astimezone(tz).date()}
 
 
 class SqlAvailability(SqlView):
@@ -103,12 +117,21 @@ class SqlAvailability(SqlView):
         if schedule is None:
             return
         window = self.horizon(schedule)
-        wanted = sorted(window if days is None else days & set(window))
+        local = (
+            set(window)
+            if days is None
+            else {d for utc_day in days for d in local_days_of(utc_day, schedule.time_zone)}
+        )
+        wanted = sorted(local & set(window))
         calendars = self.load(ExternalCalendars, ExternalCalendars.create_id(doctor_id))
         rows = []
         for day in wanted:
-            doctor_day = self.load(DoctorDay, DoctorDay.create_id(doctor_id, day))
-            for slot in compute_day(schedule, doctor_day, calendars, day):
+            doctor_days = [
+                found
+                for utc_day in utc_days_of(day, schedule.time_zone)
+                if (found := self.load(DoctorDay, DoctorDay.create_id(doctor_id, utc_day)))
+            ]
+            for slot in compute_day(schedule, doctor_days, calendars, day):
                 practice = schedule.practices[slot.practice_id]
                 kind = schedule.types[(slot.practice_id, slot.type_code)]
                 rows.append(
