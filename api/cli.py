@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from adapters.crypto.key_binding import KeyringMismatch
 from adapters.settings import Settings
 from api.composition import Services, build
 from domain.actor import Role
@@ -29,7 +30,11 @@ def _services(settings: Settings | None = None) -> Services:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    services = build(settings)
+    try:
+        services = build(settings)
+    except KeyringMismatch as refused:
+        console.print(f"[bold red]Refusing to start:[/] {refused}", highlight=False, soft_wrap=True)
+        raise typer.Exit(3) from None
     if services.keyring_created:
         console.print(
             f"Created the master keyring: {settings.keyring_path.resolve()} (mode 0600)."

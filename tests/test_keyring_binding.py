@@ -5,24 +5,26 @@ processes (a process still holding the old keyring keeps working until it restar
 from __future__ import annotations
 
 import base64
+import os
 import shutil
+import subprocess
+import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
 
 from adapters.crypto.key_binding import KeyringMismatch, fingerprint
 from adapters.settings import Settings
 from api.audit import verify_all
-from api.cli import cli
 from api.composition import Services, build
 from commands.patients import ErasePatient, RegisterPatient
 from domain.actor import Actor, Role
 from domain.patient import Patient
 
+ROOT = Path(__file__).resolve().parents[1]
 DR = Actor(uuid.uuid4(), Role.DOCTOR, uuid.uuid4())
 ADMIN = Actor(uuid.uuid4(), Role.ORG_ADMIN, DR.organisation_id)
 
@@ -51,6 +53,24 @@ def family_name(process: Services, patient_id: uuid.UUID) -> str | None:
     process.keys._cache.clear()  # read the wrapped key from the database, as on a fresh start
     name: str | None = process.bus_uow().get(Patient, patient_id).family_name
     return name
+
+
+def telemed(settings: Settings, keyring: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """The ``telemed`` command as its own process."""
+    env = {
+        **os.environ,
+        "TELEMED_DATABASE_URL": settings.database_url,
+        "TELEMED_KEYRING": str(keyring),
+        "PYTHONPATH": str(ROOT),
+    }
+    return subprocess.run(
+        [sys.executable, "-c", "from api.cli import main; main()", *args],
+        env=env,
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def recorded(process: Services) -> dict[str, str]:
@@ -108,6 +128,10 @@ def test_a_process_with_an_unrelated_keyring_is_refused(
         start(processes, settings, unrelated)
     assert services.keyring.active_master in str(refused.value)
     assert processes[0].keyring.active_master in str(refused.value)
+    worker = telemed(settings, unrelated, "audit", "verify")
+    assert worker.returncode == 3 and "Traceback" not in worker.stderr
+    assert "Refusing to start" in worker.stderr
+    assert services.keyring.active_master in worker.stderr
 
 
 def test_rotation_with_two_processes_and_retirement_once_both_have_the_new_keyring(
@@ -124,12 +148,8 @@ def test_rotation_with_two_processes_and_retirement_once_both_have_the_new_keyri
     before = register(a, "Before")
     old_kid = a.keyring.active_master
 
-    env = {
-        "TELEMED_DATABASE_URL": settings.database_url,
-        "TELEMED_KEYRING": str(a.settings.keyring_path),
-    }
-    rotated = CliRunner().invoke(cli, ["keys", "rotate-master"], env=env)
-    assert rotated.exit_code == 0, rotated.output
+    rotated = telemed(settings, settings.keyring_path, "keys", "rotate-master")
+    assert rotated.returncode == 0, rotated.stdout + rotated.stderr
     a.keyring.reload()  # A's process picks up the file the command wrote (as on a restart)
     new_kid = a.keyring.active_master
     assert new_kid != old_kid and set(recorded(a)) >= {old_kid, new_kid}
@@ -148,9 +168,9 @@ def test_rotation_with_two_processes_and_retirement_once_both_have_the_new_keyri
 
     shutil.copy(settings.keyring_path, old_copy)  # every host has the new file now
     b_restarted = start(processes, settings, old_copy)
-    retired = CliRunner().invoke(cli, ["keys", "retire-master"], env=env)
-    assert retired.exit_code == 0, retired.output
-    assert old_kid in retired.output
+    retired = telemed(settings, settings.keyring_path, "keys", "retire-master")
+    assert retired.returncode == 0, retired.stdout + retired.stderr
+    assert old_kid in retired.stdout
     assert old_kid not in recorded(a) and new_kid in recorded(a)
     with a.db.transaction(write=False) as cur:
         cur.execute(
