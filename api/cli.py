@@ -12,6 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from adapters.crypto.key_binding import KeyringMismatch
 from adapters.settings import Settings
 from api.composition import Services, build
 from domain.actor import Role
@@ -29,7 +30,11 @@ def _services(settings: Settings | None = None) -> Services:
     logging.basicConfig(
         level=settings.log_level, format="%(asctime)s %(levelname)s %(name)s %(message)s"
     )
-    services = build(settings)
+    try:
+        services = build(settings)
+    except KeyringMismatch as refused:
+        console.print(f"[bold red]Refusing to start:[/] {refused}", highlight=False, soft_wrap=True)
+        raise typer.Exit(3) from None
     if services.keyring_created:
         console.print(
             f"Created the master keyring: {settings.keyring_path.resolve()} (mode 0600)."
@@ -150,15 +155,36 @@ def audit_verify() -> None:
 
 @keys_cli.command("rotate-master")
 def rotate_master(
-    retire_old: Annotated[bool, typer.Option(help="drop old master keys once unused")] = False,
+    retire_old: Annotated[
+        bool, typer.Option(help="retire the old master key at once (no other process runs)")
+    ] = False,
 ) -> None:
-    """Re-wrap every data key under a new master key (events are not touched)."""
+    """Add a master key (keyring file and the database's record) and re-wrap every data key
+    under it, keeping the old wrapping until the old key is retired; events are not touched."""
     services = _services()
     try:
         kid, count = services.keys.rotate_master(retire_old=retire_old)
     finally:
         services.close()
     typer.echo(f"new master key {kid}; re-wrapped {count} data keys")
+    if not retire_old:
+        typer.echo(
+            f"Next: copy {services.settings.keyring_path.resolve()} to every host, restart each "
+            "telemed process there, then run `telemed keys retire-master`."
+        )
+
+
+@keys_cli.command("retire-master")
+def retire_master() -> None:
+    """Once every process runs with the keyring holding the active master key: wrap every data
+    key by it alone and drop the older master keys from the keyring and the database's record."""
+    services = _services()
+    try:
+        retired, count = services.keys.retire_old_masters()
+    finally:
+        services.close()
+    names = ", ".join(sorted(retired)) or "no master key"
+    typer.echo(f"retired {names}; re-wrapped {count} data keys")
 
 
 account_cli = typer.Typer(help="Sign-in accounts")

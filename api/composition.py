@@ -11,9 +11,10 @@ from adapters.audit.access_log import AccessLog
 from adapters.audit.replay import Replay
 from adapters.calendars.sync import CalendarSync
 from adapters.crypto.blind_index import BlindIndex
-from adapters.crypto.keyring import Keyring
+from adapters.crypto.key_binding import bind
+from adapters.crypto.keyring import Keyring, KeyringFile
 from adapters.crypto.passwords import PyNaClCredentials
-from adapters.crypto.subject_keys import SubjectKeys
+from adapters.crypto.subject_keys import SubjectKeys, unopened_masters
 from adapters.db import Database
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
 from adapters.eventstore.recorder import EventRecorder
@@ -108,11 +109,15 @@ class Services:
 
 def build(settings: Settings | None = None) -> Services:
     settings = settings or Settings()
-    keyring, created = Keyring.load_or_create(settings.keyring_path)
-    if created:
-        log.info("created master keyring at %s (mode 0600)", settings.keyring_path.resolve())
     db = Database(settings.database_url, pool_size=settings.pool_size)
     migrate(db)
+    try:  # the keyring must be the one the database was written with
+        keyring, created = bind(db, KeyringFile(settings.keyring_path), unopened_masters)
+    except Exception:
+        db.close()
+        raise
+    if created:
+        log.info("created master keyring at %s (mode 0600)", settings.keyring_path.resolve())
     keys = SubjectKeys(db, keyring)
     recorder = EventRecorder(db, keyring.chain_key)
     app = EventStoreApplication(recorder, keys)

@@ -1,4 +1,11 @@
-"""Analytics read model: daily counts per organisation, never a person."""
+"""Analytics read model: daily counts per organisation, never a person.
+
+Activity counts (bookings, cancellations, reschedules, ...) fall on the day they happened. Rates
+are taken over a cohort instead: the appointments *due* in a period are those whose latest start
+falls in it, that were not cancelled before that start, and whose start has come; the no-show
+rate is the share of them with a no-show recorded (a no-show is recorded only once the start has
+passed, on an appointment still open, so it is always one of them: the rate stays within 0..1).
+"""
 
 from __future__ import annotations
 
@@ -32,11 +39,22 @@ class AnalyticsView(Protocol):
         day: date,
         lead_minutes: int,
         urgent: bool,
+        start: datetime,
     ) -> None: ...
 
     def consultation_counted(
         self, metric: str, consultation_id: UUID, day: date, amount: int = 0
     ) -> None: ...
+
+    def start_of(self, consultation_id: UUID) -> datetime | None:
+        """The appointment's latest start, as this read model stored it."""
+        ...
+
+    def appointment_moved(self, consultation_id: UUID, start: datetime) -> None: ...
+
+    def appointment_cancelled(self, consultation_id: UUID, before_start: bool) -> None: ...
+
+    def appointment_missed(self, consultation_id: UUID) -> None: ...
 
 
 def lead_minutes(start: datetime, at: datetime) -> int:
@@ -102,11 +120,15 @@ class AnalyticsProjection(Projection[AnalyticsView]):
             event.timestamp.date(),
             lead_minutes(event.start, event.timestamp),
             event.urgent,
+            event.start,
         )
 
     @process_event.register
     def _(self, event: Consultation.Cancelled, tracking: Tracking) -> None:
         self.view.consultation_counted("cancellations", event.originator_id, event.timestamp.date())
+        start = self.view.start_of(event.originator_id)
+        early = start is not None and event.timestamp < start
+        self.view.appointment_cancelled(event.originator_id, before_start=early)
 
     @process_event.register
     def _(self, event: Consultation.Rescheduled, tracking: Tracking) -> None:
@@ -116,7 +138,8 @@ class AnalyticsProjection(Projection[AnalyticsView]):
             event.timestamp.date(),
             lead_minutes(event.start, event.timestamp),
         )
+        self.view.appointment_moved(event.originator_id, event.start)
 
     @process_event.register
     def _(self, event: Consultation.NoShowRecorded, tracking: Tracking) -> None:
-        self.view.consultation_counted("no-shows", event.originator_id, event.timestamp.date())
+        self.view.appointment_missed(event.originator_id)

@@ -46,6 +46,7 @@ class ConsultationFiguresOut(BaseModel):
     urgent: int
     cancellations: int
     reschedules: int
+    due: int
     no_shows: int
     average_lead_minutes: float | None
     no_show_rate: float | None
@@ -85,10 +86,12 @@ def consultation_figures(
     after: AfterQuery = None,
     after_header: AfterHeader = None,
 ) -> dict[str, Any]:
-    """Bookings, urgent requests, cancellations, reschedules and no-shows per period,
-    organisation, specialty and consultation type, with the average time from booking to
-    appointment and the no-show rate. (Completions and conversion come with the consultation
-    lifecycle.)"""
+    """Bookings, urgent requests, cancellations and reschedules per period (the day each
+    happened), organisation, specialty and consultation type, with the average time from booking
+    to appointment. Rates are per cohort: `due` counts the appointments whose start falls in the
+    period and has come, not cancelled before it; `no_shows` counts those of them recorded as
+    no-shows, and `no_show_rate` = no_shows / due. (Completions and conversion come with the
+    consultation lifecycle.)"""
     authorize(actor, Action.READ_ANALYTICS)
     organisation_id = _scope(actor, organisation_id)
     start, end = _range(start, end)
