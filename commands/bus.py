@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import random
+import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -58,7 +60,7 @@ class IdempotentUnitOfWork(UnitOfWork, Protocol):
 
 
 class CommandBus:
-    def __init__(self, unit_of_work: Callable[[], IdempotentUnitOfWork], *, retries: int = 3):
+    def __init__(self, unit_of_work: Callable[[], IdempotentUnitOfWork], *, retries: int = 6):
         self._unit_of_work = unit_of_work
         self._retries = retries
         self.handlers: dict[type[Any], Handler] = dict(HANDLERS)
@@ -84,6 +86,8 @@ class CommandBus:
                 may_retry = racing_twin or getattr(command, "expected_version", None) is None
                 if attempt == self._retries or not may_retry:
                     raise
+                # racing writers of one stream: a jittered, growing pause lets them spread out
+                time.sleep(random.uniform(0, 0.002 * 2**attempt))
         raise AssertionError("unreachable")
 
 

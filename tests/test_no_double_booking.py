@@ -4,7 +4,9 @@ urgent consultations occupy their time like any booking."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
+from itertools import pairwise
 from typing import Any
 from uuid import UUID
 from zoneinfo import ZoneInfo
@@ -145,3 +147,24 @@ def test_a_second_urgent_request_waits_for_the_first(
     a = consultation(clinic, anna, first.json()["id"])
     b = consultation(clinic, ben, second.json()["id"])
     assert datetime.fromisoformat(b["start"]) >= datetime.fromisoformat(a["end"])
+
+
+def test_concurrent_urgent_requests_queue_without_overlapping(
+    postgres_only: str, clinic: Clinic, dr_weber: Person
+) -> None:
+    practices = set_up_schedule(clinic, dr_weber)
+    patients = [clinic.person(f"P{i}", Role.PATIENT, None) for i in range(6)]
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        answers = list(pool.map(lambda p: urgent(clinic, p, practices.doctor_id), patients))
+    assert [a.status_code for a in answers] == [201] * len(patients)  # urgent: never refused
+    accepted = [
+        consultation(clinic, p, a.json()["id"])
+        for p, a in zip(patients, answers, strict=True)
+        if a.status_code == 201
+    ]
+    assert accepted
+    windows = sorted(
+        (datetime.fromisoformat(c["start"]), datetime.fromisoformat(c["end"])) for c in accepted
+    )
+    for (_, end), (start, _) in pairwise(windows):
+        assert end <= start
