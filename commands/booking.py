@@ -9,7 +9,13 @@ from uuid import UUID
 from commands.ports import Ties, UnitOfWork
 from commands.results import NotFound, Saved
 from domain.actor import Actor, Role
-from domain.booking import Consultation, DoctorDay, Kind, SlotNotOffered
+from domain.booking import (
+    BOOKING_HORIZON_DAYS,
+    Consultation,
+    DoctorDay,
+    Kind,
+    SlotNotOffered,
+)
 from domain.calendar_links import ExternalCalendars
 from domain.organisation import Organisation
 from domain.patient import Link, record_of
@@ -185,8 +191,11 @@ def _bookable(
     kinds = schedule.types[(practice_id, type_code)].kinds
     if Kind(kind).value not in kinds:
         raise SlotNotOffered(f"{type_code} is offered as {', '.join(kinds)}")
-    if slot.start <= datetime.now(UTC):
+    now = datetime.now(UTC)
+    if slot.start <= now:
         raise SlotNotOffered("that slot has passed")
+    if slot.start > now + timedelta(days=BOOKING_HORIZON_DAYS):
+        raise SlotNotOffered(f"bookings open at most {BOOKING_HORIZON_DAYS} days ahead")
     calendars = uow.find(ExternalCalendars, ExternalCalendars.create_id(schedule.doctor_id))
     if calendars is not None and calendars.busy_between(slot.interval):
         raise SlotNotOffered("the doctor is busy then")

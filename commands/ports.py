@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -28,8 +29,8 @@ class UnitOfWork(Protocol):
         """Like ``add_subject``, unless the subject already has (or had) a key."""
         ...
 
-    def open_bookings(self, doctor_id: UUID) -> list[UUID]:
-        """Ids of the doctor's open, future consultations (from the agenda read model)."""
+    def find_existing(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> list[A]:
+        """The aggregates among ``aggregate_ids`` that exist (absent ones cost little)."""
         ...
 
     def add_subject(self, subject_id: UUID) -> None:

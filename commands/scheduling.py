@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
 from commands.ports import UnitOfWork
 from commands.results import NotFound, Saved
 from domain.actor import Actor
-from domain.booking import Consultation
+from domain.booking import BOOKING_HORIZON_DAYS, Consultation, DoctorDay
 from domain.calendar_links import ExternalCalendars
 from domain.schedule import DoctorSchedule
 from domain.time_rules import Interval
@@ -208,6 +208,16 @@ def _calendars(uow: UnitOfWork, doctor_id: UUID, actor: Actor) -> ExternalCalend
     return calendars
 
 
+def _booked_on_days(uow: UnitOfWork, doctor_id: UUID, today: date) -> list[UUID]:
+    """What the doctor's days hold from yesterday (UTC) to the end of the booking horizon:
+    the write model's own answer, never a read model's."""
+    ids = [
+        DoctorDay.create_id(doctor_id, today + timedelta(days=offset))
+        for offset in range(-1, BOOKING_HORIZON_DAYS + 2)
+    ]
+    return sorted({held for day in uow.find_existing(DoctorDay, ids) for held in day.bookings})
+
+
 def _save_and_flag(
     uow: UnitOfWork, changed: DoctorSchedule | ExternalCalendars, actor: Actor
 ) -> Saved:
@@ -221,9 +231,15 @@ def _save_and_flag(
         else uow.find(ExternalCalendars, ExternalCalendars.create_id(doctor_id))
     )
     flagged = []
-    for consultation_id in uow.open_bookings(doctor_id):
+    now = datetime.now(UTC)
+    for consultation_id in _booked_on_days(uow, doctor_id, now.date()):
         consultation = uow.find(Consultation, consultation_id)
-        if consultation is None or consultation.urgent or consultation.practice_id is None:
+        if (
+            consultation is None
+            or consultation.urgent
+            or consultation.practice_id is None
+            or consultation.slot.end <= now
+        ):
             continue
         why = None
         if (

@@ -18,6 +18,11 @@ from domain.time_rules import Interval
 _CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
 
+#: how far ahead a booking may be made; the doctor's days beyond it are never opened, so the
+#: days a schedule change must look at are bounded
+BOOKING_HORIZON_DAYS = 730
+
+
 class SlotTaken(DomainError):
     """Another booking of the doctor overlaps that time (at any of the doctor's practices)."""
 

@@ -8,13 +8,24 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, time, timedelta
 from itertools import pairwise
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
 
-from domain.actor import Role
+from adapters.settings import Settings
+from api.composition import build
+from commands.booking import BookConsultation
+from commands.scheduling import (
+    AddPractice,
+    OpenSchedule,
+    SetConsultationType,
+    SetDateOverride,
+    SetWeeklyHours,
+)
+from domain.actor import Actor, Role
+from domain.booking import Consultation, Kind
 from domain.patient import record_of
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import Practices, set_up_schedule, slots
@@ -168,3 +179,29 @@ def test_concurrent_urgent_requests_queue_without_overlapping(
     )
     for (_, end), (start, _) in pairwise(windows):
         assert end <= start
+
+
+def test_a_schedule_change_flags_a_booking_no_read_model_has_seen_yet(settings: Settings) -> None:
+    services = build(settings)  # projections are not running: the read side lags behind
+    try:
+        doctor = uuid4()
+        actor = Actor(doctor, Role.DOCTOR, uuid4())
+        practice = uuid4()
+        handle = services.bus.handle
+        handle(OpenSchedule(actor, doctor, "Europe/Luxembourg", "cardiology", ("fr",)))
+        handle(AddPractice(actor, doctor, practice, uuid4()))
+        handle(SetConsultationType(actor, doctor, practice, "video-15", 15, 0, ("video",)))
+        day = datetime.now(UTC).date() + timedelta(days=3)
+        handle(SetWeeklyHours(actor, doctor, practice, day.weekday(), ("09:00-12:00",)))
+        nine = datetime.combine(day, time(9), tzinfo=ZoneInfo("Europe/Luxembourg"))
+        booked = handle(
+            BookConsultation(actor, uuid4(), doctor, practice, "video-15", nine, Kind.VIDEO)
+        )
+        handle(SetDateOverride(actor, doctor, practice, day, ()))  # the doctor is away that day
+        consultation = services.bus_uow().get(Consultation, booked.aggregate_id)
+        assert (consultation.status.value, consultation.flagged) == (
+            "booked",
+            "outside-the-schedule",
+        )
+    finally:
+        services.close()

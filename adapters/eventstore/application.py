@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any, TypeVar
 from uuid import UUID
 
@@ -95,14 +95,24 @@ class UnitOfWork:
         if subject_id not in self._new_subjects and not self._keys.exists(subject_id):
             self.add_subject(subject_id)
 
-    def open_bookings(self, doctor_id: UUID) -> list[UUID]:
+    def find_existing(self, cls: type[A], aggregate_ids: Sequence[UUID]) -> list[A]:
+        """The aggregates among ``aggregate_ids`` that exist, in that order; one query learns
+        which do, so asking for many absent ones is cheap."""
+        if not aggregate_ids:
+            return []
+        marks = ", ".join(["%s"] * len(aggregate_ids))
         with self._app.recorder.db.transaction(write=False) as cur:  # type: ignore[attr-defined]
             cur.execute(
-                "SELECT consultation_id FROM agenda WHERE doctor_id = %s "
-                "AND status IN ('booked', 'confirmed') AND end_at > %s",
-                (doctor_id, datetime.now(UTC)),
+                "SELECT DISTINCT originator_id FROM stored_events "
+                f"WHERE originator_id IN ({marks})",
+                list(aggregate_ids),
             )
-            return [as_uuid(r[0]) for r in cur.fetchall()]
+            present = {as_uuid(r[0]) for r in cur.fetchall()}
+        return [
+            found
+            for aggregate_id in aggregate_ids
+            if aggregate_id in present and (found := self.find(cls, aggregate_id)) is not None
+        ]
 
     def attach(self, effect: object) -> None:
         assert callable(effect)
