@@ -58,6 +58,24 @@ class Settings:
     #: prepended to every topic name (e.g. ``staging.``), for clusters shared by environments
     kafka_topic_prefix: str = field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", ""))
 
+    #: the folder of signed checkpoints of the audit chains (one file each, never overwritten);
+    #: keep it outside the database's reach, e.g. append-only (``chattr +a``) or on another host
+    checkpoint_dir: Path = field(
+        default_factory=lambda: Path(_env("CHECKPOINT_DIR", "var/checkpoints"))
+    )
+    #: how often workers sign a checkpoint of the chain heads: the window no checkpoint covers
+    checkpoint_seconds: float = field(
+        default_factory=lambda: float(_env("CHECKPOINT_SECONDS", "10"))
+    )
+    #: the Ed25519 checkpoint signing key; empty: ``checkpoint-signing.key`` beside the keyring
+    signing_key_path: Path | None = field(
+        default_factory=lambda: Path(p) if (p := _env("SIGNING_KEY", "")) else None
+    )
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.signing_key_path or self.keyring_path.with_name("checkpoint-signing.key")
+
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgresql://", "postgres://"))

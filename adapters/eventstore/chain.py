@@ -20,6 +20,17 @@ from adapters.db import Cursor, Dialect
 GENESIS = b"\x00" * 32
 
 
+@dataclass(frozen=True)
+class Head:
+    """A position of a chain and the hash that links everything up to it."""
+
+    position: int
+    hash: bytes
+
+
+START = Head(0, GENESIS)
+
+
 def link(key: bytes, previous: bytes, position: int, parts: Sequence[bytes]) -> bytes:
     mac = hmac.new(key, previous + position.to_bytes(8, "big"), hashlib.sha256)
     for part in parts:
@@ -118,36 +129,71 @@ class ChainSequencer:
                 [(u[-2], u[-1], *u[:-2]) for u in updates],
             )
 
-    def verify(self, cur: Cursor, *, batch: int = 5_000) -> tuple[int, Break | None]:
-        """Recompute the chain from the start. Returns (rows checked, first break or None)."""
+    def walk(
+        self, cur: Cursor, start: Head = START, *, stop: int | None = None, batch: int = 5_000
+    ) -> tuple[Head, Break | None]:
+        """Recompute the chain from ``start`` over the rows after it, up to ``stop`` if given.
+
+        Returns the last head that verified and the first break (None if every row did).
+        """
         s = self.spec
-        previous, expected, checked = GENESIS, 1, 0
+        head, expected = start, start.position + 1
         columns = ", ".join((s.position_column, "chain_hash", *s.content_columns))
-        while True:
+        while stop is None or expected <= stop:
+            limit = batch if stop is None else min(batch, stop - expected + 1)
             cur.execute(
                 f"SELECT {columns} FROM {s.table} WHERE {s.position_column} >= %s "
                 f"ORDER BY {s.position_column} LIMIT %s",
-                (expected, batch),
+                (expected, limit),
             )
             rows = cur.fetchall()
             for row in rows:
                 position, stored = int(row[0]), bytes(row[1]) if row[1] is not None else b""
                 if position != expected:
-                    return checked, Break(s.name, expected, f"position {expected} is missing")
+                    return head, Break(s.name, expected, f"position {expected} is missing")
                 try:
                     parts = s.to_parts(row[2:])
                 except (TypeError, ValueError):
-                    return checked, Break(s.name, position, "row is not readable")
-                previous = link(self.key, previous, position, parts)
-                if not hmac.compare_digest(previous, stored):
-                    return checked, Break(s.name, position, "content or order does not match")
-                expected, checked = expected + 1, checked + 1
-            if len(rows) < batch:
+                    return head, Break(s.name, position, "row is not readable")
+                computed = link(self.key, head.hash, position, parts)
+                if not hmac.compare_digest(computed, stored):
+                    return head, Break(s.name, position, "content or order does not match")
+                head, expected = Head(position, computed), expected + 1
+            if len(rows) < limit:
                 break
+        return head, None
+
+    def verify(
+        self, cur: Cursor, *, anchor: Head | None = None, batch: int = 5_000
+    ) -> tuple[int, Break | None]:
+        """Recompute the chain from the start. Returns (rows checked, first break or None).
+
+        An ``anchor`` is a head known from outside the database (a signed checkpoint): the
+        chain must reach its position with its hash, so what it covers cannot be truncated,
+        rewound or rewritten even by whoever can also rewrite ``chain_heads``.
+        """
+        s = self.spec
+        head, broken = self.walk(cur, stop=anchor.position if anchor else None, batch=batch)
+        if broken is None and anchor is not None:
+            if head.position < anchor.position:
+                missing = head.position + 1
+                broken = Break(
+                    s.name,
+                    missing,
+                    f"position {missing} is missing; a checkpoint covers up to {anchor.position}",
+                )
+            elif not hmac.compare_digest(head.hash, anchor.hash):
+                broken = Break(s.name, anchor.position, "the log differs from the checkpoint")
+            else:
+                head, broken = self.walk(cur, head, batch=batch)
+        if broken is not None:
+            return head.position, broken
         cur.execute("SELECT last_position, last_hash FROM chain_heads WHERE chain = %s", (s.name,))
-        head = cur.fetchone()
-        if head is not None and int(head[0]) != expected - 1:
-            return checked, Break(s.name, expected, "rows after this position were removed")
-        if head is not None and not hmac.compare_digest(bytes(head[1]), previous):
-            return checked, Break(s.name, expected - 1, "chain head does not match")
-        return checked, None
+        row = cur.fetchone()
+        if row is not None and int(row[0]) != head.position:
+            return head.position, Break(
+                s.name, head.position + 1, "rows after this position were removed"
+            )
+        if row is not None and not hmac.compare_digest(bytes(row[1]), head.hash):
+            return head.position, Break(s.name, head.position, "chain head does not match")
+        return head.position, None
