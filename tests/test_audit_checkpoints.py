@@ -102,8 +102,9 @@ def operator(services: Services, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     return CliRunner()
 
 
-def history(clinic: Clinic, dr: Person) -> str:
-    """A patient registered, their phone changed three times, their record read twice."""
+def history(clinic: Clinic, dr: Person, *, signing: bool = False) -> str:
+    """A patient registered, their phone changed three times, their record read twice.
+    ``signing``: a checkpoint after each change, as workers sign every few seconds."""
     patient = clinic.register(dr)
     for phone in ("+352 1", "+352 2", "+352 3"):
         changed = clinic.client.patch(
@@ -112,6 +113,8 @@ def history(clinic: Clinic, dr: Person) -> str:
             headers=dr.headers,
         )
         assert changed.status_code == 200, changed.text
+        if signing:
+            clinic.services.checkpoints.write_now()
     for _ in range(2):
         clinic.client.get(f"/v1/patients/{patient['id']}", headers=dr.headers)
     return str(patient["id"])
@@ -151,7 +154,7 @@ def test_a_dba_who_deletes_the_newest_event_and_rewinds_the_head_is_found(
 def test_a_rewritten_event_that_a_checkpoint_covers_is_found(
     clinic: Clinic, dr_weber: Person, services: Services, dba: Dba, operator: CliRunner
 ) -> None:
-    history(clinic, dr_weber)
+    history(clinic, dr_weber, signing=True)
     checkpoint_now(operator)
     newest = newest_event(services)
     (row,) = dba.rewind("stored_events", "events", "notification_id", to=newest - 1)
@@ -161,13 +164,15 @@ def test_a_rewritten_event_that_a_checkpoint_covers_is_found(
 
     report = verify_all(services)
     assert not report["ok"], report
-    assert chain(report, "events")["broken_at"] == newest, report
+    events = chain(report, "events")
+    assert events["broken_at"] == newest, report
+    assert events["reason"].startswith("the log differs from the checkpoint"), report
 
 
 def test_reordered_events_that_a_checkpoint_covers_are_found(
     clinic: Clinic, dr_weber: Person, services: Services, dba: Dba, operator: CliRunner
 ) -> None:
-    history(clinic, dr_weber)
+    history(clinic, dr_weber, signing=True)
     checkpoint_now(operator)
     newest = newest_event(services)
     second_last, last = dba.rewind("stored_events", "events", "notification_id", to=newest - 2)
@@ -176,7 +181,9 @@ def test_reordered_events_that_a_checkpoint_covers_are_found(
 
     report = verify_all(services)
     assert not report["ok"], report
-    assert newest - 1 <= chain(report, "events")["broken_at"] <= newest, report
+    events = chain(report, "events")
+    assert events["broken_at"] == newest - 1, report  # the last checkpoint before still matches
+    assert f"at position {newest}: changed from position {newest - 1} on" in events["reason"]
 
 
 def test_a_truncated_access_log_is_found(

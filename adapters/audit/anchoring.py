@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -21,7 +22,7 @@ from adapters.audit.checkpoint_stream import KafkaCheckpoints
 from adapters.audit.checkpoints import Checkpoint, CheckpointFolder, UnreadableCheckpoint
 from adapters.crypto.signing_key import key_id
 from adapters.db import Cursor, Database
-from adapters.eventstore.chain import START, Break, ChainSequencer
+from adapters.eventstore.chain import DIFFERS_FROM_ANCHOR, START, Break, ChainSequencer, Head
 
 log = logging.getLogger("telemed.checkpoints")
 
@@ -69,12 +70,46 @@ def newest_checkpoint(
 def verify(db: Database, chained: Chained, folder: CheckpointFolder, key: VerifyKey) -> Verdict:
     """Recompute the chain and hold it against its newest checkpoint (checked with ``key``)."""
     chained.sequence_pending()
-    name = chained.sequencer.spec.name
+    sequencer = chained.sequencer
+    name = sequencer.spec.name
     checkpoint, untrusted = newest_checkpoint(folder, name, key)
     anchor = checkpoint.head if checkpoint is not None and untrusted is None else None
     with db.transaction(write=False) as cur:
-        checked, broken = chained.sequencer.verify(cur, anchor=anchor)
+        checked, broken = sequencer.verify(cur, anchor=anchor)
+        if anchor is not None and broken == Break(name, anchor.position, DIFFERS_FROM_ANCHOR):
+            broken = _narrow(cur, sequencer, folder, key, anchor)
     return Verdict(name, checked, untrusted or broken, checkpoint)
+
+
+def _narrow(
+    cur: Cursor, sequencer: ChainSequencer, folder: CheckpointFolder, key: VerifyKey, anchor: Head
+) -> Break:
+    """The log differs from the newest checkpoint: find the newest older one it still matches
+    (a binary search; a checkpoint vouches for all before it), so the change lies after it."""
+    name = sequencer.spec.name
+    older = sorted(p for p in folder.positions(name) if p < anchor.position)
+    good, low, high = START, 0, len(older)
+    while low < high:
+        middle = (low + high) // 2
+        try:
+            checkpoint = folder.read(name, older[middle])
+        except UnreadableCheckpoint:
+            checkpoint = None
+        if checkpoint is None or not checkpoint.verifies(key):
+            high = middle  # not evidence either way: look below it
+            continue
+        head, broken = sequencer.walk(cur, good, stop=checkpoint.position)
+        if broken is None and head == checkpoint.head:
+            good, low = head, middle + 1
+        else:
+            high = middle
+    first = good.position + 1
+    return Break(
+        name,
+        first,
+        f"{DIFFERS_FROM_ANCHOR} at position {anchor.position}: changed from position {first} on"
+        + (f" (the checkpoint at {good.position} still matches)" if good.position else ""),
+    )
 
 
 class Checkpointer:
@@ -94,6 +129,7 @@ class Checkpointer:
         self.stream, self.every_seconds = stream, every_seconds
         self._due = 0.0
         self._unpublished: dict[str, Checkpoint] = {}
+        self._lock = threading.Lock()  # one round at a time per process
 
     def write_if_due(self) -> None:
         """For the workers' loop: a round when ``every_seconds`` have passed; never raises."""
@@ -106,13 +142,15 @@ class Checkpointer:
             log.exception("checkpoint round failed")
 
     def write_now(self) -> list[Anchored]:
+        """Sign each chain's head, if it moved and still extends the newest checkpoint."""
         rounds = []
-        for chained in self.logs:
-            chained.sequence_pending()
-            anchored = self._anchor(chained.sequencer)
-            if anchored.refused is not None:
-                log.error("checkpoint refused: %s", anchored.refused)
-            rounds.append(anchored)
+        with self._lock:
+            for chained in self.logs:
+                chained.sequence_pending()
+                anchored = self._anchor(chained.sequencer)
+                if anchored.refused is not None:
+                    log.error("checkpoint refused: %s", anchored.refused)
+                rounds.append(anchored)
         return rounds
 
     def _anchor(self, sequencer: ChainSequencer) -> Anchored:

@@ -29,6 +29,8 @@ class Head:
 
 
 START = Head(0, GENESIS)
+#: the reason of a break where the chain reaches an anchor's position with another hash
+DIFFERS_FROM_ANCHOR = "the log differs from the checkpoint"
 
 
 def link(key: bytes, previous: bytes, position: int, parts: Sequence[bytes]) -> bytes:
@@ -183,7 +185,7 @@ class ChainSequencer:
                     f"position {missing} is missing; a checkpoint covers up to {anchor.position}",
                 )
             elif not hmac.compare_digest(head.hash, anchor.hash):
-                broken = Break(s.name, anchor.position, "the log differs from the checkpoint")
+                broken = Break(s.name, anchor.position, DIFFERS_FROM_ANCHOR)
             else:
                 head, broken = self.walk(cur, head, batch=batch)
         if broken is not None:
