@@ -59,9 +59,10 @@ class Settings:
     kafka_topic_prefix: str = field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", ""))
 
     #: the folder of signed checkpoints of the audit chains (one file each, never overwritten);
-    #: keep it outside the database's reach, e.g. append-only (``chattr +a``) or on another host
-    checkpoint_dir: Path = field(
-        default_factory=lambda: Path(_env("CHECKPOINT_DIR", "var/checkpoints"))
+    #: empty: ``checkpoints/`` beside the keyring. Keep it out of the database admins' reach:
+    #: append-only (``chattr +a``), or storage on another host
+    checkpoint_dir: Path | None = field(
+        default_factory=lambda: Path(p) if (p := _env("CHECKPOINT_DIR", "")) else None
     )
     #: how often workers sign a checkpoint of the chain heads: the window no checkpoint covers
     checkpoint_seconds: float = field(
@@ -71,6 +72,10 @@ class Settings:
     signing_key_path: Path | None = field(
         default_factory=lambda: Path(p) if (p := _env("SIGNING_KEY", "")) else None
     )
+
+    @property
+    def checkpoint_folder(self) -> Path:
+        return self.checkpoint_dir or self.keyring_path.with_name("checkpoints")
 
     @property
     def signing_key_file(self) -> Path:

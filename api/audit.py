@@ -8,14 +8,13 @@ from typing import Any
 from nacl.signing import VerifyKey
 
 from adapters.audit import anchoring
-from adapters.audit.checkpoints import CheckpointFolder
 from api.composition import Services
 
 
 def verify_all(services: Services, public_key: VerifyKey | None = None) -> dict[str, Any]:
     """``public_key``: the published key to check checkpoints with (default: this deployment's)."""
     key = public_key or services.checkpoint_key.verify_key
-    folder = CheckpointFolder(services.settings.checkpoint_dir)
+    folder = services.checkpoints.folder
     chains = []
     for chained in (services.recorder, services.access_log):
         verdict = anchoring.verify(services.db, chained, folder, key)

@@ -191,7 +191,7 @@ def build(settings: Settings | None = None) -> Services:
         db,
         [recorder, access_log],
         checkpoint_key,
-        CheckpointFolder(settings.checkpoint_dir),
+        CheckpointFolder(settings.checkpoint_folder),
         stream=KafkaCheckpoints(settings.kafka_bootstrap, topic_prefix=settings.kafka_topic_prefix)
         if settings.kafka_bootstrap
         else None,

@@ -82,7 +82,6 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
         keyring_path=tmp_path / "keys" / "keyring.json",
-        checkpoint_dir=tmp_path / "checkpoints",
         projections="inprocess",
         read_wait_seconds=5.0,
         pool_size=24,

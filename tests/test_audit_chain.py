@@ -114,7 +114,6 @@ def test_the_cli_reports_ok_then_the_first_broken_position(
     history(clinic, dr_weber, officer)
     monkeypatch.setenv("TELEMED_DATABASE_URL", services.settings.database_url)
     monkeypatch.setenv("TELEMED_KEYRING", str(services.settings.keyring_path))
-    monkeypatch.setenv("TELEMED_CHECKPOINT_DIR", str(services.settings.checkpoint_dir))
     runner = CliRunner()
     ok = runner.invoke(cli, ["audit", "verify"])
     assert ok.exit_code == 0 and f"events: OK ({before + 4} records;" in ok.output

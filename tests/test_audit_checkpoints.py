@@ -98,7 +98,7 @@ def operator(services: Services, monkeypatch: pytest.MonkeyPatch) -> CliRunner:
     """The ``telemed`` command on the same deployment (database, keyring, checkpoint folder)."""
     monkeypatch.setenv("TELEMED_DATABASE_URL", services.settings.database_url)
     monkeypatch.setenv("TELEMED_KEYRING", str(services.settings.keyring_path))
-    monkeypatch.setenv("TELEMED_CHECKPOINT_DIR", str(services.settings.checkpoint_dir))
+    monkeypatch.delenv("TELEMED_CHECKPOINT_DIR", raising=False)  # beside the keyring
     return CliRunner()
 
 
@@ -206,7 +206,7 @@ def test_a_checkpoint_file_replaced_with_another_key_is_refused(
     history(clinic, dr_weber)
     checkpoint_now(operator)
     newest = newest_event(services)
-    folder = CheckpointFolder(services.settings.checkpoint_dir)
+    folder = CheckpointFolder(services.settings.checkpoint_folder)
     signed = folder.newest("events")
     assert signed is not None and signed.position == newest
     # The DBA rewinds the log, and somebody with a key of their own rewrites the checkpoint.
@@ -247,7 +247,7 @@ def test_the_public_key_is_published_and_verifies_the_checkpoints(
     assert published.status_code == 200
     key = published.json()["public_key"]
     assert operator.invoke(cli, ["audit", "public-key"]).output.strip() == key
-    newest = CheckpointFolder(services.settings.checkpoint_dir).newest("events")
+    newest = CheckpointFolder(services.settings.checkpoint_folder).newest("events")
     assert newest is not None and newest.verifies(key)
     assert newest.position == newest_event(services)
 
@@ -257,7 +257,7 @@ def test_a_checkpoint_file_is_written_once_and_never_replaced(
 ) -> None:
     history(clinic, dr_weber)
     checkpoint_now(operator)
-    folder = CheckpointFolder(services.settings.checkpoint_dir)
+    folder = CheckpointFolder(services.settings.checkpoint_folder)
     path = folder.path_of("events", newest_event(services))
     first = path.read_bytes()
     assert path.stat().st_mode & 0o222 == 0  # read-only
@@ -285,18 +285,20 @@ def test_the_checkpointer_refuses_to_sign_a_rewound_log(
     )
     refused = operator.invoke(cli, ["audit", "checkpoint"])
     assert refused.exit_code == 1 and f"events: REFUSED at position {newest}" in refused.output
-    signed = CheckpointFolder(services.settings.checkpoint_dir).newest("events")
+    signed = CheckpointFolder(services.settings.checkpoint_folder).newest("events")
     assert signed is not None and signed.position == newest  # the true one stays the newest
     assert not chain(verify_all(services), "events")["ok"]
 
 
 def test_workers_write_checkpoints_every_few_seconds(settings: Settings, tmp_path: Path) -> None:
-    quick = dataclasses.replace(settings, checkpoint_seconds=0.2)
+    quick = dataclasses.replace(
+        settings, checkpoint_dir=tmp_path / "append-only", checkpoint_seconds=0.2
+    )
     services = build(quick)
     services.start()
     try:
         dr = Actor(uuid.uuid4(), Role.DOCTOR, uuid.uuid4())
-        folder = CheckpointFolder(quick.checkpoint_dir)
+        folder = CheckpointFolder(tmp_path / "append-only")
         for _ in range(2):
             services.bus.handle(RegisterPatient(dr, "Anna", "Muster"))
             position = newest_event(services)

@@ -25,7 +25,6 @@ def _env(services: Services) -> dict[str, str]:
         **os.environ,
         "TELEMED_DATABASE_URL": services.settings.database_url,
         "TELEMED_KEYRING": str(services.settings.keyring_path),
-        "TELEMED_CHECKPOINT_DIR": str(services.settings.checkpoint_dir),
         "TELEMED_PROJECTIONS": "external",
         "PYTHONPATH": str(ROOT),
     }
