@@ -74,16 +74,17 @@ class Dba:
         )
         return rows
 
-    def reinsert_events(self, rows: list[tuple[Any, bytes]]) -> None:
-        """Insert events without a position: the next sequencer round numbers and hashes them."""
+    def reinsert_events(self, rows: list[tuple[Any, bytes, bytes]]) -> None:
+        """Insert events without a position (``(originator, version, topic), state, seal``), for
+        the next sequencer round to number: it numbers those whose seal matches their content."""
         self.run(
             *[
                 (
-                    "INSERT INTO stored_events (originator_id, originator_version, topic, state) "
-                    "VALUES (%s, %s, %s, %s)",
-                    (row[0], row[1], row[2], state),
+                    "INSERT INTO stored_events (originator_id, originator_version, topic, state, "
+                    "row_seal) VALUES (%s, %s, %s, %s, %s)",
+                    (row[0], row[1], row[2], state, seal),
                 )
-                for row, state in rows
+                for row, state, seal in rows
             ]
         )
 
@@ -158,15 +159,12 @@ def test_a_rewritten_event_that_a_checkpoint_covers_is_found(
     checkpoint_now(operator)
     newest = newest_event(services)
     (row,) = dba.rewind("stored_events", "events", "notification_id", to=newest - 1)
-    dba.reinsert_events([(row, bytes(row[3]) + b" ")])  # the application hashes it anew
+    dba.reinsert_events([(row, bytes(row[3]) + b" ", bytes(row[-1]))])  # with the old seal
     services.recorder.sequence_pending()
-    assert newest_event(services) == newest
 
     report = verify_all(services)
     assert not report["ok"], report
-    events = chain(report, "events")
-    assert events["broken_at"] == newest, report
-    assert events["reason"].startswith("the log differs from the checkpoint"), report
+    assert chain(report, "events")["broken_at"] == newest, report
 
 
 def test_reordered_events_that_a_checkpoint_covers_are_found(
@@ -176,7 +174,9 @@ def test_reordered_events_that_a_checkpoint_covers_are_found(
     checkpoint_now(operator)
     newest = newest_event(services)
     second_last, last = dba.rewind("stored_events", "events", "notification_id", to=newest - 2)
-    dba.reinsert_events([(last, bytes(last[3])), (second_last, bytes(second_last[3]))])
+    dba.reinsert_events(  # genuine rows with their seals, in the other order
+        [(row, bytes(row[3]), bytes(row[-1])) for row in (last, second_last)]
+    )
     services.recorder.sequence_pending()
 
     report = verify_all(services)
@@ -333,3 +333,25 @@ def test_checkpoints_are_published_to_kafka(
         published = Checkpoint.from_json(orjson.dumps(message.body))
         assert published.verifies(key)
         assert published in written
+
+
+def test_an_event_inserted_behind_the_applications_back_is_never_numbered(
+    clinic: Clinic, dr_weber: Person, services: Services, dba: Dba
+) -> None:
+    history(clinic, dr_weber)
+    newest = newest_event(services)
+    (last,) = dba.run(
+        (
+            "SELECT originator_id, originator_version, topic, state, row_seal FROM stored_events "
+            "WHERE notification_id = %s",
+            (newest,),
+        )
+    )
+    forged = (last[0], last[1] + 1, last[2])  # the record's next version, as the DBA words it
+    dba.reinsert_events([(forged, bytes(last[3]), bytes(last[4]))])
+    services.recorder.sequence_pending()
+
+    assert newest_event(services) == newest, "the sequencer numbered a row it never wrote"
+    events = chain(verify_all(services), "events")
+    assert not events["ok"] and events["broken_at"] == newest + 1, events
+    assert "seal" in events["reason"], events

@@ -5,17 +5,23 @@ PostgreSQL, the write lock on SQLite) takes the rows that have become visible, n
 the chain head and links each to the previous one with a keyed hash. A position is therefore
 handed out only to a committed row, after every lower position, so a reader that follows
 positions can never pass a row that commits later.
+
+Writers seal each row they insert (a keyed MAC of its content); the sequencer numbers only rows
+whose seal verifies, so a row inserted behind the application's back is never chained.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from adapters.db import Cursor, Dialect
+
+log = logging.getLogger("telemed.audit")
 
 GENESIS = b"\x00" * 32
 
@@ -34,7 +40,11 @@ DIFFERS_FROM_ANCHOR = "the log differs from the checkpoint"
 
 
 def link(key: bytes, previous: bytes, position: int, parts: Sequence[bytes]) -> bytes:
-    mac = hmac.new(key, previous + position.to_bytes(8, "big"), hashlib.sha256)
+    return _mac(key, previous + position.to_bytes(8, "big"), parts)
+
+
+def _mac(key: bytes, start: bytes, parts: Sequence[bytes]) -> bytes:
+    mac = hmac.new(key, start, hashlib.sha256)
     for part in parts:
         mac.update(len(part).to_bytes(4, "big"))
         mac.update(part)
@@ -68,6 +78,28 @@ class Break:
 class ChainSequencer:
     def __init__(self, spec: ChainSpec, key: bytes, dialect: Dialect) -> None:
         self.spec, self.key, self.dialect = spec, key, dialect
+        self._seal_key = hmac.new(key, b"telemed/row-seal", hashlib.sha256).digest()
+
+    def seal(self, content: Sequence[Any]) -> bytes:
+        """The seal a writer stores with a row (``content`` in the spec's content columns)."""
+        return _mac(self._seal_key, b"", self.spec.to_parts(content))
+
+    def _sealed(self, content: Sequence[Any], stored: Any) -> bool:
+        try:
+            expected = self.seal(content)
+        except (TypeError, ValueError):
+            return False
+        return stored is not None and hmac.compare_digest(expected, bytes(stored))
+
+    def unsealed(self, cur: Cursor, *, limit: int = 10_000) -> int:
+        """How many unnumbered rows carry no valid seal (they were not written by us)."""
+        s = self.spec
+        cur.execute(
+            f"SELECT {', '.join(s.content_columns)}, row_seal FROM {s.table} "
+            f"WHERE {s.position_column} IS NULL LIMIT %s",
+            (limit,),
+        )
+        return sum(1 for row in cur.fetchall() if not self._sealed(row[:-1], row[-1]))
 
     def sequence(self, cur: Cursor, *, limit: int = 10_000) -> int:
         """Number and link the visible unsequenced rows; returns the last position."""
@@ -83,21 +115,29 @@ class ChainSequencer:
         cur.execute("SELECT last_position, last_hash FROM chain_heads WHERE chain = %s", (s.name,))
         head = cur.fetchone()
         position, previous = (int(head[0]), bytes(head[1])) if head else (0, GENESIS)
-        columns = ", ".join(s.key_columns + s.content_columns)
+        columns = ", ".join((*s.key_columns, *s.content_columns, "row_seal"))
         cur.execute(
             f"SELECT {columns} FROM {s.table} WHERE {s.position_column} IS NULL "
             f"ORDER BY {s.insert_order[self.dialect]} LIMIT %s",
             (limit,),
         )
         rows = cur.fetchall()
-        if not rows:
-            return position, []
         nkeys = len(s.key_columns)
         updates: list[tuple[Any, ...]] = []
         for row in rows:
+            if not self._sealed(row[nkeys:-1], row[-1]):
+                continue  # inserted behind our back: never numbered, reported by verify
             position += 1
-            previous = link(self.key, previous, position, s.to_parts(row[nkeys:]))
+            previous = link(self.key, previous, position, s.to_parts(row[nkeys:-1]))
             updates.append((*row[:nkeys], position, previous))
+        if len(updates) < len(rows):
+            log.error(
+                "%s: %d row(s) without a valid seal left unnumbered",
+                s.name,
+                len(rows) - len(updates),
+            )
+        if not updates:
+            return position, []
         self._write(cur, updates)
         if head:
             cur.execute(
@@ -198,4 +238,7 @@ class ChainSequencer:
             )
         if row is not None and not hmac.compare_digest(bytes(row[1]), head.hash):
             return head.position, Break(s.name, head.position, "chain head does not match")
+        if waiting := self.unsealed(cur):
+            reason = f"{waiting} row(s) without a valid seal (not written by the application) wait"
+            return head.position, Break(s.name, head.position + 1, reason)
         return head.position, None
