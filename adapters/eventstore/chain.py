@@ -40,11 +40,10 @@ DIFFERS_FROM_ANCHOR = "the log differs from the checkpoint"
 
 
 def link(key: bytes, previous: bytes, position: int, parts: Sequence[bytes]) -> bytes:
-    return _mac(key, previous + position.to_bytes(8, "big"), parts)
+    return _digest(hmac.new(key, previous + position.to_bytes(8, "big"), hashlib.sha256), parts)
 
 
-def _mac(key: bytes, start: bytes, parts: Sequence[bytes]) -> bytes:
-    mac = hmac.new(key, start, hashlib.sha256)
+def _digest(mac: hmac.HMAC, parts: Sequence[bytes]) -> bytes:
     for part in parts:
         mac.update(len(part).to_bytes(4, "big"))
         mac.update(part)
@@ -78,11 +77,12 @@ class Break:
 class ChainSequencer:
     def __init__(self, spec: ChainSpec, key: bytes, dialect: Dialect) -> None:
         self.spec, self.key, self.dialect = spec, key, dialect
-        self._seal_key = hmac.new(key, b"telemed/row-seal", hashlib.sha256).digest()
+        seal_key = hmac.new(key, b"telemed/row-seal", hashlib.sha256).digest()
+        self._seal_mac = hmac.new(seal_key, digestmod=hashlib.sha256)  # keyed once, then copied
 
     def seal(self, content: Sequence[Any]) -> bytes:
         """The seal a writer stores with a row (``content`` in the spec's content columns)."""
-        return _mac(self._seal_key, b"", self.spec.to_parts(content))
+        return _digest(self._seal_mac.copy(), self.spec.to_parts(content))
 
     def _sealed(self, content: Sequence[Any], stored: Any) -> bool:
         try:
