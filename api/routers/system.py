@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from adapters.crypto.signing_key import key_id, public_key_text
+from api.problems import PROBLEM_RESPONSES
 from api.state import services_of
 
 router = APIRouter(prefix="/v1", tags=["system"])
@@ -22,7 +23,7 @@ def health(request: Request) -> dict[str, Any]:
     }
 
 
-@router.get("/audit/public-key")
+@router.get("/audit/public-key", responses=PROBLEM_RESPONSES)
 def checkpoint_public_key(request: Request) -> dict[str, str]:
     """The key that verifies this deployment's signed audit checkpoints (Ed25519)."""
     verify_key = services_of(request).checkpoint_key.verify_key
