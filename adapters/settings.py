@@ -58,6 +58,29 @@ class Settings:
     #: prepended to every topic name (e.g. ``staging.``), for clusters shared by environments
     kafka_topic_prefix: str = field(default_factory=lambda: _env("KAFKA_TOPIC_PREFIX", ""))
 
+    #: the folder of signed checkpoints of the audit chains (one file each, never overwritten);
+    #: empty: ``checkpoints/`` beside the keyring. Keep it out of the database admins' reach:
+    #: append-only (``chattr +a``), or storage on another host
+    checkpoint_dir: Path | None = field(
+        default_factory=lambda: Path(p) if (p := _env("CHECKPOINT_DIR", "")) else None
+    )
+    #: how often workers sign a checkpoint of the chain heads: the window no checkpoint covers
+    checkpoint_seconds: float = field(
+        default_factory=lambda: float(_env("CHECKPOINT_SECONDS", "10"))
+    )
+    #: the Ed25519 checkpoint signing key; empty: ``checkpoint-signing.key`` beside the keyring
+    signing_key_path: Path | None = field(
+        default_factory=lambda: Path(p) if (p := _env("SIGNING_KEY", "")) else None
+    )
+
+    @property
+    def checkpoint_folder(self) -> Path:
+        return self.checkpoint_dir or self.keyring_path.with_name("checkpoints")
+
+    @property
+    def signing_key_file(self) -> Path:
+        return self.signing_key_path or self.keyring_path.with_name("checkpoint-signing.key")
+
     @property
     def is_postgres(self) -> bool:
         return self.database_url.startswith(("postgresql://", "postgres://"))

@@ -134,23 +134,71 @@ def rebuild(name: Annotated[str, typer.Argument(help="read model to rebuild from
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Recompute the hash chains of the event store and the access log."""
+def audit_verify(
+    public_key: Annotated[
+        str | None,
+        typer.Option(help="the published key (ed25519:...) to check checkpoints with"),
+    ] = None,
+) -> None:
+    """Recompute the hash chains and hold them against the newest signed checkpoints."""
+    from adapters.crypto.signing_key import parse_public_key
     from api.audit import verify_all
 
+    key = parse_public_key(public_key) if public_key else None
     services = _services()
     try:
-        report = verify_all(services)
+        report = verify_all(services, key)
     finally:
         services.close()
     for chain in report["chains"]:
+        covered = (
+            f"; checkpoint at position {chain['checkpoint_position']}"
+            f" ({chain['checkpoint_at']:%Y-%m-%d %H:%M:%S %Z})"
+            if chain["checkpoint_at"]
+            else "; no checkpoint yet"
+        )
         if chain["ok"]:
-            typer.echo(f"{chain['chain']}: OK ({chain['checked']} records)")
+            typer.echo(f"{chain['chain']}: OK ({chain['checked']} records{covered})")
         else:
             typer.echo(
                 f"{chain['chain']}: BROKEN at position {chain['broken_at']}: {chain['reason']}"
             )
     raise typer.Exit(0 if report["ok"] else 1)
+
+
+@audit_cli.command("checkpoint")
+def audit_checkpoint() -> None:
+    """Sign a checkpoint of each chain's head now (workers do every TELEMED_CHECKPOINT_SECONDS)."""
+    services = _services()
+    try:
+        rounds = services.checkpoints.write_now()
+    finally:
+        services.close()
+    for anchored in rounds:
+        checkpoint = anchored.checkpoint
+        if anchored.refused is not None:
+            typer.echo(
+                f"{anchored.chain}: REFUSED at position {anchored.refused.position}: "
+                f"{anchored.refused.reason}"
+            )
+        elif checkpoint is None:
+            typer.echo(f"{anchored.chain}: empty, nothing to sign")
+        else:
+            state = "signed" if anchored.written else "unchanged"
+            typer.echo(
+                f"{anchored.chain}: {state} at position {checkpoint.position} "
+                f"({checkpoint.hash.hex()[:16]}...)"
+            )
+    raise typer.Exit(1 if any(a.refused for a in rounds) else 0)
+
+
+@audit_cli.command("public-key")
+def audit_public_key() -> None:
+    """Print this deployment's checkpoint verification key (publish it; keep it with audits)."""
+    from adapters.crypto.signing_key import load_or_create, public_key_text
+
+    key, _ = load_or_create(Settings().signing_key_file)
+    typer.echo(public_key_text(key.verify_key))
 
 
 @keys_cli.command("rotate-master")

@@ -7,9 +7,15 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
+from nacl.signing import SigningKey
+
 from adapters.audit.access_log import AccessLog
+from adapters.audit.anchoring import Checkpointer
+from adapters.audit.checkpoint_stream import KafkaCheckpoints
+from adapters.audit.checkpoints import CheckpointFolder
 from adapters.audit.replay import Replay
 from adapters.calendars.sync import CalendarSync
+from adapters.crypto import signing_key
 from adapters.crypto.blind_index import BlindIndex
 from adapters.crypto.key_binding import bind
 from adapters.crypto.keyring import Keyring, KeyringFile
@@ -73,6 +79,8 @@ class Services:
     grants: GrantIndex
     relations: RelationIndex
     invitations: RecordInvitations
+    checkpoint_key: SigningKey
+    checkpoints: Checkpointer
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -103,6 +111,7 @@ class Services:
 
     def close(self) -> None:
         self.worker.stop()
+        self.checkpoints.close()
         self.app.close()
         self.db.close()
 
@@ -118,6 +127,9 @@ def build(settings: Settings | None = None) -> Services:
         raise
     if created:
         log.info("created master keyring at %s (mode 0600)", settings.keyring_path.resolve())
+    checkpoint_key, key_created = signing_key.load_or_create(settings.signing_key_file)
+    if key_created:
+        log.info("created checkpoint signing key at %s", settings.signing_key_file.resolve())
     keys = SubjectKeys(db, keyring)
     recorder = EventRecorder(db, keyring.chain_key)
     app = EventStoreApplication(recorder, keys)
@@ -180,12 +192,22 @@ def build(settings: Settings | None = None) -> Services:
         recorder,
         horizon_days=settings.availability_days,
     )
+    checkpoints = Checkpointer(
+        db,
+        [recorder, access_log],
+        checkpoint_key,
+        CheckpointFolder(settings.checkpoint_folder),
+        stream=KafkaCheckpoints(settings.kafka_bootstrap, topic_prefix=settings.kafka_topic_prefix)
+        if settings.kafka_bootstrap
+        else None,
+        every_seconds=settings.checkpoint_seconds,
+    )
     worker = ProjectionWorker(
         list(runners.values()),
         recorder,
         access_log,
         chores=[availability.roll_horizon, calendar_sync.sync_all],
-        every_tick=[outbox.deliver_due],
+        every_tick=[outbox.deliver_due, checkpoints.write_if_due],
         chore_seconds=settings.calendar_sync_seconds,
     )
     accounts = AccountService(
@@ -224,4 +246,6 @@ def build(settings: Settings | None = None) -> Services:
         invitations=RecordInvitations(
             lambda: UnitOfWork(app, keys), accounts, outbox, relations, settings.public_url
         ),
+        checkpoint_key=checkpoint_key,
+        checkpoints=checkpoints,
     )

@@ -131,6 +131,9 @@ class ChainReport(BaseModel):
     ok: bool
     broken_at: int | None = None
     reason: str | None = None
+    #: the newest signed checkpoint: rows after its position are not yet anchored outside
+    checkpoint_position: int | None = None
+    checkpoint_at: datetime | None = None
 
 
 class AuditReport(BaseModel):

@@ -93,7 +93,8 @@ def test_tampering_with_the_access_log_is_found(
     history(clinic, dr_weber, officer)
     tamper(services, "UPDATE access_log SET purpose = 'billing' WHERE position = 1")
     report = verify_all(services)
-    assert report["chains"][1] == {
+    access = report["chains"][1]
+    assert {k: access[k] for k in ("chain", "checked", "ok", "broken_at", "reason")} == {
         "chain": "access_log",
         "checked": 0,
         "ok": False,
@@ -115,7 +116,7 @@ def test_the_cli_reports_ok_then_the_first_broken_position(
     monkeypatch.setenv("TELEMED_KEYRING", str(services.settings.keyring_path))
     runner = CliRunner()
     ok = runner.invoke(cli, ["audit", "verify"])
-    assert ok.exit_code == 0 and f"events: OK ({before + 4} records)" in ok.output
+    assert ok.exit_code == 0 and f"events: OK ({before + 4} records;" in ok.output
     tamper(services, f"DELETE FROM stored_events WHERE notification_id = {before + 2}")
     broken = runner.invoke(cli, ["audit", "verify"])
     assert broken.exit_code == 1

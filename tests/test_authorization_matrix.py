@@ -560,6 +560,7 @@ SESSION_ROUTES = {
 }
 PUBLIC_ROUTES = {
     ("GET", "/v1/health"),
+    ("GET", "/v1/audit/public-key"),
     ("POST", "/v1/accounts"),
     ("POST", "/v1/sessions"),
     ("POST", "/v1/accounts/password-reset"),

@@ -16,7 +16,7 @@ from domain.actor import Actor
 def _access_parts(row: Sequence[Any]) -> list[bytes]:
     at, actor_id, role, org, behalf, subject, what, purpose = row
     return [
-        as_datetime(at).isoformat().encode(),
+        as_datetime(at).astimezone(UTC).isoformat().encode(),  # whatever the session's zone
         as_uuid(actor_id).bytes,
         str(role).encode(),
         as_uuid(org).bytes if org else b"",
@@ -88,8 +88,9 @@ class AccessLog:
         with self.db.transaction() as cur:
             cur.executemany(
                 "INSERT INTO access_log (at, actor_id, role, organisation_id, on_behalf_of, "
-                "subject_id, what, purpose) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
-                rows,
+                "subject_id, what, purpose, row_seal) "
+                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [(*row, self.sequencer.seal(row)) for row in rows],
             )
             if self.db.dialect == "sqlite":
                 self.sequencer.sequence(cur)

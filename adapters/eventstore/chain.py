@@ -5,23 +5,45 @@ PostgreSQL, the write lock on SQLite) takes the rows that have become visible, n
 the chain head and links each to the previous one with a keyed hash. A position is therefore
 handed out only to a committed row, after every lower position, so a reader that follows
 positions can never pass a row that commits later.
+
+Writers seal each row they insert (a keyed MAC of its content); the sequencer numbers only rows
+whose seal verifies, so a row inserted behind the application's back is never chained.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from adapters.db import Cursor, Dialect
 
+log = logging.getLogger("telemed.audit")
+
 GENESIS = b"\x00" * 32
 
 
+@dataclass(frozen=True)
+class Head:
+    """A position of a chain and the hash that links everything up to it."""
+
+    position: int
+    hash: bytes
+
+
+START = Head(0, GENESIS)
+#: the reason of a break where the chain reaches an anchor's position with another hash
+DIFFERS_FROM_ANCHOR = "the log differs from the checkpoint"
+
+
 def link(key: bytes, previous: bytes, position: int, parts: Sequence[bytes]) -> bytes:
-    mac = hmac.new(key, previous + position.to_bytes(8, "big"), hashlib.sha256)
+    return _digest(hmac.new(key, previous + position.to_bytes(8, "big"), hashlib.sha256), parts)
+
+
+def _digest(mac: hmac.HMAC, parts: Sequence[bytes]) -> bytes:
     for part in parts:
         mac.update(len(part).to_bytes(4, "big"))
         mac.update(part)
@@ -55,6 +77,29 @@ class Break:
 class ChainSequencer:
     def __init__(self, spec: ChainSpec, key: bytes, dialect: Dialect) -> None:
         self.spec, self.key, self.dialect = spec, key, dialect
+        seal_key = hmac.new(key, b"telemed/row-seal", hashlib.sha256).digest()
+        self._seal_mac = hmac.new(seal_key, digestmod=hashlib.sha256)  # keyed once, then copied
+
+    def seal(self, content: Sequence[Any]) -> bytes:
+        """The seal a writer stores with a row (``content`` in the spec's content columns)."""
+        return _digest(self._seal_mac.copy(), self.spec.to_parts(content))
+
+    def _sealed(self, content: Sequence[Any], stored: Any) -> bool:
+        try:
+            expected = self.seal(content)
+        except (TypeError, ValueError):
+            return False
+        return stored is not None and hmac.compare_digest(expected, bytes(stored))
+
+    def unsealed(self, cur: Cursor, *, limit: int = 10_000) -> int:
+        """How many unnumbered rows carry no valid seal (they were not written by us)."""
+        s = self.spec
+        cur.execute(
+            f"SELECT {', '.join(s.content_columns)}, row_seal FROM {s.table} "
+            f"WHERE {s.position_column} IS NULL LIMIT %s",
+            (limit,),
+        )
+        return sum(1 for row in cur.fetchall() if not self._sealed(row[:-1], row[-1]))
 
     def sequence(self, cur: Cursor, *, limit: int = 10_000) -> int:
         """Number and link the visible unsequenced rows; returns the last position."""
@@ -70,21 +115,29 @@ class ChainSequencer:
         cur.execute("SELECT last_position, last_hash FROM chain_heads WHERE chain = %s", (s.name,))
         head = cur.fetchone()
         position, previous = (int(head[0]), bytes(head[1])) if head else (0, GENESIS)
-        columns = ", ".join(s.key_columns + s.content_columns)
+        columns = ", ".join((*s.key_columns, *s.content_columns, "row_seal"))
         cur.execute(
             f"SELECT {columns} FROM {s.table} WHERE {s.position_column} IS NULL "
             f"ORDER BY {s.insert_order[self.dialect]} LIMIT %s",
             (limit,),
         )
         rows = cur.fetchall()
-        if not rows:
-            return position, []
         nkeys = len(s.key_columns)
         updates: list[tuple[Any, ...]] = []
         for row in rows:
+            if not self._sealed(row[nkeys:-1], row[-1]):
+                continue  # inserted behind our back: never numbered, reported by verify
             position += 1
-            previous = link(self.key, previous, position, s.to_parts(row[nkeys:]))
+            previous = link(self.key, previous, position, s.to_parts(row[nkeys:-1]))
             updates.append((*row[:nkeys], position, previous))
+        if len(updates) < len(rows):
+            log.error(
+                "%s: %d row(s) without a valid seal left unnumbered",
+                s.name,
+                len(rows) - len(updates),
+            )
+        if not updates:
+            return position, []
         self._write(cur, updates)
         if head:
             cur.execute(
@@ -118,36 +171,74 @@ class ChainSequencer:
                 [(u[-2], u[-1], *u[:-2]) for u in updates],
             )
 
-    def verify(self, cur: Cursor, *, batch: int = 5_000) -> tuple[int, Break | None]:
-        """Recompute the chain from the start. Returns (rows checked, first break or None)."""
+    def walk(
+        self, cur: Cursor, start: Head = START, *, stop: int | None = None, batch: int = 5_000
+    ) -> tuple[Head, Break | None]:
+        """Recompute the chain from ``start`` over the rows after it, up to ``stop`` if given.
+
+        Returns the last head that verified and the first break (None if every row did).
+        """
         s = self.spec
-        previous, expected, checked = GENESIS, 1, 0
+        head, expected = start, start.position + 1
         columns = ", ".join((s.position_column, "chain_hash", *s.content_columns))
-        while True:
+        while stop is None or expected <= stop:
+            limit = batch if stop is None else min(batch, stop - expected + 1)
             cur.execute(
                 f"SELECT {columns} FROM {s.table} WHERE {s.position_column} >= %s "
                 f"ORDER BY {s.position_column} LIMIT %s",
-                (expected, batch),
+                (expected, limit),
             )
             rows = cur.fetchall()
             for row in rows:
                 position, stored = int(row[0]), bytes(row[1]) if row[1] is not None else b""
                 if position != expected:
-                    return checked, Break(s.name, expected, f"position {expected} is missing")
+                    return head, Break(s.name, expected, f"position {expected} is missing")
                 try:
                     parts = s.to_parts(row[2:])
                 except (TypeError, ValueError):
-                    return checked, Break(s.name, position, "row is not readable")
-                previous = link(self.key, previous, position, parts)
-                if not hmac.compare_digest(previous, stored):
-                    return checked, Break(s.name, position, "content or order does not match")
-                expected, checked = expected + 1, checked + 1
-            if len(rows) < batch:
+                    return head, Break(s.name, position, "row is not readable")
+                computed = link(self.key, head.hash, position, parts)
+                if not hmac.compare_digest(computed, stored):
+                    return head, Break(s.name, position, "content or order does not match")
+                head, expected = Head(position, computed), expected + 1
+            if len(rows) < limit:
                 break
+        return head, None
+
+    def verify(
+        self, cur: Cursor, *, anchor: Head | None = None, batch: int = 5_000
+    ) -> tuple[int, Break | None]:
+        """Recompute the chain from the start. Returns (rows checked, first break or None).
+
+        An ``anchor`` is a head known from outside the database (a signed checkpoint): the
+        chain must reach its position with its hash, so what it covers cannot be truncated,
+        rewound or rewritten even by whoever can also rewrite ``chain_heads``.
+        """
+        s = self.spec
+        head, broken = self.walk(cur, stop=anchor.position if anchor else None, batch=batch)
+        if broken is None and anchor is not None:
+            if head.position < anchor.position:
+                missing = head.position + 1
+                broken = Break(
+                    s.name,
+                    missing,
+                    f"position {missing} is missing; a checkpoint covers up to {anchor.position}",
+                )
+            elif not hmac.compare_digest(head.hash, anchor.hash):
+                broken = Break(s.name, anchor.position, DIFFERS_FROM_ANCHOR)
+            else:
+                head, broken = self.walk(cur, head, batch=batch)
+        if broken is not None:
+            return head.position, broken
         cur.execute("SELECT last_position, last_hash FROM chain_heads WHERE chain = %s", (s.name,))
-        head = cur.fetchone()
-        if head is not None and int(head[0]) != expected - 1:
-            return checked, Break(s.name, expected, "rows after this position were removed")
-        if head is not None and not hmac.compare_digest(bytes(head[1]), previous):
-            return checked, Break(s.name, expected - 1, "chain head does not match")
-        return checked, None
+        row = cur.fetchone()
+        if row is not None and int(row[0]) != head.position:
+            return head.position, Break(
+                s.name, head.position + 1, "rows after this position were removed"
+            )
+        if row is not None and not hmac.compare_digest(bytes(row[1]), head.hash):
+            return head.position, Break(s.name, head.position, "chain head does not match")
+        if waiting := self.unsealed(cur):
+            reason = f"{waiting} row(s) without a valid seal (not written by the application) wait"
+            return head.position, Break(s.name, head.position + 1, reason)
+        return head.position, None

@@ -86,9 +86,9 @@ class EventRecorder(ApplicationRecorder):
             if rows:
                 try:
                     cur.executemany(
-                        "INSERT INTO stored_events "
-                        "(originator_id, originator_version, topic, state) VALUES (%s, %s, %s, %s)",
-                        rows,
+                        "INSERT INTO stored_events (originator_id, originator_version, topic, "
+                        "state, row_seal) VALUES (%s, %s, %s, %s, %s)",
+                        [(*row, self.sequencer.seal(row)) for row in rows],
                     )
                 except IntegrityConflict as exc:
                     raise IntegrityError(str(exc)) from exc
