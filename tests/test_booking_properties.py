@@ -160,6 +160,14 @@ def machine_for(services: Services) -> type[RuleBasedStateMachine]:
                 self.attempt(SetWeeklyHours(self.actor, self.doctor, practice, weekday, spans))
             self.practices.append(practice)
 
+        @rule(practice=st.integers(0, 3), minutes=st.sampled_from([15, 20, 45]))
+        def change_a_consultation_type(self, practice: int, minutes: int) -> None:
+            target = self.practices[practice % len(self.practices)]
+            code = "long" if practice % len(self.practices) == 1 else "short"
+            self.attempt(
+                SetConsultationType(self.actor, self.doctor, target, code, minutes, 5, ("video",))
+            )
+
         @rule(which=st.integers(0, 30))
         def cancel(self, which: int) -> None:
             if self.consultations:
@@ -211,6 +219,15 @@ def machine_for(services: Services) -> type[RuleBasedStateMachine]:
                     urgent, other = (a, b) if a.urgent else (b, a)
                     assert urgent.urgent and not other.urgent, (a.slot, b.slot)
                     assert other.flagged is not None, (a.slot, b.slot)
+
+        @invariant()
+        def bookings_the_schedule_no_longer_offers_are_flagged_not_dropped(self) -> None:
+            uow = services.bus_uow()
+            schedule = self.schedule()
+            for c in (uow.get(Consultation, i) for i in self.consultations):
+                if c.open and not c.urgent and c.practice_id is not None:
+                    offered = schedule.offers(c.practice_id, c.type_code, c.slot.start)
+                    assert offered is not None or c.flagged is not None, c.slot
 
         @invariant()
         def the_doctors_days_hold_exactly_the_open_consultations(self) -> None:
