@@ -54,6 +54,7 @@ def serve(
     store = "PostgreSQL" if settings.is_postgres else f"SQLite ({settings.database_url})"
     console.print(f"Event store: {store}; projections: {settings.projections}")
     console.print(f"API docs: http://{bind_host}:{bind_port}/docs  (OpenAPI: /openapi.json)")
+    console.print(f"Mail: {services.outbox.transport}; links to {settings.public_url}")
     try:
         uvicorn.run(
             create_app(services),
