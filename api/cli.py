@@ -22,6 +22,8 @@ keys_cli = typer.Typer(help="Master and data keys")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(keys_cli, name="keys")
 console = Console(stderr=True)
+#: roles that work for organisations (patients and compliance officers work for none)
+ORGANISATION_ROLES = frozenset(Role) - {Role.PATIENT, Role.COMPLIANCE_OFFICER, Role.SYSTEM}
 
 
 def _services(settings: Settings | None = None) -> Services:
@@ -172,7 +174,18 @@ def create_account(
     role: Annotated[Role, typer.Option(help="role of the account")],
     organisation: Annotated[UUID | None, typer.Option(help="organisation id")] = None,
 ) -> None:
-    """Create a staff account (the password is read from the terminal, or from stdin)."""
+    """Create an account: an organisation's first admin (``--organisation``), or a compliance
+    officer (no organisation). The password is read from the terminal, or from stdin."""
+    if role is Role.SYSTEM:
+        console.print("System actors are OAuth clients of an organisation, not accounts")
+        raise typer.Exit(2)
+    if (organisation is None) == (role in ORGANISATION_ROLES):
+        console.print(
+            f"A {role.value} works for an organisation: add --organisation ID"
+            if organisation is None
+            else f"A {role.value} belongs to no organisation: leave out --organisation"
+        )
+        raise typer.Exit(2)
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     services = _services()
     try:
