@@ -21,7 +21,7 @@ audit_cli = typer.Typer(help="Tamper evidence of the event store and access log"
 keys_cli = typer.Typer(help="Master and data keys")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(keys_cli, name="keys")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and URLs stay on one line
 #: roles that work for organisations (patients and compliance officers work for none)
 ORGANISATION_ROLES = frozenset(Role) - {Role.PATIENT, Role.COMPLIANCE_OFFICER, Role.SYSTEM}
 
