@@ -51,8 +51,10 @@ def serve(
     from api.app import create_app
 
     settings = Settings()
+    if host or port:  # links in mail follow where it listens, unless TELEMED_PUBLIC_URL is set
+        settings = Settings(host=host or settings.host, port=port or settings.port)
     services = _services(settings)
-    bind_host, bind_port = host or settings.host, port or settings.port
+    bind_host, bind_port = settings.host, settings.port
     store = "PostgreSQL" if settings.is_postgres else f"SQLite ({settings.database_url})"
     console.print(f"Event store: {store}; projections: {settings.projections}")
     console.print(f"API docs: http://{bind_host}:{bind_port}/docs  (OpenAPI: /openapi.json)")
