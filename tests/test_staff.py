@@ -92,6 +92,7 @@ def test_organisations_invite_staff_not_patients_and_links_do_not_travel(
 def test_an_admin_invites_an_analyst_who_reads_the_organisations_figures(
     clinic: Clinic, admin_a: Person, services: Services
 ) -> None:
+    services.worker.stop()  # this test plays the only mail sender
     clinic.client.put(
         f"/v1/organisations/{clinic.org_a}", headers=admin_a.headers, json={"name": "Parc"}
     )
@@ -101,7 +102,7 @@ def test_an_admin_invites_an_analyst_who_reads_the_organisations_figures(
         json={"email": "kim@clinic.lu", "role": "analyst"},
     )
     assert invited.status_code == 201, invited.text
-    services.outbox.deliver_due()
+    assert services.outbox.deliver_due() == 1
     (mail,) = folder_mail(services.settings.mail_dir)
     token = link_in(mail).split("#token=", 1)[1]
     joined = clinic.client.post(
