@@ -112,8 +112,6 @@ def mail_transport(settings: Settings) -> MailTransport:
     """SMTP in production; in the embedded default, a folder of .eml files (development)."""
     if settings.mail == "smtp":
         return SmtpRelay(settings.smtp_host, settings.smtp_port)
-    if settings.is_postgres:
-        log.warning("mail is written to %s, not sent: set TELEMED_MAIL=smtp", settings.mail_dir)
     return MailFolder(settings.mail_dir)
 
 
