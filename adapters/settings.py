@@ -12,6 +12,15 @@ def _env(name: str, default: str) -> str:
     return os.environ.get(f"TELEMED_{name}", default)
 
 
+def _mail_delivery() -> Literal["file", "smtp"]:
+    value = _env("MAIL", "file").strip().lower()
+    if value == "file":
+        return "file"
+    if value == "smtp":
+        return "smtp"
+    raise ValueError(f"TELEMED_MAIL is {value!r}: 'file' (development) or 'smtp'")
+
+
 @dataclass(frozen=True)
 class Settings:
     #: ``sqlite:///path`` (embedded default) or ``postgresql://...``
@@ -41,13 +50,18 @@ class Settings:
     calendar_sync_seconds: float = field(
         default_factory=lambda: float(_env("CALENDAR_SYNC_SECONDS", "300"))
     )
-    #: outgoing mail (password resets, invitations); links point at ``public_url``
+    #: outgoing mail (password resets, invitations): ``file`` (the embedded default, for
+    #: development only) writes one .eml file per message into ``mail_dir``; ``smtp`` sends
+    #: through the relay at ``smtp_host``:``smtp_port``
+    mail: Literal["file", "smtp"] = field(default_factory=lambda: _mail_delivery())
+    mail_dir: Path = field(default_factory=lambda: Path(_env("MAIL_DIR", "var/mail")))
     smtp_host: str = field(default_factory=lambda: _env("SMTP_HOST", "127.0.0.1"))
     smtp_port: int = field(default_factory=lambda: int(_env("SMTP_PORT", "25")))
     mail_from: str = field(
         default_factory=lambda: _env("MAIL_FROM", "Telemed <no-reply@telemed.local>")
     )
-    public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", "http://127.0.0.1:8000"))
+    #: base of the links in mail; empty: ``http://{host}:{port}``, where ``serve`` listens
+    public_url: str = field(default_factory=lambda: _env("PUBLIC_URL", ""))
     #: Kafka bootstrap servers for the analysts' stream (``host:port,...``); empty: no stream
     kafka_bootstrap: str = field(default_factory=lambda: _env("KAFKA_BOOTSTRAP", ""))
     kafka_partitions: int = field(default_factory=lambda: int(_env("KAFKA_PARTITIONS", "6")))
@@ -80,6 +94,10 @@ class Settings:
     @property
     def signing_key_file(self) -> Path:
         return self.signing_key_path or self.keyring_path.with_name("checkpoint-signing.key")
+
+    def __post_init__(self) -> None:
+        if not self.public_url:
+            object.__setattr__(self, "public_url", f"http://{self.host}:{self.port}")
 
     @property
     def is_postgres(self) -> bool:

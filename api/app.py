@@ -23,6 +23,7 @@ from api.routers import (
     compliance,
     consultations,
     delegations,
+    link_pages,
     organisations,
     patients,
     schedules,
@@ -134,6 +135,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(consultations.patients_router)
     app.include_router(beneficiaries.router)
     app.include_router(assistants.router)
+    app.include_router(link_pages.router)
     app.add_middleware(RequestLog)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
 

@@ -22,7 +22,9 @@ audit_cli = typer.Typer(help="Tamper evidence of the event store and access log"
 keys_cli = typer.Typer(help="Master and data keys")
 cli.add_typer(audit_cli, name="audit")
 cli.add_typer(keys_cli, name="keys")
-console = Console(stderr=True)
+console = Console(stderr=True, soft_wrap=True)  # paths and URLs stay on one line
+#: roles that work for organisations (patients and compliance officers work for none)
+ORGANISATION_ROLES = frozenset(Role) - {Role.PATIENT, Role.COMPLIANCE_OFFICER, Role.SYSTEM}
 
 
 def _services(settings: Settings | None = None) -> Services:
@@ -54,11 +56,14 @@ def serve(
     from api.app import create_app
 
     settings = Settings()
+    if host or port:  # links in mail follow where it listens, unless TELEMED_PUBLIC_URL is set
+        settings = Settings(host=host or settings.host, port=port or settings.port)
     services = _services(settings)
-    bind_host, bind_port = host or settings.host, port or settings.port
+    bind_host, bind_port = settings.host, settings.port
     store = "PostgreSQL" if settings.is_postgres else f"SQLite ({settings.database_url})"
     console.print(f"Event store: {store}; projections: {settings.projections}")
     console.print(f"API docs: http://{bind_host}:{bind_port}/docs  (OpenAPI: /openapi.json)")
+    console.print(f"Mail: {services.outbox.transport}; links to {settings.public_url}")
     try:
         uvicorn.run(
             create_app(services),
@@ -245,7 +250,18 @@ def create_account(
     role: Annotated[Role, typer.Option(help="role of the account")],
     organisation: Annotated[UUID | None, typer.Option(help="organisation id")] = None,
 ) -> None:
-    """Create a staff account (the password is read from the terminal, or from stdin)."""
+    """Create an account: an organisation's first admin (``--organisation``), or a compliance
+    officer (no organisation). The password is read from the terminal, or from stdin."""
+    if role is Role.SYSTEM:
+        console.print("System actors are OAuth clients of an organisation, not accounts")
+        raise typer.Exit(2)
+    if (organisation is None) == (role in ORGANISATION_ROLES):
+        console.print(
+            f"A {role.value} works for an organisation: add --organisation ID"
+            if organisation is None
+            else f"A {role.value} belongs to no organisation: leave out --organisation"
+        )
+        raise typer.Exit(2)
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     services = _services()
     try:

@@ -25,7 +25,9 @@ from adapters.db import Database
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
 from adapters.eventstore.recorder import EventRecorder
 from adapters.grants import GrantIndex
-from adapters.mail.outbox import Outbox
+from adapters.mail.folder import MailFolder
+from adapters.mail.outbox import MailTransport, Outbox
+from adapters.mail.smtp import SmtpRelay
 from adapters.migrate import migrate
 from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
@@ -116,6 +118,13 @@ class Services:
         self.db.close()
 
 
+def mail_transport(settings: Settings) -> MailTransport:
+    """SMTP in production; in the embedded default, a folder of .eml files (development)."""
+    if settings.mail == "smtp":
+        return SmtpRelay(settings.smtp_host, settings.smtp_port)
+    return MailFolder(settings.mail_dir)
+
+
 def build(settings: Settings | None = None) -> Services:
     settings = settings or Settings()
     db = Database(settings.database_url, pool_size=settings.pool_size)
@@ -183,9 +192,7 @@ def build(settings: Settings | None = None) -> Services:
         ),
     }
     access_log = AccessLog(db, keyring.chain_key)
-    outbox = Outbox(
-        db, keys, host=settings.smtp_host, port=settings.smtp_port, sender=settings.mail_from
-    )
+    outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
     calendar_sync = CalendarSync(
         lambda cls, ident: UnitOfWork(app, keys).find(cls, ident),
         bus.handle,

@@ -24,8 +24,11 @@ class ScheduleProfile(Body):
 
 
 class PracticeLink(Body):
-    practice_id: UUID
-    organisation_id: UUID
+    practice_id: UUID = Field(
+        description="a new UUID the client chooses (e.g. uuid4) to name this practice in later "
+        "calls; adding the same id again changes nothing, so a retry is harmless"
+    )
+    organisation_id: UUID = Field(description="an organisation the doctor works for")
 
 
 class ConsultationTypeBody(Body):

@@ -285,10 +285,19 @@ class AccountService:
         uow.save(account)
 
     def invite(self, email: str, role: Role, organisation_id: UUID, by: Actor) -> UUID:
-        """Mail a single-use invitation link (valid a week) to join the organisation."""
+        """Mail a single-use invitation link (valid a week) to join the organisation, as staff
+        or as an analyst of its figures."""
         address = normalise_email(email)
-        if role in (Role.PATIENT, Role.SYSTEM, Role.COMPLIANCE_OFFICER, Role.ANALYST):
-            raise InvalidValue("organisations invite staff: doctors, assistants, nurses, admins")
+        if role is Role.COMPLIANCE_OFFICER:
+            raise InvalidValue(
+                "compliance officers belong to no organisation: the operator creates them with "
+                "`telemed account create --role compliance-officer`"
+            )
+        if role in (Role.PATIENT, Role.SYSTEM):
+            raise InvalidValue(
+                "organisations invite staff (doctors, assistants, nurses, nurse managers, "
+                "admins) and analysts; patients register or are invited to their record"
+            )
         if self.mailer is None:
             raise InvalidValue("no mail is configured")
         invitation_id = uuid4()

@@ -82,6 +82,7 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
     return Settings(
         database_url=database_url,
         keyring_path=tmp_path / "keys" / "keyring.json",
+        mail_dir=tmp_path / "mail",
         projections="inprocess",
         read_wait_seconds=5.0,
         pool_size=24,

@@ -13,6 +13,7 @@ from email.message import Message
 import pytest
 from aiosmtpd.controller import Controller
 
+from adapters.mail.smtp import SmtpRelay
 from api.composition import Services
 from tests.conftest import Clinic
 from tests.test_accounts import PASSWORD, bearer, sign_in
@@ -50,7 +51,7 @@ def inbox(services: Services) -> Iterator[Inbox]:
     received = Inbox()
     controller = Controller(received, hostname="127.0.0.1", port=port)
     controller.start()
-    services.outbox.host, services.outbox.port = "127.0.0.1", port
+    services.outbox.transport = SmtpRelay("127.0.0.1", port)
     try:
         yield received
     finally:
@@ -107,12 +108,13 @@ def test_a_crash_between_delivery_and_bookkeeping_loses_nothing_and_is_recognisa
 
 
 def test_mail_waits_while_the_smtp_server_is_down(services: Services) -> None:
-    services.accounts.open("ida@example.lu", PASSWORD)
-    services.accounts.request_reset("ida@example.lu")
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
-        services.outbox.port = sock.getsockname()[1]  # nobody listens there
-    assert services.outbox.deliver_due() == 0
+        nobody = sock.getsockname()[1]  # bound, not listening
+        services.outbox.transport = SmtpRelay("127.0.0.1", nobody)
+        services.accounts.open("ida@example.lu", PASSWORD)
+        services.accounts.request_reset("ida@example.lu")
+        assert services.outbox.deliver_due() == 0
     with services.db.transaction(write=False) as cur:
         cur.execute("SELECT attempts, sent_at FROM outbox")
         assert [tuple(r) for r in cur.fetchall()] == [(1, None)]

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import os
 import re
 import uuid
 
+from typer.testing import CliRunner, Result
+
+from api.cli import cli
 from api.composition import Services
 from domain.actor import Role
 from tests.conftest import Clinic, Person
-from tests.test_accounts import PASSWORD, bearer, sign_in
+from tests.test_accounts import PASSWORD, bearer, enrol, sign_in
 from tests.test_mail import Inbox, inbox  # noqa: F401  (the SMTP fixture)
+from tests.test_mail_folder import folder_mail, link_in
 
 
 def test_an_admin_invites_a_nurse_who_joins_and_is_later_deactivated(
@@ -82,3 +87,71 @@ def test_organisations_invite_staff_not_patients_and_links_do_not_travel(
         json={"token": f"{uuid.uuid4().hex}.forged-token-value", "password": PASSWORD},
     )
     assert forged.status_code == 400
+
+
+def test_an_admin_invites_an_analyst_who_reads_the_organisations_figures(
+    clinic: Clinic, admin_a: Person, services: Services
+) -> None:
+    services.worker.stop()  # this test plays the only mail sender
+    clinic.client.put(
+        f"/v1/organisations/{clinic.org_a}", headers=admin_a.headers, json={"name": "Parc"}
+    )
+    invited = clinic.client.post(
+        f"/v1/organisations/{clinic.org_a}/invitations",
+        headers=admin_a.headers,
+        json={"email": "kim@clinic.lu", "role": "analyst"},
+    )
+    assert invited.status_code == 201, invited.text
+    assert services.outbox.deliver_due() == 1
+    (mail,) = folder_mail(services.settings.mail_dir)
+    token = link_in(mail).split("#token=", 1)[1]
+    joined = clinic.client.post(
+        "/v1/invitations/accept", json={"token": token, "password": PASSWORD}
+    )
+    assert joined.status_code == 201, joined.text
+    _, session = sign_in(clinic, "kim@clinic.lu")
+    enrol(clinic, session["token"])  # analysts set up two-factor like all staff
+    figures = clinic.client.get("/v1/analytics/registrations", headers=bearer(session["token"]))
+    assert figures.status_code == 200, figures.text
+
+
+def test_compliance_officers_are_created_by_the_operator_not_invited(
+    clinic: Clinic, admin_a: Person
+) -> None:
+    clinic.client.put(
+        f"/v1/organisations/{clinic.org_a}", headers=admin_a.headers, json={"name": "Parc"}
+    )
+    refused = clinic.client.post(
+        f"/v1/organisations/{clinic.org_a}/invitations",
+        headers=admin_a.headers,
+        json={"email": "lenz@authority.lu", "role": "compliance-officer"},
+    )
+    assert refused.status_code == 422
+    assert "telemed account create --role compliance-officer" in refused.json()["detail"]
+
+
+def test_the_operator_creates_compliance_officers_outside_any_organisation(
+    services: Services,
+) -> None:
+    env = {
+        **os.environ,
+        "TELEMED_DATABASE_URL": services.settings.database_url,
+        "TELEMED_KEYRING": str(services.settings.keyring_path),
+    }
+
+    def create(*options: str) -> Result:
+        return CliRunner().invoke(
+            cli,
+            ["account", "create", "--email", "lenz@authority.lu", *options],
+            input=f"{PASSWORD}\n{PASSWORD}\n",
+            env=env,
+        )
+
+    inside = create("--role", "compliance-officer", "--organisation", str(uuid.uuid4()))
+    assert inside.exit_code == 2, inside.output  # compliance officers belong to no organisation
+    nowhere = create("--role", "org-admin")
+    assert nowhere.exit_code == 2, nowhere.output  # staff work for an organisation
+    created = create("--role", "compliance-officer")
+    assert created.exit_code == 0, created.output
+    signed = services.accounts.sign_in("lenz@authority.lu", PASSWORD, None)
+    assert (signed.role, signed.organisation_id) == (Role.COMPLIANCE_OFFICER, None)

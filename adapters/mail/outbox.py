@@ -1,10 +1,12 @@
-"""Outgoing mail through SMTP via an outbox.
+"""Outgoing mail via an outbox, delivered over SMTP or into a local folder (development).
 
 A command writes its message into the outbox in the same transaction as its events, so a crash
 never loses one. The sender delivers due messages with a stable ``Message-ID`` (the outbox key)
 and marks them sent; a crash between delivery and marking re-sends the same ``Message-ID``,
 which receiving systems (and our tests) use to drop the duplicate. Mail carries links, never
 medical details. Recipient, subject and body are sealed with the recipient's data key.
+Delivery itself is a ``MailTransport``: ``SmtpRelay`` in production, ``MailFolder`` (one
+``.eml`` file per message) in the embedded default; the outbox semantics are the same for both.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
+from typing import Protocol
 from uuid import UUID
 
 import orjson
@@ -25,6 +28,11 @@ from adapters.db import Cursor, Database, as_uuid
 
 log = logging.getLogger("telemed.mail")
 RowWriter = Callable[[Cursor], None]
+
+
+class MailTransport(Protocol):
+    def send(self, message: EmailMessage) -> None:
+        """Deliver one message, or raise ``OSError`` / ``SMTPException`` to be retried."""
 
 
 @dataclass(frozen=True)
@@ -40,14 +48,13 @@ class Outbox:
         self,
         db: Database,
         keys: SubjectKeys,
+        transport: MailTransport,
         *,
-        host: str,
-        port: int,
         sender: str,
         domain: str = "telemed.local",
     ) -> None:
-        self.db, self.keys = db, keys
-        self.host, self.port, self.sender, self.domain = host, port, sender, domain
+        self.db, self.keys, self.transport = db, keys, transport
+        self.sender, self.domain = sender, domain
         #: a sender claims a message for this long; after a crash it is retried then
         self.claim_seconds = 60.0
 
@@ -119,9 +126,10 @@ class Outbox:
         message = EmailMessage()
         message["From"], message["To"], message["Subject"] = self.sender, mail.to, mail.subject
         message["Message-ID"] = mail.message_id
-        message.set_content(mail.body)
-        with smtplib.SMTP(self.host, self.port, timeout=10) as smtp:
-            smtp.send_message(message)
+        # plain 7bit when it can be, so that a link stays one line a reader can copy
+        plain = mail.body.isascii() and all(len(line) < 990 for line in mail.body.splitlines())
+        message.set_content(mail.body, cte="7bit" if plain else None)
+        self.transport.send(message)
 
     def _mark(self, message_id: str, error: str | None, *, sent: bool) -> None:
         with self.db.transaction() as cur:
