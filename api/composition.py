@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from functools import partial
 from uuid import UUID
 
+from adapters.account_emails import AccountEmails
 from adapters.audit.access_log import AccessLog
 from adapters.audit.replay import Replay
 from adapters.calendars.sync import CalendarSync
@@ -20,7 +21,7 @@ from adapters.eventstore.recorder import EventRecorder
 from adapters.grants import GrantIndex
 from adapters.mail.outbox import Outbox
 from adapters.migrate import migrate
-from adapters.readmodels.agenda import SqlAgenda
+from adapters.readmodels.agenda import CaughtUpAgenda, SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.patient_directory import SqlPatientDirectory
@@ -36,7 +37,9 @@ from commands.accounts import AccountService
 from commands.booking import BookConsultation, BookUrgent, book_consultation, book_urgent
 from commands.bus import CommandBus
 from commands.delegation import GiveGrant, RevokeGrant, give_grant, revoke_grant
+from commands.erasure import ErasurePorts, erase_patient
 from commands.onboarding import AddBeneficiary, RecordInvitations, add_beneficiary
+from commands.patients import ErasePatient
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
@@ -187,9 +190,30 @@ def build(settings: Settings | None = None) -> Services:
         lambda: UnitOfWork(app, keys),
         PyNaClCredentials(),
         BlindIndex(keyring.index_key).email,
+        AccountEmails(db),
         relations,
         outbox,
         settings.public_url,
+    )
+    sessions = SessionStore(db)
+    bus.register(
+        ErasePatient,
+        partial(
+            erase_patient,
+            ports=ErasurePorts(
+                appointments=CaughtUpAgenda(
+                    agenda,
+                    runners[AgendaProjection.name].wait_for,
+                    recorder.max_notification_id,
+                    settings.read_wait_seconds,
+                ),
+                sessions=sessions,
+                mail=outbox,
+                grants=grants,
+                ties=relations,
+                addresses=accounts.emails,
+            ),
+        ),
     )
     return Services(
         settings=settings,
@@ -210,7 +234,7 @@ def build(settings: Settings | None = None) -> Services:
         availability=availability,
         agenda=agenda,
         calendar_sync=calendar_sync,
-        sessions=SessionStore(db),
+        sessions=sessions,
         throttle=Throttle(db, keyring.index_key),
         accounts=accounts,
         outbox=outbox,

@@ -13,7 +13,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor, Role
 from domain.errors import DomainError
-from domain.personal import RecordedCreation, RecordedEvent
+from domain.personal import ERASED, RecordedCreation, RecordedEvent
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -40,10 +40,21 @@ class RoleMismatch(DomainError):
     """An organisation invited the account in a role other than the account's."""
 
 
+class HoldsBeneficiaries(DomainError):
+    """The account holds beneficiaries: each is transferred or erased before the holder is."""
+
+    def __init__(self, beneficiaries: list[UUID]) -> None:
+        super().__init__(f"{len(beneficiaries)} beneficiaries depend on this account")
+        self.beneficiaries = beneficiaries
+
+
 class Account(Aggregate):
+    """Accounts opened since migration 0010 have random ids (``account_emails`` maps an address
+    to its account, and forgets it at erasure); older ones were derived from the address."""
+
     @staticmethod
     def create_id(email_index: bytes) -> UUID:
-        """Deterministic from the email's blind index: one account per email address."""
+        """The id of an account opened before migration 0010: derived from the address."""
         return uuid5(NAMESPACE_URL, f"/accounts/{email_index.hex()}")
 
     class Opened(RecordedCreation):
@@ -90,6 +101,9 @@ class Account(Aggregate):
     class Deactivated(RecordedEvent):
         pass
 
+    class Erased(RecordedEvent):
+        pass
+
     class JoinedOrganisation(RecordedEvent):
         organisation_id: UUID
 
@@ -119,6 +133,7 @@ class Account(Aggregate):
         self.reset: tuple[str, datetime] | None = None
         self.organisations: list[UUID] = [organisation_id] if organisation_id else []
         self.assists: dict[UUID, UUID] = {}  # doctor -> organisation, for assistants
+        self.erased = False
 
     @property
     def needs_second_factor(self) -> bool:
@@ -126,7 +141,7 @@ class Account(Aggregate):
         return self.role is not Role.PATIENT or self.totp_confirmed
 
     def check_not_locked(self, now: datetime) -> None:
-        if not self.active:
+        if not self.active or self.erased:
             raise AccountDeactivated(str(self.id))
         if self.locked_until is not None and now < self.locked_until:
             raise AccountLocked(self.locked_until.isoformat())
@@ -267,6 +282,23 @@ class Account(Aggregate):
     @event(Deactivated)
     def _deactivated(self, *, by: Actor) -> None:
         self.active = False
+
+    def erase(self, beneficiaries_held: list[UUID], *, by: Actor) -> None:
+        """The person is erased (their data key goes with this event); a holder only once no
+        beneficiary depends on them, so that no record is left with nobody to reach it."""
+        if beneficiaries_held:
+            raise HoldsBeneficiaries(beneficiaries_held)
+        if not self.erased:
+            self._erased(by=by)
+
+    @event(Erased)
+    def _erased(self, *, by: Actor) -> None:
+        self.erased, self.active = True, False
+        # a copy already in memory (a cache) forgets the secrets too
+        self.email, self.password_hash = ERASED, ERASED
+        self.totp_secret, self.totp_confirmed = None, False
+        self.recovery_code_hashes, self.reset = set(), None
+        self.organisations, self.assists = [], {}
 
 
 class Invitation(Aggregate):

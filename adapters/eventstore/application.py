@@ -75,12 +75,18 @@ class UnitOfWork:
         self._new_subjects: list[UUID] = []
         self._erased_subjects: list[UUID] = []
         self._claim: IdempotencyClaim | None = None
+        self._loaded: dict[UUID, Aggregate] = {}
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A:
-        try:
-            aggregate: Aggregate = self._app.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound(cls.__name__, aggregate_id) from None
+        """Load once per unit of work: a second get answers the same object, so one command
+        that reaches an aggregate twice (two bookings on one doctor's day) changes one copy."""
+        aggregate = self._loaded.get(aggregate_id)
+        if aggregate is None:
+            try:
+                aggregate = self._app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise NotFound(cls.__name__, aggregate_id) from None
+            self._loaded[aggregate_id] = aggregate
         if not isinstance(aggregate, cls):
             raise NotFound(cls.__name__, aggregate_id)
         return aggregate

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -85,6 +86,16 @@ class SqlAgenda(SqlView):
             [doctor_id],
         )
 
+    def open_of_patient(self, patient_id: UUID, ending_after: datetime) -> list[UUID]:
+        """The patient's booked or confirmed consultations that end after that time."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT consultation_id FROM agenda WHERE patient_id = %s "
+                "AND status IN ('booked', 'confirmed') AND end_at > %s ORDER BY start_at",
+                (patient_id, ending_after.astimezone(UTC)),
+            )
+            return [as_uuid(r[0]) for r in cur.fetchall()]
+
     def of_patient(self, patient_id: UUID) -> list[AgendaEntry]:
         return self._select("patient_id = %s ORDER BY start_at", [patient_id])
 
@@ -112,3 +123,26 @@ class SqlAgenda(SqlView):
             )
             for r in rows
         ]
+
+
+class AgendaLagging(RuntimeError):
+    """The agenda did not catch up with the log in time; the command is retried later."""
+
+
+class CaughtUpAgenda:
+    """The agenda read only once it has processed every event committed so far: for a command
+    that must not miss a booking made a moment before (an erasure cancels them all)."""
+
+    def __init__(
+        self,
+        agenda: SqlAgenda,
+        caught_up: Callable[[int, float], bool],
+        head: Callable[[], int | None],
+        timeout: float,
+    ) -> None:
+        self.agenda, self.caught_up, self.head, self.timeout = agenda, caught_up, head, timeout
+
+    def open_consultations_of(self, patient_id: UUID) -> list[UUID]:
+        if not self.caught_up(self.head() or 0, self.timeout):
+            raise AgendaLagging("the agenda is behind the event log")
+        return self.agenda.open_of_patient(patient_id, datetime.now(UTC))
