@@ -202,10 +202,7 @@ def build(settings: Settings | None = None) -> Services:
             erase_patient,
             ports=ErasurePorts(
                 appointments=CaughtUpAgenda(
-                    agenda,
-                    runners[AgendaProjection.name].wait_for,
-                    recorder.max_notification_id,
-                    settings.read_wait_seconds,
+                    agenda, runners[AgendaProjection.name], settings.read_wait_seconds
                 ),
                 sessions=sessions,
                 mail=outbox,

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from adapters.db import as_datetime, as_uuid
-from adapters.readmodels.runner import SqlView
+from adapters.readmodels.runner import ProjectionRunner, SqlView
 
 _FIELDS = (
     "consultation_id",
@@ -130,19 +130,19 @@ class AgendaLagging(RuntimeError):
 
 
 class CaughtUpAgenda:
-    """The agenda read only once it has processed every event committed so far: for a command
-    that must not miss a booking made a moment before (an erasure cancels them all)."""
+    """The agenda read only once it has every event committed so far: for a command that must
+    not miss a booking made a moment before (an erasure cancels them all). It helps the agenda
+    catch up itself (batches are exclusive, so alongside the workers), within ``timeout``."""
 
-    def __init__(
-        self,
-        agenda: SqlAgenda,
-        caught_up: Callable[[int, float], bool],
-        head: Callable[[], int | None],
-        timeout: float,
-    ) -> None:
-        self.agenda, self.caught_up, self.head, self.timeout = agenda, caught_up, head, timeout
+    def __init__(self, agenda: SqlAgenda, runner: ProjectionRunner, timeout: float) -> None:
+        self.agenda, self.runner, self.timeout = agenda, runner, timeout
 
     def open_consultations_of(self, patient_id: UUID) -> list[UUID]:
-        if not self.caught_up(self.head() or 0, self.timeout):
-            raise AgendaLagging("the agenda is behind the event log")
+        head = self.runner.recorder.max_notification_id() or 0
+        deadline = time.monotonic() + self.timeout
+        while self.runner.position() < head:
+            if self.runner.run_once() == 0:  # a worker has the batch: it is done shortly
+                if time.monotonic() > deadline:
+                    raise AgendaLagging("the agenda is behind the event log")
+                time.sleep(0.005)
         return self.agenda.open_of_patient(patient_id, datetime.now(UTC))
