@@ -1,7 +1,8 @@
 """Accounts: who can sign in, with which role, and their second factor.
 
-Secrets never sit in events in clear: the password hash and the TOTP secret are personal fields
-(encrypted with the account holder's key); recovery codes are kept only as hashes.
+Secrets never sit in events in clear: the password hash, the TOTP secret and the hashes of the
+recovery codes are personal fields (encrypted with the account holder's key, so an erasure
+shreds them with the email).
 """
 
 from __future__ import annotations
@@ -87,12 +88,14 @@ class Account(Aggregate):
         secret: str
 
     class TotpConfirmed(RecordedEvent):
+        personal_fields = ("recovery_code_hashes",)  # sealed from now on; older ones in clear
         recovery_code_hashes: list[str]
 
     class TotpCodeUsed(RecordedEvent):
         step: int
 
     class RecoveryCodeUsed(RecordedEvent):
+        personal_fields = ("code_hash",)
         code_hash: str
 
     class TotpDisabled(RecordedEvent):

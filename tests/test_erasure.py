@@ -14,6 +14,7 @@ import pyotp
 import pytest
 
 from adapters.crypto.blind_index import BlindIndex
+from adapters.crypto.passwords import recovery_code_hash
 from adapters.stream.relay import KafkaRelay
 from api.composition import Services
 from domain.actor import Actor, Role
@@ -63,7 +64,11 @@ def self_registered(clinic: Clinic, email: str = EMAIL) -> SelfRegistered:
         "/v1/accounts/me/totp/confirm", headers=bearer(token), json={"code": totp.now()}
     )
     assert confirmed.status_code == 200, confirmed.text
-    record = client.post("/v1/patients", headers=bearer(token), json={**CANARY, "email": email})
+    record = client.post(
+        "/v1/patients",
+        headers={**bearer(token), "Idempotency-Key": "my-registration"},
+        json={**CANARY, "email": email},
+    )
     assert record.status_code == 201, record.text
     actor = Actor(uuid.UUID(opened.json()["id"]), Role.PATIENT, None)
     person = Person("Zephyrina", actor, token, email, PASSWORD, totp)
@@ -156,6 +161,9 @@ def test_an_erased_patient_is_nowhere_readable_and_cannot_sign_in(
     with services.db.transaction(write=False) as cur:
         cur.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
         assert cur.fetchone()[0] == 0  # the reset link was never sent, and never will be
+        # the hash of the registration request (names, email) goes too
+        cur.execute("SELECT count(*) FROM idempotency_keys WHERE scope = %s", (str(account_id),))
+        assert cur.fetchone()[0] == 0, "the person's idempotency records are kept"
 
     email_index = BlindIndex(services.keyring.index_key).email(EMAIL)
     legacy_account_id = uuid.uuid5(uuid.NAMESPACE_URL, f"/accounts/{email_index.hex()}")
@@ -164,6 +172,7 @@ def test_an_erased_patient_is_nowhere_readable_and_cannot_sign_in(
         EMAIL,
         zeph.totp.secret,
         *zeph.recovery_codes,
+        *(recovery_code_hash(c) for c in zeph.recovery_codes),
     ]
     linking: list[str | bytes] = [email_index, email_index.hex(), str(legacy_account_id)]
     assert_nowhere(decrypted_event_store(services), personal, "the decrypted event store")

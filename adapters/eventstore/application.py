@@ -135,11 +135,10 @@ class UnitOfWork:
         before = list(self._before)
         if self._claim is not None:
             before.insert(0, _record_claim(self._claim, first.id, version))
+        after = [*self._after, *(_forget_claims(s, self._claim) for s in self._erased_subjects)]
         try:
             stored = [self._app.mapper.to_stored_event(e) for e in pending]
-            positions = (
-                self._app.recorder.insert_events(stored, before=before, after=self._after) or []
-            )
+            positions = self._app.recorder.insert_events(stored, before=before, after=after) or []
         except IntegrityError as exc:
             self._forget_new_subjects()
             raise ConcurrencyConflict(str(exc)) from exc
@@ -167,6 +166,21 @@ def _record_claim(claim: IdempotencyClaim, aggregate_id: UUID, version: int) -> 
             "INSERT INTO idempotency_keys (scope, key, request_hash, response, originator_id, "
             "originator_version) VALUES (%s, %s, %s, %s, %s, %s)",
             (claim.scope, claim.key, claim.request_hash, b"{}", aggregate_id, version),
+        )
+
+    return write
+
+
+def _forget_claims(subject_id: UUID, keep: IdempotencyClaim | None) -> RowWriter:
+    """An erased subject's idempotency records go: their request hashes are unkeyed hashes of
+    the commands, personal fields included (all but the erasure's own, kept for its replay)."""
+
+    def write(cur: Cursor) -> None:
+        scope, key = (keep.scope, keep.key) if keep is not None else ("", "")
+        cur.execute(
+            "DELETE FROM idempotency_keys WHERE (scope = %s OR originator_id = %s) "
+            "AND NOT (scope = %s AND key = %s)",
+            (str(subject_id), subject_id, scope, key),
         )
 
     return write
