@@ -4,6 +4,7 @@ grants and their future consultations, in one command; history stays, unreadable
 from __future__ import annotations
 
 import logging
+import re
 import time
 import uuid
 from collections.abc import Iterator
@@ -22,6 +23,7 @@ from projections.stream_contract import CONSULTATIONS_TOPIC, PATIENTS_TOPIC
 from tests.conftest import PASSWORD, Clinic, Person
 from tests.kafka import read_all
 from tests.scheduling_fixtures import book_video, set_up_schedule, slots, tomorrow_at
+from tests.test_mail import Inbox, inbox  # noqa: F401  (the SMTP fixture)
 from tests.test_privacy import CANARY, NEEDLES, raw_database_bytes
 from tests.test_stream import make_relay, publish_all
 
@@ -243,3 +245,93 @@ def test_a_holder_is_erased_only_once_no_beneficiary_depends_on_them(
     erased = clinic.client.delete(f"/v1/patients/{zeph.record_id}", headers=headers)
     assert erased.status_code == 200, erased.text
     assert sign_in(clinic, EMAIL)[0] == 401
+
+
+DOCTOR_EMAIL = "dr.quillbottom.canary@example.org"
+
+
+def test_an_erased_doctor_is_gone_but_their_signed_work_still_verifies(
+    clinic: Clinic,
+    admin_a: Person,
+    officer: Person,
+    services: Services,
+    inbox: Inbox,  # noqa: F811
+) -> None:
+    client = clinic.client
+    invited = client.post(
+        f"/v1/organisations/{clinic.org_a}/invitations",
+        headers=admin_a.headers,
+        json={"email": DOCTOR_EMAIL, "role": "doctor"},
+    )
+    assert invited.status_code == 201, invited.text
+    services.outbox.deliver_due()
+    inbox.wait_for(1)
+    match = re.search(r"#token=(\S+)", inbox.body())
+    assert match is not None
+    joined = client.post("/v1/invitations/accept", json={"token": match[1], "password": PASSWORD})
+    assert joined.status_code == 201, joined.text
+    doctor_id = uuid.UUID(joined.json()["account_id"])
+    _, session = sign_in(clinic, DOCTOR_EMAIL)
+    token = session["token"]
+    totp = pyotp.TOTP(client.post("/v1/accounts/me/totp", headers=bearer(token)).json()["secret"])
+    confirmed = client.post(
+        "/v1/accounts/me/totp/confirm", headers=bearer(token), json={"code": totp.now()}
+    )
+    assert confirmed.status_code == 200, confirmed.text
+    doctor = Person(
+        "Dr Quillbottom",
+        Actor(doctor_id, Role.DOCTOR, clinic.org_a),
+        token,
+        DOCTOR_EMAIL,
+        PASSWORD,
+        totp,
+    )
+    anna = clinic.person("Anna", Role.PATIENT, None)
+    anna_record = clinic.register(anna)["id"]
+    practices = set_up_schedule(clinic, doctor)
+    slot = tomorrow_at(clinic, anna, practices, practices.city, "video-15")
+    booked = book_video(clinic, anna, practices, slot, anna_record)
+    assert booked.status_code == 201, booked.text
+    consultation_id = booked.json()["id"]
+    signed = client.post(f"/v1/consultations/{consultation_id}/confirm", headers=doctor.headers)
+    assert signed.status_code == 200, signed.text
+
+    lapse_step_ups(services)
+    refused = client.delete("/v1/accounts/me", headers=doctor.headers)
+    assert refused.status_code == 401 and refused.json()["type"].endswith("step-up-required")
+    client.post(
+        "/v1/sessions/current/step-up", headers=doctor.headers, json={"code": next_code(totp)}
+    )
+    erased = client.delete("/v1/accounts/me", headers=doctor.headers)
+    assert erased.status_code == 200, erased.text
+
+    assert client.get("/v1/accounts/me", headers=doctor.headers).status_code == 401
+    assert sign_in(clinic, DOCTOR_EMAIL, next_code(totp))[0] == 401
+    # the patient learns that the appointment will not take place
+    seen = client.get(f"/v1/consultations/{consultation_id}", headers=anna.headers).json()
+    assert seen["status"] == "cancelled"
+    # what the doctor did stays, under a pseudonym: the events and both hash chains verify
+    history = [
+        services.app.mapper.to_domain_event(e)
+        for e in services.recorder.select_events(uuid.UUID(consultation_id))
+    ]
+    assert [type(e).__name__ for e in history] == ["Booked", "Confirmed", "Cancelled"]
+    assert history[1].by.actor_id == doctor_id  # type: ignore[attr-defined]
+    audit = client.get("/v1/compliance/audit", headers=officer.headers).json()
+    assert audit["ok"], audit
+    email_index = BlindIndex(services.keyring.index_key).email(DOCTOR_EMAIL)
+    needles: list[str | bytes] = [DOCTOR_EMAIL, "quillbottom", totp.secret]
+    assert_nowhere(decrypted_event_store(services), needles, "the decrypted event store")
+    assert_nowhere(raw_database_bytes(services), [*needles, email_index], "a table")
+    again = client.post("/v1/accounts", json={"email": DOCTOR_EMAIL, "password": PASSWORD})
+    assert again.status_code == 201  # the address is free: a new person may use it
+
+
+def test_a_patient_without_a_record_erases_their_account(clinic: Clinic) -> None:
+    opened = clinic.client.post("/v1/accounts", json={"email": EMAIL, "password": PASSWORD})
+    _, session = sign_in(clinic, EMAIL)
+    erased = clinic.client.delete("/v1/accounts/me", headers=bearer(session["token"]))
+    assert erased.status_code == 200, erased.text
+    assert erased.json()["id"] == opened.json()["id"]
+    assert sign_in(clinic, EMAIL)[0] == 401
+    assert clinic.client.get("/v1/accounts/me", headers=bearer(session["token"])).status_code == 401
