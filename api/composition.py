@@ -37,7 +37,7 @@ from commands.accounts import AccountService
 from commands.booking import BookConsultation, BookUrgent, book_consultation, book_urgent
 from commands.bus import CommandBus
 from commands.delegation import GiveGrant, RevokeGrant, give_grant, revoke_grant
-from commands.erasure import ErasurePorts, erase_patient
+from commands.erasure import EraseAccount, ErasurePorts, erase_account, erase_patient
 from commands.onboarding import AddBeneficiary, RecordInvitations, add_beneficiary
 from commands.patients import ErasePatient
 from projections.agenda import AgendaProjection
@@ -196,22 +196,18 @@ def build(settings: Settings | None = None) -> Services:
         settings.public_url,
     )
     sessions = SessionStore(db)
-    bus.register(
-        ErasePatient,
-        partial(
-            erase_patient,
-            ports=ErasurePorts(
-                appointments=CaughtUpAgenda(
-                    agenda, runners[AgendaProjection.name], settings.read_wait_seconds
-                ),
-                sessions=sessions,
-                mail=outbox,
-                grants=grants,
-                ties=relations,
-                addresses=accounts.emails,
-            ),
+    erasure = ErasurePorts(
+        appointments=CaughtUpAgenda(
+            agenda, runners[AgendaProjection.name], settings.read_wait_seconds
         ),
+        sessions=sessions,
+        mail=outbox,
+        grants=grants,
+        ties=relations,
+        addresses=accounts.emails,
     )
+    bus.register(ErasePatient, partial(erase_patient, ports=erasure))
+    bus.register(EraseAccount, partial(erase_account, ports=erasure))
     return Services(
         settings=settings,
         db=db,

@@ -363,6 +363,7 @@ class AccountService:
         invitation = uow.get(Invitation, invitation_id)
         actor = Actor(account_id, invitation.role, invitation.organisation_id)
         invitation.accept(account_id=account_id, by=actor)
+        uow.erase_subject(invitation.id)  # the address lives on in the account, not here
         if joined is None:
             uow.save(invitation)
             return account_id

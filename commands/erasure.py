@@ -8,6 +8,8 @@ forget the person in the same commit; future consultations are cancelled and the
 - Sessions end, mail not sent yet is dropped, ties end, delegation grants the person gave or
   held are revoked (as events on each grant).
 - A holder is erased only once no beneficiary depends on them (``HoldsBeneficiaries``).
+- A practitioner's future consultations are cancelled and their assistants unassigned; what
+  they did stays in the log under their (now pseudonymous) id, and the hash chains verify.
 """
 
 from __future__ import annotations
@@ -23,18 +25,31 @@ from commands.patients import ErasePatient
 from commands.ports import UnitOfWork
 from commands.results import Saved, StaleVersion
 from domain.account import Account
-from domain.actor import Actor
+from domain.actor import Actor, Role
 from domain.booking import Consultation
 from domain.delegation import Grant
-from domain.patient import Patient
+from domain.patient import ErasureReason, Patient, record_of
 
-#: the cancellation reason recorded on consultations an erasure cancels
-ERASED_REASON = "patient-erased"
+#: the cancellation reasons recorded on consultations an erasure cancels
+PATIENT_ERASED, PRACTITIONER_ERASED = "patient-erased", "practitioner-erased"
+
+
+@dataclass(frozen=True)
+class EraseAccount:
+    """Erase the person who signs in with the account, with their own record if they have one
+    (``DELETE /v1/accounts/me``): a practitioner, or a patient."""
+
+    actor: Actor
+    account_id: UUID
 
 
 class Appointments(Protocol):
     def open_consultations_of(self, patient_id: UUID) -> list[UUID]:
         """Booked or confirmed consultations of the patient that have not ended yet."""
+        ...
+
+    def open_consultations_with(self, doctor_id: UUID) -> list[UUID]:
+        """Booked or confirmed consultations with the doctor that have not ended yet."""
         ...
 
 
@@ -52,7 +67,9 @@ class GrantsInForce(Protocol):
 
 
 class PersonTies(Protocol):
+    def own_record(self, account_id: UUID) -> UUID | None: ...
     def held_by(self, holder_id: UUID) -> list[UUID]: ...
+    def assistants_of(self, doctor_id: UUID) -> list[tuple[UUID, UUID]]: ...
     def end_all(self, party_ids: list[UUID]) -> object: ...
 
 
@@ -76,17 +93,45 @@ def erase_patient(cmd: ErasePatient, uow: UnitOfWork, ports: ErasurePorts) -> Sa
     patient = uow.get(Patient, cmd.patient_id)
     if cmd.expected_version is not None and patient.version != cmd.expected_version:
         raise StaleVersion(cmd.expected_version, patient.version)
-    actor = cmd.actor.acting_for(patient.id)
     account = uow.find(Account, patient.account_id) if patient.account_id else None
-    patient.erase(cmd.reason, by=actor)
-    changed: list[Aggregate] = [patient]
+    actor = cmd.actor.acting_for(patient.id)
+    return _erase(uow, ports, actor, patient, account, cmd.reason)
+
+
+def erase_account(cmd: EraseAccount, uow: UnitOfWork, ports: ErasurePorts) -> Saved:
+    account = uow.get(Account, cmd.account_id)
+    record_id = ports.ties.own_record(account.id) or record_of(account.id)
+    patient = uow.find(Patient, record_id) if account.role is Role.PATIENT else None
+    if patient is not None and patient.erased:
+        patient = None
+    return _erase(uow, ports, cmd.actor, patient, account, ErasureReason.SUBJECT_REQUEST)
+
+
+def _erase(
+    uow: UnitOfWork,
+    ports: ErasurePorts,
+    actor: Actor,
+    patient: Patient | None,
+    account: Account | None,
+    reason: ErasureReason,
+) -> Saved:
+    changed: list[Aggregate] = []
+    if patient is not None:
+        patient.erase(reason, by=actor)
+        changed.append(patient)
     if account is not None:
         account.erase(ports.ties.held_by(account.id), by=actor)
         changed.append(account)
         uow.attach(ports.sessions.end_all(account.id))
         uow.attach(ports.addresses.release(account.id))
     subjects = [a.id for a in changed]
-    changed += _cancel_future_consultations(uow, patient.id, ports.appointments, actor)
+    if patient is not None:
+        found = ports.appointments.open_consultations_of(patient.id)
+        changed += _cancel(uow, found, PATIENT_ERASED, actor)
+    if account is not None and account.role is Role.DOCTOR:
+        found = ports.appointments.open_consultations_with(account.id)
+        changed += _cancel(uow, found, PRACTITIONER_ERASED, actor)
+        changed += _unassign_assistants(uow, ports.ties, account.id, actor)
     changed += _revoke_grants(uow, subjects, ports.grants, actor)
     for subject_id in subjects:
         uow.erase_subject(subject_id)
@@ -95,15 +140,22 @@ def erase_patient(cmd: ErasePatient, uow: UnitOfWork, ports: ErasurePorts) -> Sa
     return uow.save(*changed)
 
 
-def _cancel_future_consultations(
-    uow: UnitOfWork, patient_id: UUID, appointments: Appointments, actor: Actor
+def _cancel(
+    uow: UnitOfWork, consultation_ids: list[UUID], reason: str, actor: Actor
 ) -> list[Aggregate]:
     cancelled: list[Aggregate] = []
-    for consultation_id in appointments.open_consultations_of(patient_id):
+    for consultation_id in consultation_ids:
         consultation = uow.get(Consultation, consultation_id)
-        if consultation.open and consultation.patient_id == patient_id:
-            cancelled += cancel_and_release(uow, consultation, ERASED_REASON, actor)
+        if consultation.open:
+            cancelled += cancel_and_release(uow, consultation, reason, actor)
     return list({id(a): a for a in cancelled}.values())  # a doctor's day once
+
+
+def _unassign_assistants(
+    uow: UnitOfWork, ties: PersonTies, doctor_id: UUID, actor: Actor
+) -> list[Aggregate]:
+    assistants = [uow.get(Account, a) for a, _ in ties.assistants_of(doctor_id)]
+    return [a for a in assistants if a.unassign_from(doctor_id, by=actor)]
 
 
 def _revoke_grants(

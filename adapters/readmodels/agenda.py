@@ -86,13 +86,15 @@ class SqlAgenda(SqlView):
             [doctor_id],
         )
 
-    def open_of_patient(self, patient_id: UUID, ending_after: datetime) -> list[UUID]:
-        """The patient's booked or confirmed consultations that end after that time."""
+    def open_of(self, party: str, party_id: UUID, ending_after: datetime) -> list[UUID]:
+        """Booked or confirmed consultations of a ``patient`` or ``doctor`` that end after
+        that time."""
+        column = {"patient": "patient_id", "doctor": "doctor_id"}[party]
         with self.db.transaction(write=False) as cur:
             cur.execute(
-                "SELECT consultation_id FROM agenda WHERE patient_id = %s "
+                f"SELECT consultation_id FROM agenda WHERE {column} = %s "
                 "AND status IN ('booked', 'confirmed') AND end_at > %s ORDER BY start_at",
-                (patient_id, ending_after.astimezone(UTC)),
+                (party_id, ending_after.astimezone(UTC)),
             )
             return [as_uuid(r[0]) for r in cur.fetchall()]
 
@@ -138,6 +140,14 @@ class CaughtUpAgenda:
         self.agenda, self.runner, self.timeout = agenda, runner, timeout
 
     def open_consultations_of(self, patient_id: UUID) -> list[UUID]:
+        self._catch_up()
+        return self.agenda.open_of("patient", patient_id, datetime.now(UTC))
+
+    def open_consultations_with(self, doctor_id: UUID) -> list[UUID]:
+        self._catch_up()
+        return self.agenda.open_of("doctor", doctor_id, datetime.now(UTC))
+
+    def _catch_up(self) -> None:
         head = self.runner.recorder.max_notification_id() or 0
         deadline = time.monotonic() + self.timeout
         while self.runner.position() < head:
@@ -145,4 +155,3 @@ class CaughtUpAgenda:
                 if time.monotonic() > deadline:
                     raise AgendaLagging("the agenda is behind the event log")
                 time.sleep(0.005)
-        return self.agenda.open_of_patient(patient_id, datetime.now(UTC))
