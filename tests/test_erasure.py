@@ -335,3 +335,21 @@ def test_a_patient_without_a_record_erases_their_account(clinic: Clinic) -> None
     assert erased.json()["id"] == opened.json()["id"]
     assert sign_in(clinic, EMAIL)[0] == 401
     assert clinic.client.get("/v1/accounts/me", headers=bearer(session["token"])).status_code == 401
+
+
+def test_erasure_frees_every_booking_even_two_on_one_doctors_day(
+    clinic: Clinic, dr_weber: Person, admin_a: Person
+) -> None:
+    practices = set_up_schedule(clinic, dr_weber)
+    anna = clinic.register(dr_weber)["id"]  # a record of the practice's own
+    first = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15", 0)
+    second = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15", 2)
+    booked = [book_video(clinic, dr_weber, practices, s, anna) for s in (first, second)]
+    assert [b.status_code for b in booked] == [201, 201]
+    erased = clinic.client.delete(f"/v1/patients/{anna}", headers=admin_a.headers)
+    assert erased.status_code == 200, erased.text
+    free = {s["start"] for s in slots(clinic, dr_weber, practices.doctor_id)}
+    assert {first["start"], second["start"]} <= free
+    for b in booked:
+        seen = clinic.client.get(f"/v1/consultations/{b.json()['id']}", headers=dr_weber.headers)
+        assert seen.json()["status"] == "cancelled"
