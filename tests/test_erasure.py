@@ -138,6 +138,14 @@ def test_an_erased_patient_is_nowhere_readable_and_cannot_sign_in(
     )
     assert granted.status_code == 201, granted.text
     assert client.get(f"/v1/patients/{record_id}", headers=nurse_ida.headers).status_code == 200
+    ben = clinic.person("Ben", Role.PATIENT, None)  # Zephyrina cares for Ben too
+    ben_record = clinic.register(ben)["id"]
+    held = client.post(
+        f"/v1/patients/{ben_record}/delegations",
+        headers=ben.headers,
+        json={"grantee_id": str(account_id), "scopes": ["book"]},
+    )
+    assert held.status_code == 201, held.text
     assert client.post("/v1/accounts/password-reset", json={"email": EMAIL}).status_code == 202
 
     erased = client.delete(f"/v1/patients/{record_id}", headers=headers)
@@ -161,6 +169,8 @@ def test_an_erased_patient_is_nowhere_readable_and_cannot_sign_in(
     ).json()
     assert [(c["id"], c["status"]) for c in agenda] == [(booked.json()["id"], "cancelled")]
     with services.db.transaction(write=False) as cur:
+        cur.execute("SELECT count(*) FROM delegation_grants WHERE revoked_at IS NULL")
+        assert cur.fetchone()[0] == 0  # the grants Zephyrina gave and held are revoked
         cur.execute("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
         assert cur.fetchone()[0] == 0  # the reset link was never sent, and never will be
         # the hash of the registration request (names, email) goes too
