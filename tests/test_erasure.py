@@ -305,6 +305,13 @@ def test_an_erased_doctor_is_gone_but_their_signed_work_still_verifies(
     consultation_id = booked.json()["id"]
     signed = client.post(f"/v1/consultations/{consultation_id}/confirm", headers=doctor.headers)
     assert signed.status_code == 200, signed.text
+    max_ = clinic.person("Assistant Max", Role.ASSISTANT, clinic.org_a)
+    assigned = client.put(
+        f"/v1/doctors/{doctor_id}/assistants/{max_.actor.actor_id}",
+        headers=doctor.headers,
+        json={},
+    )
+    assert assigned.status_code == 200, assigned.text
 
     lapse_step_ups(services)
     refused = client.delete("/v1/accounts/me", headers=doctor.headers)
@@ -320,6 +327,10 @@ def test_an_erased_doctor_is_gone_but_their_signed_work_still_verifies(
     # the patient learns that the appointment will not take place
     seen = client.get(f"/v1/consultations/{consultation_id}", headers=anna.headers).json()
     assert seen["status"] == "cancelled"
+    # the assistant acts for the doctor no more, in the account's events as in the ties
+    assert client.get("/v1/accounts/me", headers=max_.headers).json()["assists"] == []
+    agenda = client.get(f"/v1/doctors/{doctor_id}/agenda", headers=max_.headers)
+    assert agenda.status_code == 403, agenda.text
     # what the doctor did stays, under a pseudonym: the events and both hash chains verify
     history = [
         services.app.mapper.to_domain_event(e)
