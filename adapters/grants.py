@@ -7,7 +7,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from uuid import UUID
 
-from adapters.db import Cursor, Database
+from adapters.db import Cursor, Database, as_uuid
 from domain.delegation import Grant, Scope
 
 RowWriter = Callable[[Cursor], None]
@@ -42,6 +42,19 @@ class GrantIndex:
             )
 
         return write
+
+    def in_force_for(self, party_ids: list[UUID]) -> list[UUID]:
+        """Grants not revoked that these parties gave (as the patient) or hold (as grantee)."""
+        if not party_ids:
+            return []
+        marks = ", ".join("%s" for _ in party_ids)
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT grant_id FROM delegation_grants WHERE revoked_at IS NULL AND "
+                f"(patient_id IN ({marks}) OR grantee_id IN ({marks})) ORDER BY grant_id",
+                [*party_ids, *party_ids],
+            )
+            return [as_uuid(r[0]) for r in cur.fetchall()]
 
     def allows(self, grantee_id: UUID, patient_id: UUID, scope: Scope) -> bool:
         now = datetime.now(UTC)

@@ -99,6 +99,31 @@ class RelationIndex:
 
         return write
 
+    def end_all(self, party_ids: list[UUID]) -> RowWriter:
+        """Row writer for an erasure: every tie of these records and accounts ends (as a record,
+        as a party to a record, as a member of staff, as an assistant or assisted doctor)."""
+
+        def write(cur: Cursor) -> None:
+            now = datetime.now(UTC)
+            for party_id in party_ids:
+                cur.execute(
+                    "UPDATE patient_links SET ended_at = %s WHERE ended_at IS NULL "
+                    "AND (patient_id = %s OR party_id = %s)",
+                    (now, party_id, party_id),
+                )
+                cur.execute(
+                    "UPDATE memberships SET ended_at = %s WHERE ended_at IS NULL "
+                    "AND account_id = %s",
+                    (now, party_id),
+                )
+                cur.execute(
+                    "UPDATE assistant_assignments SET ended_at = %s WHERE ended_at IS NULL "
+                    "AND (assistant_id = %s OR doctor_id = %s)",
+                    (now, party_id, party_id),
+                )
+
+        return write
+
     # -- reads ----------------------------------------------------------------------------------
 
     def ties(self, party_id: UUID, organisation_id: UUID | None, patient_id: UUID) -> RecordTies:

@@ -5,11 +5,12 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
-from adapters.db import Database, as_datetime, as_uuid
+from adapters.db import Cursor, Database, as_datetime, as_uuid
 from domain.actor import Role
 
 IDLE = timedelta(minutes=30)
@@ -119,6 +120,17 @@ class SessionStore:
                 "UPDATE sessions SET revoked_at = %s WHERE token_hash = %s",
                 (datetime.now(UTC), _hash(token)),
             )
+
+    def end_all(self, account_id: UUID) -> Callable[[Cursor], None]:
+        """Row writer ending every session of the account in a command's transaction."""
+
+        def write(cur: Cursor) -> None:
+            cur.execute(
+                "UPDATE sessions SET revoked_at = %s WHERE account_id = %s AND revoked_at IS NULL",
+                (datetime.now(UTC), account_id),
+            )
+
+        return write
 
     def revoke_all(self, account_id: UUID) -> int:
         with self.db.transaction() as cur:

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from nacl.signing import SigningKey
 
+from adapters.account_emails import AccountEmails
 from adapters.audit.access_log import AccessLog
 from adapters.audit.anchoring import Checkpointer
 from adapters.audit.checkpoint_stream import KafkaCheckpoints
@@ -29,7 +30,7 @@ from adapters.mail.folder import MailFolder
 from adapters.mail.outbox import MailTransport, Outbox
 from adapters.mail.smtp import SmtpRelay
 from adapters.migrate import migrate
-from adapters.readmodels.agenda import SqlAgenda
+from adapters.readmodels.agenda import CaughtUpAgenda, SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.patient_directory import SqlPatientDirectory
@@ -45,7 +46,9 @@ from commands.accounts import AccountService
 from commands.booking import BookConsultation, BookUrgent, book_consultation, book_urgent
 from commands.bus import CommandBus
 from commands.delegation import GiveGrant, RevokeGrant, give_grant, revoke_grant
+from commands.erasure import EraseAccount, ErasurePorts, erase_account, erase_patient
 from commands.onboarding import AddBeneficiary, RecordInvitations, add_beneficiary
+from commands.patients import ErasePatient
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
@@ -221,10 +224,24 @@ def build(settings: Settings | None = None) -> Services:
         lambda: UnitOfWork(app, keys),
         PyNaClCredentials(),
         BlindIndex(keyring.index_key).email,
+        AccountEmails(db),
         relations,
         outbox,
         settings.public_url,
     )
+    sessions = SessionStore(db)
+    erasure = ErasurePorts(
+        appointments=CaughtUpAgenda(
+            agenda, runners[AgendaProjection.name], settings.read_wait_seconds
+        ),
+        sessions=sessions,
+        mail=outbox,
+        grants=grants,
+        ties=relations,
+        addresses=accounts.emails,
+    )
+    bus.register(ErasePatient, partial(erase_patient, ports=erasure))
+    bus.register(EraseAccount, partial(erase_account, ports=erasure))
     return Services(
         settings=settings,
         db=db,
@@ -244,7 +261,7 @@ def build(settings: Settings | None = None) -> Services:
         availability=availability,
         agenda=agenda,
         calendar_sync=calendar_sync,
-        sessions=SessionStore(db),
+        sessions=sessions,
         throttle=Throttle(db, keyring.index_key),
         accounts=accounts,
         outbox=outbox,

@@ -17,7 +17,7 @@ from commands.results import (
     NotFound,
     StaleVersion,
 )
-from domain.account import NotAMember, RoleMismatch
+from domain.account import HoldsBeneficiaries, NotAMember, RoleMismatch
 from domain.booking import ConsultationClosed, SlotNotOffered, SlotTaken
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
 from domain.patient import AlreadyHasAccount, InvitationNotValid
@@ -153,6 +153,16 @@ def install(app: FastAPI) -> None:
     async def _idem(_: Request, exc: IdempotencyConflict) -> JSONResponse:
         return problem_response(
             409, "idempotency-key-reused", "This Idempotency-Key was used for a different request"
+        )
+
+    @app.exception_handler(HoldsBeneficiaries)
+    async def _holder(_: Request, exc: HoldsBeneficiaries) -> JSONResponse:
+        return problem_response(
+            409,
+            "holds-beneficiaries",
+            "Transfer or erase each beneficiary first",
+            str(exc),
+            beneficiaries=[str(b) for b in exc.beneficiaries],
         )
 
     @app.exception_handler(KeyDestroyed)

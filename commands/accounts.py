@@ -28,6 +28,14 @@ class Credentials(Protocol):
     def recovery_code_hash(self, code: str) -> str: ...
 
 
+class EmailDirectory(Protocol):
+    """Which account an address opens (adapters.account_emails)."""
+
+    def find(self, email_index: bytes) -> UUID | None: ...
+    def claim(self, email_index: bytes, account_id: UUID) -> object: ...
+    def release(self, account_id: UUID) -> object: ...
+
+
 class Mailer(Protocol):
     def enqueue(self, subject_id: UUID, key: str, to: str, subject: str, body: str) -> object: ...
 
@@ -73,15 +81,28 @@ class AccountService:
         unit_of_work: Callable[[], UnitOfWork],
         credentials: Credentials,
         email_index: Callable[[str], bytes],
+        emails: EmailDirectory,
         ties: Ties,
         mailer: Mailer | None = None,
         public_url: str = "http://127.0.0.1:8000",
     ) -> None:
         self.uow, self.credentials, self.email_index = unit_of_work, credentials, email_index
-        self.ties, self.mailer, self.public_url = ties, mailer, public_url.rstrip("/")
+        self.emails, self.ties = emails, ties
+        self.mailer, self.public_url = mailer, public_url.rstrip("/")
 
-    def account_id(self, email: str) -> UUID:
-        return Account.create_id(self.email_index(normalise_email(email)))
+    def find_account(self, uow: UnitOfWork, email: str) -> Account | None:
+        """The live account the address opens, if any (raises ``InvalidValue`` for a malformed
+        address). An erased person's address opens nothing."""
+        index = self.email_index(normalise_email(email))
+        account_id = self.emails.find(index)
+        if account_id is not None:
+            return uow.find(Account, account_id)
+        legacy = uow.find(Account, Account.create_id(index))  # opened before migration 0010
+        return legacy if legacy is not None and not legacy.erased else None
+
+    def account_id(self, email: str) -> UUID | None:
+        account = self.find_account(self.uow(), email)
+        return account.id if account is not None else None
 
     def open(
         self,
@@ -111,9 +132,9 @@ class AccountService:
         """A new account in ``uow`` (its key and membership attached), for the caller to save
         with whatever else belongs in the same transaction."""
         password_rules(password)
-        account_id = self.account_id(email)
-        if uow.find(Account, account_id) is not None:
+        if self.find_account(uow, email) is not None:
             raise EmailTaken("an account with that email exists")
+        account_id = uuid4()  # random: nothing derived from the address outlives an erasure
         account = Account._create(
             Account.Opened,
             id=account_id,
@@ -123,7 +144,8 @@ class AccountService:
             organisation_id=organisation_id,
             by=by or Actor(account_id, role, organisation_id),
         )
-        uow.ensure_subject(account_id)
+        uow.add_subject(account_id)
+        uow.attach(self.emails.claim(self.email_index(account.email), account_id))
         if organisation_id is not None:
             uow.attach(self.ties.join(account_id, organisation_id))
         return account
@@ -134,13 +156,12 @@ class AccountService:
 
     def sign_in(self, email: str, password: str, code: str | None) -> SignedIn:
         now = datetime.now(UTC)
+        uow = self.uow()
         try:
-            account_id = self.account_id(email)
+            account = self.find_account(uow, email)
         except InvalidValue:
             self.credentials.verify_password(None, password)
             raise InvalidCredentials("wrong email, password or code") from None
-        uow = self.uow()
-        account = uow.find(Account, account_id)
         if account is None:
             self.credentials.verify_password(None, password)  # same work as a real check
             raise InvalidCredentials("wrong email, password or code")
@@ -226,12 +247,11 @@ class AccountService:
 
     def request_reset(self, email: str) -> bool:
         """Mail a single-use link valid for an hour; False (silently) for an unknown email."""
+        uow = self.uow()
         try:
-            account_id = self.account_id(email)
+            account = self.find_account(uow, email)
         except InvalidValue:
             return False
-        uow = self.uow()
-        account = uow.find(Account, account_id)
         if account is None or self.mailer is None:
             return False
         actor = Actor(account.id, account.role, account.organisation_id)
@@ -340,7 +360,7 @@ class AccountService:
         invitation = self.uow().find(Invitation, invitation_id)
         if invitation is None or not invitation.usable(hash_token(token), datetime.now(UTC)):
             raise InvalidCredentials("the invitation is not valid (used or expired)")
-        if self.uow().find(Account, self.account_id(invitation.email)) is None:
+        if self.find_account(self.uow(), invitation.email) is None:
             account_id = self.open(
                 invitation.email, password, invitation.role, invitation.organisation_id
             )
@@ -352,6 +372,7 @@ class AccountService:
         invitation = uow.get(Invitation, invitation_id)
         actor = Actor(account_id, invitation.role, invitation.organisation_id)
         invitation.accept(account_id=account_id, by=actor)
+        uow.erase_subject(invitation.id)  # the address lives on in the account, not here
         if joined is None:
             uow.save(invitation)
             return account_id

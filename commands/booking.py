@@ -6,6 +6,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from commands.ports import Ties, UnitOfWork
 from commands.results import NotFound, Saved
 from domain.actor import Actor, Role
@@ -141,9 +143,7 @@ def confirm_consultation(cmd: ConfirmConsultation, uow: UnitOfWork) -> Saved:
 
 def cancel_consultation(cmd: CancelConsultation, uow: UnitOfWork) -> Saved:
     consultation = _consultation(uow, cmd.consultation_id)
-    consultation.cancel(cmd.reason, by=cmd.actor)
-    released = _release(uow, consultation, cmd.actor)
-    return uow.save(consultation, *released.values())
+    return uow.save(*cancel_and_release(uow, consultation, cmd.reason, cmd.actor))
 
 
 def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork) -> Saved:
@@ -173,6 +173,15 @@ def record_no_show(cmd: RecordNoShow, uow: UnitOfWork) -> Saved:
     consultation = _consultation(uow, cmd.consultation_id)
     consultation.record_no_show(datetime.now(UTC), by=cmd.actor)
     return uow.save(consultation)
+
+
+def cancel_and_release(
+    uow: UnitOfWork, consultation: Consultation, reason: str, actor: Actor
+) -> list[Aggregate]:
+    """Cancel and free the time on the doctor's day, within another command (an erasure);
+    answers the aggregates for that command to save."""
+    consultation.cancel(reason, by=actor)
+    return [consultation, *_release(uow, consultation, actor).values()]
 
 
 def _bookable(

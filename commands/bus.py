@@ -22,7 +22,6 @@ HANDLERS: dict[type[Any], Handler] = {
     patients.ChangeContactDetails: patients.change_contact_details,
     patients.RecordConsent: patients.record_consent,
     patients.WithdrawConsent: patients.withdraw_consent,
-    patients.ErasePatient: patients.erase_patient,
     scheduling.OpenSchedule: scheduling.open_schedule,
     scheduling.ChangeProfile: scheduling.change_profile,
     scheduling.AddPractice: scheduling.add_practice,

@@ -20,7 +20,6 @@ from uuid import UUID
 from commands.accounts import AccountService, EmailTaken, Mailer, hash_token, password_rules
 from commands.ports import Ties, UnitOfWork
 from commands.results import ConcurrencyConflict, Saved
-from domain.account import Account
 from domain.actor import Actor, Role
 from domain.errors import InvalidValue
 from domain.patient import (
@@ -112,7 +111,7 @@ class RecordInvitations:
         address = normalise_email(
             email or (patient.email if isinstance(patient.email, str) else "")
         )
-        if uow.find(Account, self.accounts.account_id(address)) is not None:
+        if self.accounts.find_account(uow, address) is not None:
             raise EmailTaken("that address has an account already")
         token = f"{patient.id.hex}.{secrets.token_urlsafe(24)}"
         token_hash = hash_token(token)

@@ -52,6 +52,8 @@ class WithdrawConsent:
 
 @dataclass(frozen=True)
 class ErasePatient:
+    """Erase the person behind the record (handled in ``commands.erasure``)."""
+
     actor: Actor
     patient_id: UUID
     reason: ErasureReason = ErasureReason.SUBJECT_REQUEST
@@ -94,13 +96,6 @@ def record_consent(cmd: RecordConsent, uow: UnitOfWork) -> Saved:
 def withdraw_consent(cmd: WithdrawConsent, uow: UnitOfWork) -> Saved:
     patient = _load(uow, cmd.patient_id, cmd.expected_version)
     patient.withdraw_consent(cmd.purpose, by=cmd.actor.acting_for(patient.id))
-    return uow.save(patient)
-
-
-def erase_patient(cmd: ErasePatient, uow: UnitOfWork) -> Saved:
-    patient = _load(uow, cmd.patient_id, cmd.expected_version)
-    patient.erase(cmd.reason, by=cmd.actor.acting_for(patient.id))
-    uow.erase_subject(patient.id)
     return uow.save(patient)
 
 

@@ -1,7 +1,8 @@
 """Accounts: who can sign in, with which role, and their second factor.
 
-Secrets never sit in events in clear: the password hash and the TOTP secret are personal fields
-(encrypted with the account holder's key); recovery codes are kept only as hashes.
+Secrets never sit in events in clear: the password hash, the TOTP secret and the hashes of the
+recovery codes are personal fields (encrypted with the account holder's key, so an erasure
+shreds them with the email).
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor, Role
 from domain.errors import DomainError
-from domain.personal import RecordedCreation, RecordedEvent
+from domain.personal import ERASED, RecordedCreation, RecordedEvent
 
 MAX_FAILURES = 5
 LOCKOUT = timedelta(minutes=15)
@@ -40,10 +41,21 @@ class RoleMismatch(DomainError):
     """An organisation invited the account in a role other than the account's."""
 
 
+class HoldsBeneficiaries(DomainError):
+    """The account holds beneficiaries: each is transferred or erased before the holder is."""
+
+    def __init__(self, beneficiaries: list[UUID]) -> None:
+        super().__init__(f"{len(beneficiaries)} beneficiaries depend on this account")
+        self.beneficiaries = beneficiaries
+
+
 class Account(Aggregate):
+    """Accounts opened since migration 0010 have random ids (``account_emails`` maps an address
+    to its account, and forgets it at erasure); older ones were derived from the address."""
+
     @staticmethod
     def create_id(email_index: bytes) -> UUID:
-        """Deterministic from the email's blind index: one account per email address."""
+        """The id of an account opened before migration 0010: derived from the address."""
         return uuid5(NAMESPACE_URL, f"/accounts/{email_index.hex()}")
 
     class Opened(RecordedCreation):
@@ -76,18 +88,23 @@ class Account(Aggregate):
         secret: str
 
     class TotpConfirmed(RecordedEvent):
+        personal_fields = ("recovery_code_hashes",)  # sealed from now on; older ones in clear
         recovery_code_hashes: list[str]
 
     class TotpCodeUsed(RecordedEvent):
         step: int
 
     class RecoveryCodeUsed(RecordedEvent):
+        personal_fields = ("code_hash",)
         code_hash: str
 
     class TotpDisabled(RecordedEvent):
         pass
 
     class Deactivated(RecordedEvent):
+        pass
+
+    class Erased(RecordedEvent):
         pass
 
     class JoinedOrganisation(RecordedEvent):
@@ -119,6 +136,7 @@ class Account(Aggregate):
         self.reset: tuple[str, datetime] | None = None
         self.organisations: list[UUID] = [organisation_id] if organisation_id else []
         self.assists: dict[UUID, UUID] = {}  # doctor -> organisation, for assistants
+        self.erased = False
 
     @property
     def needs_second_factor(self) -> bool:
@@ -126,7 +144,7 @@ class Account(Aggregate):
         return self.role is not Role.PATIENT or self.totp_confirmed
 
     def check_not_locked(self, now: datetime) -> None:
-        if not self.active:
+        if not self.active or self.erased:
             raise AccountDeactivated(str(self.id))
         if self.locked_until is not None and now < self.locked_until:
             raise AccountLocked(self.locked_until.isoformat())
@@ -267,6 +285,23 @@ class Account(Aggregate):
     @event(Deactivated)
     def _deactivated(self, *, by: Actor) -> None:
         self.active = False
+
+    def erase(self, beneficiaries_held: list[UUID], *, by: Actor) -> None:
+        """The person is erased (their data key goes with this event); a holder only once no
+        beneficiary depends on them, so that no record is left with nobody to reach it."""
+        if beneficiaries_held:
+            raise HoldsBeneficiaries(beneficiaries_held)
+        if not self.erased:
+            self._erased(by=by)
+
+    @event(Erased)
+    def _erased(self, *, by: Actor) -> None:
+        self.erased, self.active = True, False
+        # a copy already in memory (a cache) forgets the secrets too
+        self.email, self.password_hash = ERASED, ERASED
+        self.totp_secret, self.totp_confirmed = None, False
+        self.recovery_code_hashes, self.reset = set(), None
+        self.organisations, self.assists = [], {}
 
 
 class Invitation(Aggregate):

@@ -165,7 +165,8 @@ class Patient(Aggregate):
         self.consents: set[ConsentPurpose] = set()
         self.erased = False
         self.holder_id: UUID | None = None
-        self.account_id: UUID | None = None
+        #: the account whose record this is (a self-registered patient's from the start)
+        self.account_id: UUID | None = by.actor_id if self_registered else None
         self.invitation: PendingInvitation | None = None
 
     @classmethod

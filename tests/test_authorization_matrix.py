@@ -552,6 +552,7 @@ CASES: dict[tuple[str, str], Case] = {
 SESSION_ROUTES = {
     ("DELETE", "/v1/sessions/current"),
     ("GET", "/v1/accounts/me"),
+    ("DELETE", "/v1/accounts/me"),
     ("POST", "/v1/sessions/current/step-up"),
     ("POST", "/v1/accounts/me/password"),
     ("POST", "/v1/accounts/me/totp"),

@@ -75,12 +75,18 @@ class UnitOfWork:
         self._new_subjects: list[UUID] = []
         self._erased_subjects: list[UUID] = []
         self._claim: IdempotencyClaim | None = None
+        self._loaded: dict[UUID, Aggregate] = {}
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A:
-        try:
-            aggregate: Aggregate = self._app.repository.get(aggregate_id)
-        except AggregateNotFoundError:
-            raise NotFound(cls.__name__, aggregate_id) from None
+        """Load once per unit of work: a second get answers the same object, so one command
+        that reaches an aggregate twice (two bookings on one doctor's day) changes one copy."""
+        aggregate = self._loaded.get(aggregate_id)
+        if aggregate is None:
+            try:
+                aggregate = self._app.repository.get(aggregate_id)
+            except AggregateNotFoundError:
+                raise NotFound(cls.__name__, aggregate_id) from None
+            self._loaded[aggregate_id] = aggregate
         if not isinstance(aggregate, cls):
             raise NotFound(cls.__name__, aggregate_id)
         return aggregate
@@ -139,11 +145,10 @@ class UnitOfWork:
         before = list(self._before)
         if self._claim is not None:
             before.insert(0, _record_claim(self._claim, first.id, version))
+        after = [*self._after, *(_forget_claims(s, self._claim) for s in self._erased_subjects)]
         try:
             stored = [self._app.mapper.to_stored_event(e) for e in pending]
-            positions = (
-                self._app.recorder.insert_events(stored, before=before, after=self._after) or []
-            )
+            positions = self._app.recorder.insert_events(stored, before=before, after=after) or []
         except IntegrityError as exc:
             self._forget_new_subjects()
             raise ConcurrencyConflict(str(exc)) from exc
@@ -171,6 +176,21 @@ def _record_claim(claim: IdempotencyClaim, aggregate_id: UUID, version: int) -> 
             "INSERT INTO idempotency_keys (scope, key, request_hash, response, originator_id, "
             "originator_version) VALUES (%s, %s, %s, %s, %s, %s)",
             (claim.scope, claim.key, claim.request_hash, b"{}", aggregate_id, version),
+        )
+
+    return write
+
+
+def _forget_claims(subject_id: UUID, keep: IdempotencyClaim | None) -> RowWriter:
+    """An erased subject's idempotency records go: their request hashes are unkeyed hashes of
+    the commands, personal fields included (all but the erasure's own, kept for its replay)."""
+
+    def write(cur: Cursor) -> None:
+        scope, key = (keep.scope, keep.key) if keep is not None else ("", "")
+        cur.execute(
+            "DELETE FROM idempotency_keys WHERE (scope = %s OR originator_id = %s) "
+            "AND NOT (scope = %s AND key = %s)",
+            (str(subject_id), subject_id, scope, key),
         )
 
     return write

@@ -77,6 +77,16 @@ class Outbox:
 
         return write
 
+    def discard_unsent(self, subject_id: UUID) -> RowWriter:
+        """Row writer for an erasure: mail to the subject that was not sent never will be."""
+
+        def write(cur: Cursor) -> None:
+            cur.execute(
+                "DELETE FROM outbox WHERE subject_id = %s AND sent_at IS NULL", (subject_id,)
+            )
+
+        return write
+
     def deliver_due(
         self, limit: int = 100, after_send: Callable[[Mail], None] | None = None
     ) -> int:

@@ -10,9 +10,10 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from adapters.crypto.passwords import provisioning_uri
-from api.auth import CurrentSession, client_address, require_step_up
+from api.auth import CurrentActor, CurrentSession, client_address, require_step_up
 from api.problems import PROBLEM_RESPONSES, Problem
-from api.schemas import Body, Email
+from api.reads import accepted
+from api.schemas import Accepted, Body, Email
 from api.state import services_of
 from commands.accounts import (
     EmailTaken,
@@ -20,6 +21,7 @@ from commands.accounts import (
     SecondFactorMandatory,
     SecondFactorRequired,
 )
+from commands.erasure import EraseAccount
 from domain.account import Account, AccountDeactivated, AccountLocked, TotpNotEnrolled
 from domain.actor import Role
 from domain.patient import record_of
@@ -151,6 +153,18 @@ def who_am_i(request: Request, current: CurrentSession) -> dict[str, Any]:
         "assists": [{"doctor_id": d, "organisation_id": o} for d, o in account.assists.items()],
         "second_factor": account.totp_confirmed,
     }
+
+
+@router.delete("/accounts/me", response_model=Accepted)
+def erase_me(
+    request: Request, response: Response, actor: CurrentActor, current: CurrentSession
+) -> dict[str, Any]:
+    """Erase yourself: the account, with your own record if you have one (README, "Erasure").
+    Needs a recent step-up when two-factor is on; every session ends with it."""
+    services = services_of(request)
+    if services.accounts.has_second_factor(actor.actor_id):
+        require_step_up(current[0])
+    return accepted(response, services.bus.handle(EraseAccount(actor, actor.actor_id)))
 
 
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT)

@@ -9,7 +9,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 
-from api.auth import CurrentActor, authorize, authorize_patient, patient_subject
+from api.auth import (
+    CurrentActor,
+    authorize,
+    authorize_patient,
+    patient_subject,
+    require_step_up,
+)
 from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import (
@@ -195,12 +201,16 @@ class PatientChange:
     expected_version: int | None
     idempotency_key: str | None
 
-    def run(self, action: Action, command: Callable[[int | None], Any]) -> dict[str, Any]:
+    def run(
+        self, action: Action, command: Callable[[int | None], Any], *, sensitive: bool = False
+    ) -> dict[str, Any]:
+        """``sensitive``: with two-factor on, the session needs a recent step-up (A6)."""
+        services = services_of(self.request)
         _, subject = patient_subject(self.request, self.patient_id)
         self.actor = authorize_patient(self.request, self.actor, action, subject)
-        saved = services_of(self.request).bus.handle(
-            command(self.expected_version), self.idempotency_key
-        )
+        if sensitive and services.accounts.has_second_factor(self.actor.actor_id):
+            require_step_up(self.request.state.session)
+        saved = services.bus.handle(command(self.expected_version), self.idempotency_key)
         return accepted(self.response, saved)
 
 
@@ -250,8 +260,11 @@ def withdraw_consent(purpose: ConsentPurpose, change: Change) -> dict[str, Any]:
 def erase_patient(
     change: Change, reason: ErasureReason = ErasureReason.SUBJECT_REQUEST
 ) -> dict[str, Any]:
-    """The right to be forgotten: the patient's key is destroyed; history stays, unreadable."""
+    """The right to be forgotten: the person is erased, their account with their record (see
+    the README, "Erasure"); history stays, unreadable. Needs a recent step-up when two-factor is
+    on; a holder is erased once no beneficiary depends on them."""
     return change.run(
         Action.ERASE_PATIENT,
         lambda version: ErasePatient(change.actor, change.patient_id, reason, version),
+        sensitive=True,
     )
