@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.composition import Services
+from api.idempotency import IdempotentRequests
 from api.routers import (
     accounts,
     analytics,
@@ -134,6 +135,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(consultations.patients_router)
     app.include_router(beneficiaries.router)
     app.include_router(assistants.router)
+    app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)
     app.add_middleware(RequestLog)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
 

@@ -18,6 +18,7 @@ from adapters.db import Database
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
 from adapters.eventstore.recorder import EventRecorder
 from adapters.grants import GrantIndex
+from adapters.idempotency import IdempotencyStore
 from adapters.mail.outbox import Outbox
 from adapters.migrate import migrate
 from adapters.readmodels.agenda import SqlAgenda
@@ -72,6 +73,7 @@ class Services:
     grants: GrantIndex
     relations: RelationIndex
     invitations: RecordInvitations
+    idempotency: IdempotencyStore
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -219,4 +221,5 @@ def build(settings: Settings | None = None) -> Services:
         invitations=RecordInvitations(
             lambda: UnitOfWork(app, keys), accounts, outbox, relations, settings.public_url
         ),
+        idempotency=IdempotencyStore(db, keyring.index_key),
     )
