@@ -166,6 +166,7 @@ def test_reads_that_disclose_no_patient_name_none_and_leave_no_record(
     world = build_world(clinic, dr_weber, dr_other_clinic)
     patients = {str(p) for p in world.patient.values()}
     for route in DISCLOSES_NO_PATIENT:
+        kwargs: dict[str, Any]
         if route == ("GET", "/v1/health"):
             who: Who = Role.DOCTOR
             url, kwargs = route[1], {}
