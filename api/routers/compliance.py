@@ -71,9 +71,9 @@ def state_as_of(
 def access_log(patient_id: UUID, request: Request, actor: CurrentActor) -> list[dict[str, Any]]:
     authorize(actor, Action.COMPLIANCE_READ)
     services = services_of(request)
-    # who saw a patient, and when, is itself about the patient
-    record_access(services, actor, [patient_id], "patient.access-log", Purpose.COMPLIANCE)
     records = services.access_log.for_subject(patient_id)
+    # who saw a patient, and when, is about the patient too (listed from the next read on)
+    record_access(services, actor, [patient_id], "patient.access-log", Purpose.COMPLIANCE)
     return [
         {
             "position": r.position,
