@@ -13,12 +13,14 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
 import pyotp
 import pytest
 
+from adapters.idempotency import LEASE
 from api.composition import Services
 from domain.actor import Role
 from tests.conftest import PASSWORD, Clinic, Person
@@ -430,3 +432,53 @@ def test_replayed_secrets_are_sealed_in_storage(
     stored = raw_database_bytes(services)
     assert secret.encode() not in stored
     assert b"secret-1" not in stored
+
+
+class Killed(Exception):
+    """The server process died here."""
+
+
+def _lose_answers(services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The process dies after the route committed, before its answer is kept."""
+
+    def dies(*_: object) -> None:
+        raise Killed
+
+    monkeypatch.setattr(services.idempotency, "answer", dies)
+
+
+def _lease_runs_out(services: Services) -> None:
+    with services.db.transaction() as cur:
+        cur.execute(
+            "UPDATE idempotency_keys SET created_at = %s WHERE status IS NULL",
+            (datetime.now(UTC) - LEASE - timedelta(seconds=1),),
+        )
+
+
+def test_a_retry_after_the_server_died_before_answering_is_not_applied_twice(
+    clinic: Clinic, dr_weber: Person, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The command's commit recorded the key in its own transaction: once the reservation's
+    lease has run out, the retry answers that commit's result instead of booking again, and a
+    commit outside the bus (a new account) is refused rather than made twice."""
+    set_up_schedule(clinic, dr_weber)
+    anna = clinic.register(dr_weber)["id"]
+    urgent = {"patient_id": anna, "doctor_id": str(dr_weber.actor.actor_id), "reason": "fever"}
+    booking = {**dr_weber.headers, "Idempotency-Key": "urgent-1"}
+    sign_up = {"email": "lost-answer@example.lu", "password": PASSWORD}
+    with monkeypatch.context() as dying:
+        _lose_answers(services, dying)
+        with pytest.raises(Killed):
+            clinic.client.post("/v1/consultations/urgent", json=urgent, headers=booking)
+        with pytest.raises(Killed):
+            clinic.client.post("/v1/accounts", json=sign_up, headers={"Idempotency-Key": "a-1"})
+    applied = events(services)
+    _lease_runs_out(services)
+    retried = clinic.client.post("/v1/consultations/urgent", json=urgent, headers=booking)
+    again = clinic.client.post("/v1/consultations/urgent", json=urgent, headers=booking)
+    signed_up = clinic.client.post("/v1/accounts", json=sign_up, headers={"Idempotency-Key": "a-1"})
+    assert retried.status_code == 201, retried.text
+    assert retried.json()["position"] == applied - 1  # the booking made before the crash
+    assert again.json() == retried.json() and again.headers["Idempotent-Replayed"] == "true"
+    assert signed_up.status_code == 409
+    assert events(services) == applied
