@@ -15,7 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.composition import Services
-from api.idempotency import IdempotentRequests
+from api.idempotency import IdempotentRequests, document
 from api.routers import (
     accounts,
     analytics,
@@ -155,7 +155,7 @@ def create_app(services: Services) -> FastAPI:
                     "detail": {"type": "string"},
                 },
             }
-            app.openapi_schema = schema
+            app.openapi_schema = document(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

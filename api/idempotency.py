@@ -48,6 +48,29 @@ _REPLAYED = {b"content-type", b"location", b"etag", b"x-position"}
 _TWIN_WAIT_SECONDS = 10.0
 
 
+IDEMPOTENCY_KEY_PARAMETER = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "schema": {"type": "string", "minLength": 1, "maxLength": 200},
+    "description": "Makes a retry safe: a retry with the same key and request answers the first "
+    "result (header `Idempotent-Replayed: true`) without applying it again; the same key with "
+    "another request is a 409 `idempotency-key-reused`.",
+}
+
+
+def document(schema: dict[str, Any]) -> dict[str, Any]:
+    """Declare the header on every state-changing operation of the OpenAPI document."""
+    for path, item in schema.get("paths", {}).items():
+        for method, operation in item.items():
+            if method.upper() not in CHANGES or path in QUERIES:
+                continue
+            parameters = operation.setdefault("parameters", [])
+            if not any(p.get("name") == "Idempotency-Key" for p in parameters):
+                parameters.append(dict(IDEMPOTENCY_KEY_PARAMETER))
+    return schema
+
+
 class IdempotentRequests:
     def __init__(self, app: ASGIApp, store: IdempotencyStore, sessions: SessionStore) -> None:
         self.app, self.store, self.sessions = app, store, sessions

@@ -175,6 +175,13 @@ def test_every_state_changing_route_has_a_retry_scenario(clinic: Clinic) -> None
     }
     covered = {route for route in CASES if route[0] in CHANGES} | set(ACCOUNT_FLOWS)
     assert changes - QUERIES == covered - QUERIES
+    undocumented = [
+        (method, path)
+        for method, path in changes - QUERIES
+        if "Idempotency-Key"
+        not in {p["name"] for p in spec["paths"][path][method.lower()].get("parameters", [])}
+    ]
+    assert not undocumented
 
 
 def test_every_command_route_retried_with_its_key_answers_its_first_result(
