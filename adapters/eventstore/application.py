@@ -189,10 +189,14 @@ def _bind_claim(claim: IdempotencyClaim, aggregate_id: UUID, version: int) -> Ro
     return write
 
 
-RESERVED = object()  # a key reserved by the HTTP edge, not yet bound to a commit
+class Reserved:
+    """A key the HTTP edge reserved for the request, not yet bound to a commit."""
 
 
-def find_idempotent(recorder: Any, claim: IdempotencyClaim) -> Saved | object | None:
+RESERVED = Reserved()
+
+
+def find_idempotent(recorder: Any, claim: IdempotencyClaim) -> Saved | Reserved | None:
     """The first result recorded under this key, ``RESERVED``, or None; a different request
     is a conflict."""
     with recorder.db.transaction(write=False) as cur:
