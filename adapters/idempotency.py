@@ -22,6 +22,8 @@ from commands.bus import IdempotencyClaim
 
 #: a reservation older than this whose request never answered was lost with its process
 LEASE = timedelta(seconds=60)
+#: how long a key protects a retry (and an answer stays kept); then it is forgotten
+RETENTION = timedelta(hours=24)
 _ABANDONED = 0
 
 
@@ -137,6 +139,15 @@ class IdempotencyStore:
                     "UPDATE idempotency_keys SET status = %s WHERE scope = %s AND key = %s",
                     (_ABANDONED, keyed.claim.scope, keyed.claim.key),
                 )
+
+    def forget_expired(self) -> int:
+        """Forget keys older than ``RETENTION`` and their answers (a worker chore)."""
+        with self.db.transaction() as cur:
+            cur.execute(
+                "DELETE FROM idempotency_keys WHERE created_at < %s",
+                (datetime.now(UTC) - RETENTION,),
+            )
+            return int(cur.rowcount)
 
     def _set(self, claim: IdempotencyClaim, status: int, response: bytes) -> None:
         with self.db.transaction() as cur:

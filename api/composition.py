@@ -177,11 +177,12 @@ def build(settings: Settings | None = None) -> Services:
         recorder,
         horizon_days=settings.availability_days,
     )
+    idempotency = IdempotencyStore(db, keyring.index_key)
     worker = ProjectionWorker(
         list(runners.values()),
         recorder,
         access_log,
-        chores=[availability.roll_horizon, calendar_sync.sync_all],
+        chores=[availability.roll_horizon, calendar_sync.sync_all, idempotency.forget_expired],
         every_tick=[outbox.deliver_due],
         chore_seconds=settings.calendar_sync_seconds,
     )
@@ -221,5 +222,5 @@ def build(settings: Settings | None = None) -> Services:
         invitations=RecordInvitations(
             lambda: UnitOfWork(app, keys), accounts, outbox, relations, settings.public_url
         ),
-        idempotency=IdempotencyStore(db, keyring.index_key),
+        idempotency=idempotency,
     )

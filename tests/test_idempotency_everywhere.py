@@ -20,7 +20,7 @@ import httpx
 import pyotp
 import pytest
 
-from adapters.idempotency import LEASE
+from adapters.idempotency import LEASE, RETENTION
 from api.composition import Services
 from domain.actor import Role
 from tests.conftest import PASSWORD, Clinic, Person
@@ -489,3 +489,23 @@ def test_a_retry_after_the_server_died_before_answering_is_not_applied_twice(
     assert again.json() == retried.json() and again.headers["Idempotent-Replayed"] == "true"
     assert signed_up.status_code == 409
     assert events(services) == applied
+
+
+def test_a_key_is_forgotten_a_day_later_with_its_sealed_answer(
+    clinic: Clinic, dr_weber: Person, services: Services
+) -> None:
+    body = {"given_name": "Anna", "family_name": "Muster"}
+    keyed = {**dr_weber.headers, "Idempotency-Key": "reg-old"}
+    first = clinic.client.post("/v1/patients", json=body, headers=keyed)
+    assert services.idempotency.forget_expired() == 0
+    with services.db.transaction() as cur:
+        cur.execute(
+            "UPDATE idempotency_keys SET created_at = %s",
+            (datetime.now(UTC) - RETENTION - timedelta(minutes=1),),
+        )
+    services.idempotency.forget_expired()
+    with services.db.transaction(write=False) as cur:
+        cur.execute("SELECT COUNT(*) FROM idempotency_keys")
+        assert cur.fetchone()[0] == 0
+    later = clinic.client.post("/v1/patients", json=body, headers=keyed)
+    assert later.status_code == 201 and later.json()["id"] != first.json()["id"]
