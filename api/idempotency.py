@@ -92,9 +92,8 @@ class IdempotentRequests:
             )
             return
         body = await _read_body(receive)
-        keyed = await anyio.to_thread.run_sync(
-            self.store.keyed, await self._who(headers), key.decode("latin-1"), _request(scope, body)
-        )
+        who = await self._who(headers)
+        keyed = self.store.keyed(who, key.decode("latin-1"), _request(scope, body))
         outcome = await self._reserve(keyed)
         if isinstance(outcome, Replay):
             await _send(send, outcome.answer, replayed=True)
@@ -138,7 +137,8 @@ class IdempotentRequests:
         try:
             await self.app(scope, receive, answer.send)
         except BaseException:
-            await anyio.to_thread.run_sync(self._end, keyed, request, None)
+            with anyio.CancelScope(shield=True):  # also when the client went away
+                await anyio.to_thread.run_sync(self._end, keyed, request, None)
             raise
         finally:
             REQUEST_CLAIM.reset(token)
