@@ -208,16 +208,16 @@ def test_every_command_route_retried_with_its_key_answers_its_first_result(
 # -- accounts, sessions, two factors and invitations: outside the command bus ---------------
 
 
-def mailed_token(services: Services, inbox: Inbox, to: str) -> str:  # noqa: F811
+def mailed_token(services: Services, mail: Inbox, to: str) -> str:
     """The token of the last link mailed to ``to``."""
     services.outbox.deliver_due()
     for _ in range(200):
-        bodies = [m.get_payload(decode=True) for m in inbox.messages if to in str(m["To"])]
-        if bodies:
-            found = re.search(r"#token=(\S+)", bytes(bodies[-1]).decode())  # type: ignore[arg-type]
+        sent = [i for i, m in enumerate(mail.messages) if to in str(m["To"])]
+        if sent:
+            found = re.search(r"#token=(\S+)", mail.body(sent[-1]))
             assert found is not None
             return found.group(1)
-        inbox.wait_for(len(inbox.messages) + 1, timeout=0.05)
+        mail.wait_for(len(mail.messages) + 1, timeout=0.05)
     raise AssertionError(f"no mail to {to}")
 
 
