@@ -105,6 +105,13 @@ class SessionStore:
             bool(row[7]),
         )
 
+    def owner(self, token: str) -> UUID | None:
+        """The account a token was issued to, live or not (whose Idempotency-Keys it uses)."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute("SELECT account_id FROM sessions WHERE token_hash = %s", (_hash(token),))
+            row = cur.fetchone()
+        return as_uuid(row[0]) if row else None
+
     def step_up(self, token: str, *, complete_enrolment: bool = False) -> None:
         with self.db.transaction() as cur:
             cur.execute(

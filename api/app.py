@@ -15,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api import problems
 from api.composition import Services
+from api.idempotency import IdempotentRequests, document
 from api.routers import (
     accounts,
     analytics,
@@ -136,6 +137,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(beneficiaries.router)
     app.include_router(assistants.router)
     app.include_router(link_pages.router)
+    app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)
     app.add_middleware(RequestLog)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
 
@@ -155,7 +157,7 @@ def create_app(services: Services) -> FastAPI:
                     "detail": {"type": "string"},
                 },
             }
-            app.openapi_schema = schema
+            app.openapi_schema = document(schema)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

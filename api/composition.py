@@ -26,6 +26,7 @@ from adapters.db import Database
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
 from adapters.eventstore.recorder import EventRecorder
 from adapters.grants import GrantIndex
+from adapters.idempotency import IdempotencyStore
 from adapters.mail.folder import MailFolder
 from adapters.mail.outbox import MailTransport, Outbox
 from adapters.mail.smtp import SmtpRelay
@@ -86,6 +87,7 @@ class Services:
     invitations: RecordInvitations
     checkpoint_key: SigningKey
     checkpoints: Checkpointer
+    idempotency: IdempotencyStore
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -212,11 +214,12 @@ def build(settings: Settings | None = None) -> Services:
         else None,
         every_seconds=settings.checkpoint_seconds,
     )
+    idempotency = IdempotencyStore(db, keyring.index_key)
     worker = ProjectionWorker(
         list(runners.values()),
         recorder,
         access_log,
-        chores=[availability.roll_horizon, calendar_sync.sync_all],
+        chores=[availability.roll_horizon, calendar_sync.sync_all, idempotency.forget_expired],
         every_tick=[outbox.deliver_due, checkpoints.write_if_due],
         chore_seconds=settings.calendar_sync_seconds,
     )
@@ -272,4 +275,5 @@ def build(settings: Settings | None = None) -> Services:
         ),
         checkpoint_key=checkpoint_key,
         checkpoints=checkpoints,
+        idempotency=idempotency,
     )

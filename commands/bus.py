@@ -6,6 +6,7 @@ import hashlib
 import random
 import time
 from collections.abc import Callable
+from contextvars import ContextVar
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
 
@@ -51,6 +52,20 @@ class IdempotencyClaim:
     request_hash: bytes
 
 
+@dataclass
+class RequestClaim:
+    """The Idempotency-Key of the request being served, reserved by the HTTP edge. The
+    request's first commit (a command of the bus or not) records itself under it, in the same
+    transaction; later commits of the same request do not."""
+
+    claim: IdempotencyClaim
+    bound: bool = False
+
+
+#: set by the HTTP edge around a request that carries an Idempotency-Key
+REQUEST_CLAIM: ContextVar[RequestClaim | None] = ContextVar("request_claim", default=None)
+
+
 class IdempotentUnitOfWork(UnitOfWork, Protocol):
     def claim(self, claim: IdempotencyClaim) -> None:
         """Raise ``IdempotentReplay`` or ``IdempotencyConflict`` if the key was used; otherwise
@@ -70,7 +85,11 @@ class CommandBus:
 
     def handle(self, command: Any, idempotency_key: str | None = None) -> Saved:
         handler = self.handlers[type(command)]
-        claim = _claim(command, idempotency_key) if idempotency_key else None
+        request = REQUEST_CLAIM.get()
+        if request is not None:  # the request's key, unless an earlier command recorded it
+            claim = None if request.bound else request.claim
+        else:
+            claim = _claim(command, idempotency_key) if idempotency_key else None
         for attempt in range(self._retries + 1):
             uow = self._unit_of_work()
             try:

@@ -22,7 +22,7 @@ from adapters.db import Cursor, IntegrityConflict, as_uuid
 from adapters.eventstore.mapper import PersonalDataMapper
 from adapters.eventstore.recorder import EventRecorder, RowWriter
 from adapters.eventstore.transcoder import OrjsonTranscoder
-from commands.bus import IdempotencyClaim
+from commands.bus import REQUEST_CLAIM, IdempotencyClaim
 from commands.results import (
     ConcurrencyConflict,
     IdempotencyConflict,
@@ -76,6 +76,7 @@ class UnitOfWork:
         self._erased_subjects: list[UUID] = []
         self._claim: IdempotencyClaim | None = None
         self._loaded: dict[UUID, Aggregate] = {}
+        self._reserved = False  # the claim's row exists already (reserved by the HTTP edge)
 
     def get(self, cls: type[A], aggregate_id: UUID) -> A:
         """Load once per unit of work: a second get answers the same object, so one command
@@ -134,17 +135,21 @@ class UnitOfWork:
 
     def claim(self, claim: IdempotencyClaim) -> None:
         existing = find_idempotent(self._app.recorder, claim)
-        if existing is not None:
+        if isinstance(existing, Saved):
             raise IdempotentReplay(existing)
-        self._claim = claim
+        self._claim, self._reserved = claim, existing is RESERVED
 
     def save(self, *aggregates: Aggregate) -> Saved:
         first = aggregates[0]
         pending = [e for a in aggregates for e in a.collect_events()]
         version = first.version
         before = list(self._before)
+        request = REQUEST_CLAIM.get()
+        if self._claim is None and request is not None and not request.bound:
+            self._claim, self._reserved = request.claim, True  # a commit outside the bus
         if self._claim is not None:
-            before.insert(0, _record_claim(self._claim, first.id, version))
+            record = _bind_claim if self._reserved else _record_claim
+            before.insert(0, record(self._claim, first.id, version))
         after = [*self._after, *(_forget_claims(s, self._claim) for s in self._erased_subjects)]
         try:
             stored = [self._app.mapper.to_stored_event(e) for e in pending]
@@ -160,6 +165,8 @@ class UnitOfWork:
             raise
         for subject_id in self._erased_subjects:
             self._keys.destroyed(subject_id)
+        if request is not None and self._claim == request.claim:
+            request.bound = True
         last_of_first = [
             p for e, p in zip(pending, positions, strict=True) if e.originator_id == first.id
         ]
@@ -196,8 +203,32 @@ def _forget_claims(subject_id: UUID, keep: IdempotencyClaim | None) -> RowWriter
     return write
 
 
-def find_idempotent(recorder: Any, claim: IdempotencyClaim) -> Saved | None:
-    """The first result recorded under this key, or None; a different request is a conflict."""
+def _bind_claim(claim: IdempotencyClaim, aggregate_id: UUID, version: int) -> RowWriter:
+    """Record the commit under a key the HTTP edge reserved; if a commit is recorded under it
+    already (a retry after a lost answer), refuse this one."""
+
+    def write(cur: Cursor) -> None:
+        cur.execute(
+            "UPDATE idempotency_keys SET originator_id = %s, originator_version = %s "
+            "WHERE scope = %s AND key = %s AND request_hash = %s AND originator_id IS NULL",
+            (aggregate_id, version, claim.scope, claim.key, claim.request_hash),
+        )
+        if cur.rowcount != 1:
+            raise IntegrityConflict("race on idempotency key: a commit is recorded under it")
+
+    return write
+
+
+class Reserved:
+    """A key the HTTP edge reserved for the request, not yet bound to a commit."""
+
+
+RESERVED = Reserved()
+
+
+def find_idempotent(recorder: Any, claim: IdempotencyClaim) -> Saved | Reserved | None:
+    """The first result recorded under this key, ``RESERVED``, or None; a different request
+    is a conflict."""
     with recorder.db.transaction(write=False) as cur:
         cur.execute(
             "SELECT k.request_hash, k.originator_id, k.originator_version, e.notification_id "
@@ -211,5 +242,7 @@ def find_idempotent(recorder: Any, claim: IdempotencyClaim) -> Saved | None:
         return None
     if bytes(row[0]) != claim.request_hash:
         raise IdempotencyConflict("this idempotency key was used for a different request")
+    if row[1] is None:
+        return RESERVED
     position = int(row[3]) if row[3] is not None else None
     return Saved(as_uuid(row[1]), int(row[2]), position)

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field, StringConstraints
 from adapters.crypto.passwords import provisioning_uri
 from api.auth import CurrentActor, CurrentSession, client_address, require_step_up
 from api.problems import PROBLEM_RESPONSES, Problem
-from api.reads import accepted
+from api.reads import PurposeHeader, accepted, record_access
 from api.schemas import Accepted, Body, Email
 from api.state import services_of
 from commands.accounts import (
@@ -23,7 +23,7 @@ from commands.accounts import (
 )
 from commands.erasure import EraseAccount
 from domain.account import Account, AccountDeactivated, AccountLocked, TotpNotEnrolled
-from domain.actor import Role
+from domain.actor import Actor, Role
 from domain.patient import record_of
 
 router = APIRouter(prefix="/v1", tags=["accounts"], responses=PROBLEM_RESPONSES)
@@ -134,7 +134,9 @@ def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
 
 
 @router.get("/accounts/me")
-def who_am_i(request: Request, current: CurrentSession) -> dict[str, Any]:
+def who_am_i(
+    request: Request, current: CurrentSession, purpose: PurposeHeader = None
+) -> dict[str, Any]:
     """The signed-in account: role, organisations, own record, beneficiaries held, doctors
     assisted; what a client needs to show the right screens."""
     session, _ = current
@@ -144,12 +146,19 @@ def who_am_i(request: Request, current: CurrentSession) -> dict[str, Any]:
     own = relations.own_record(account.id)
     if own is None and account.role is Role.PATIENT:
         own = record_of(account.id) if services.patient_exists(record_of(account.id)) else None
+    held = relations.held_by(account.id)
+    reader = Actor(account.id, session.role, session.organisation_id)
+    record_access(services, reader, [own] if own else [], "account.records", purpose)
+    for beneficiary in held:  # which records one holds is about them too
+        record_access(
+            services, reader.acting_for(beneficiary), [beneficiary], "account.records", purpose
+        )
     return {
         "account_id": account.id,
         "role": account.role.value,
         "organisations": relations.memberships(account.id),
         "record_id": own,
-        "beneficiaries": relations.held_by(account.id),
+        "beneficiaries": held,
         "assists": [{"doctor_id": d, "organisation_id": o} for d, o in account.assists.items()],
         "second_factor": account.totp_confirmed,
     }

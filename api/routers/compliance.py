@@ -70,7 +70,10 @@ def state_as_of(
 @router.get("/patients/{patient_id}/access-log", response_model=list[AccessRecordOut])
 def access_log(patient_id: UUID, request: Request, actor: CurrentActor) -> list[dict[str, Any]]:
     authorize(actor, Action.COMPLIANCE_READ)
-    records = services_of(request).access_log.for_subject(patient_id)
+    services = services_of(request)
+    records = services.access_log.for_subject(patient_id)
+    # who saw a patient, and when, is about the patient too (listed from the next read on)
+    record_access(services, actor, [patient_id], "patient.access-log", Purpose.COMPLIANCE)
     return [
         {
             "position": r.position,

@@ -18,7 +18,14 @@ from api.auth import (
 from api.composition import Services
 from api.policy import STAFF, Action, ConsultationScope, decide_for_consultation
 from api.problems import PROBLEM_RESPONSES, Problem
-from api.reads import AfterHeader, AfterQuery, accepted, await_position
+from api.reads import (
+    AfterHeader,
+    AfterQuery,
+    PurposeHeader,
+    accepted,
+    await_position,
+    record_access,
+)
 from api.routers.schedules import consultation_out
 from api.schedule_schemas import (
     BookingBody,
@@ -156,15 +163,18 @@ def _change(
 
 
 @router.get("/{consultation_id}", response_model=ConsultationOut)
-def read(consultation_id: UUID, request: Request, actor: CurrentActor) -> dict[str, Any]:
+def read(
+    consultation_id: UUID, request: Request, actor: CurrentActor, purpose: PurposeHeader = None
+) -> dict[str, Any]:
     services = services_of(request)
     c = _load(services, consultation_id)
-    authorize_consultation(
+    actor = authorize_consultation(
         request,
         actor,
         Action.READ_CONSULTATION,
         ConsultationScope(c.patient_id, c.doctor_id, c.organisation_id),
     )
+    record_access(services, actor, [c.patient_id], "consultation", purpose)
     return {
         "id": c.id,
         "version": c.version,
@@ -251,6 +261,7 @@ def patient_consultations(
     actor: CurrentActor,
     after: AfterQuery = None,
     after_header: AfterHeader = None,
+    purpose: PurposeHeader = None,
 ) -> list[dict[str, Any]]:
     """A patient's appointments: for the patient (or their holder, or a grantee), and for the
     care team of each appointment's organisation."""
@@ -258,9 +269,8 @@ def patient_consultations(
     probe = ConsultationScope(patient_id, patient_id, actor.organisation_id)
     ties = consultation_ties(request, actor, probe)
     # staff see the list, filtered below to what each consultation allows them
-    if actor.role not in STAFF and not decide_for_consultation(
-        actor, Action.READ_CONSULTATION, probe, ties
-    ):
+    verdict = decide_for_consultation(actor, Action.READ_CONSULTATION, probe, ties)
+    if actor.role not in STAFF and not verdict:
         raise Problem(403, "forbidden", "Your role does not allow this for that patient")
     await_position(services, "agenda", after, after_header)
     entries = [
@@ -273,4 +283,7 @@ def patient_consultations(
             ties,
         )
     ]
+    # even an empty list tells whether the patient has appointments here
+    reader = actor.acting_for(patient_id) if verdict.on_behalf else actor
+    record_access(services, reader, [patient_id], "patient.consultations", purpose)
     return [consultation_out(e) for e in entries]

@@ -55,9 +55,6 @@ from domain.patient import ConsentPurpose, ErasureReason, record_of
 
 router = APIRouter(prefix="/v1/patients", tags=["patients"], responses=PROBLEM_RESPONSES)
 
-IdempotencyKey = Annotated[
-    str | None, Header(alias="Idempotency-Key", min_length=1, max_length=200)
-]
 IfMatch = Annotated[str | None, Header(alias="If-Match")]
 
 
@@ -67,8 +64,8 @@ def register_patient(
     request: Request,
     response: Response,
     actor: CurrentActor,
-    idempotency_key: IdempotencyKey = None,
 ) -> dict[str, Any]:
+    """Safe to retry with an Idempotency-Key (api.idempotency), like every change."""
     authorize(actor, Action.REGISTER_PATIENT)
     services = services_of(request)
     if actor.role is Role.PATIENT and (
@@ -76,9 +73,7 @@ def register_patient(
         or services.relations.own_record(actor.actor_id) is not None
     ):
         raise Problem(409, "already-registered", "You are already registered")
-    saved = services_of(request).bus.handle(
-        RegisterPatient(actor=actor, **body.model_dump()), idempotency_key
-    )
+    saved = services_of(request).bus.handle(RegisterPatient(actor=actor, **body.model_dump()))
     response.headers["Location"] = f"/v1/patients/{saved.aggregate_id}"
     return accepted(response, saved)
 
@@ -191,15 +186,14 @@ def _directory_page(
 
 @dataclass
 class PatientChange:
-    """What every change to a patient's record needs: the loaded subject, the authorized actor,
-    If-Match and Idempotency-Key."""
+    """What every change to a patient's record needs: the loaded subject, the authorized actor
+    and If-Match."""
 
     request: Request
     response: Response
     actor: Actor
     patient_id: UUID
     expected_version: int | None
-    idempotency_key: str | None
 
     def run(
         self, action: Action, command: Callable[[int | None], Any], *, sensitive: bool = False
@@ -210,7 +204,7 @@ class PatientChange:
         self.actor = authorize_patient(self.request, self.actor, action, subject)
         if sensitive and services.accounts.has_second_factor(self.actor.actor_id):
             require_step_up(self.request.state.session)
-        saved = services.bus.handle(command(self.expected_version), self.idempotency_key)
+        saved = services.bus.handle(command(self.expected_version))
         return accepted(self.response, saved)
 
 
@@ -220,11 +214,8 @@ def patient_change(
     response: Response,
     actor: CurrentActor,
     if_match: IfMatch = None,
-    idempotency_key: IdempotencyKey = None,
 ) -> PatientChange:
-    return PatientChange(
-        request, response, actor, patient_id, if_match_version(if_match), idempotency_key
-    )
+    return PatientChange(request, response, actor, patient_id, if_match_version(if_match))
 
 
 Change = Annotated[PatientChange, Depends(patient_change)]

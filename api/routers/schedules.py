@@ -15,7 +15,14 @@ from api.auth import CurrentActor, authorize, authorize_doctor
 from api.composition import Services
 from api.policy import Action, DoctorScope
 from api.problems import PROBLEM_RESPONSES, Problem
-from api.reads import AfterHeader, AfterQuery, accepted, await_position
+from api.reads import (
+    AfterHeader,
+    AfterQuery,
+    PurposeHeader,
+    accepted,
+    await_position,
+    record_access,
+)
 from api.schedule_schemas import (
     CalendarLinkBody,
     ConsultationOut,
@@ -283,6 +290,7 @@ def agenda(
     flagged: bool = False,
     after: AfterQuery = None,
     after_header: AfterHeader = None,
+    purpose: PurposeHeader = None,
 ) -> list[dict[str, Any]]:
     """The doctor's consultations (urgent ones included); ``flagged=true``: those that no
     longer fit the schedule and need rescheduling."""
@@ -296,6 +304,8 @@ def agenda(
         entries = services.agenda.of_doctor(
             doctor_id, begin, _aware(end) or begin + timedelta(days=31)
         )
+    patients = list(dict.fromkeys(e.patient_id for e in entries))
+    record_access(services, actor, patients, "doctor.agenda", purpose)
     return [consultation_out(e) for e in entries]
 
 
