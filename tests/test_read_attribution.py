@@ -75,6 +75,7 @@ DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/analytics/consultations"): "counts, never a person",
     ("GET", "/v1/analytics/{metric}"): "counts, never a person",
     ("GET", "/v1/compliance/audit"): "whether the audit chains verify",
+    ("GET", "/v1/audit/public-key"): "the deployment's checkpoint verification key",
 }
 
 
@@ -167,7 +168,7 @@ def test_reads_that_disclose_no_patient_name_none_and_leave_no_record(
     patients = {str(p) for p in world.patient.values()}
     for route in DISCLOSES_NO_PATIENT:
         kwargs: dict[str, Any]
-        if route == ("GET", "/v1/health"):
+        if route in (("GET", "/v1/health"), ("GET", "/v1/audit/public-key")):  # public
             who: Who = Role.DOCTOR
             url, kwargs = route[1], {}
         else:
