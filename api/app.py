@@ -13,8 +13,10 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters.alarms import Alarms
 from api import problems
 from api.composition import Services
+from api.failures import Failures
 from api.routers import (
     accounts,
     analytics,
@@ -134,8 +136,11 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(consultations.patients_router)
     app.include_router(beneficiaries.router)
     app.include_router(assistants.router)
-    app.add_middleware(RequestLog)
+    # outermost last: the request log sees every answer, the 500 of an escaped exception too
+    app.state.alarms = Alarms()
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(Failures, alarms=app.state.alarms)
+    app.add_middleware(RequestLog)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

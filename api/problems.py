@@ -163,14 +163,3 @@ def install(app: FastAPI) -> None:
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         status, kind, title = _DOMAIN.get(type(exc), (409, "refused", "The command was refused"))
         return problem_response(status, kind, title, str(exc) or None)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Log the type only: an exception message may quote personal data.
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return problem_response(
-            503,
-            "temporarily-unavailable",
-            "The service could not complete the request; retry later",
-            headers={"Retry-After": "1"},
-        )

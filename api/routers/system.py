@@ -18,4 +18,5 @@ def health(request: Request) -> dict[str, Any]:
         "status": "ok",
         "last_position": services.recorder.max_notification_id() or 0,
         "projections": {name: r.position() for name, r in services.runners.items()},
+        "alarms": request.app.state.alarms.counts(),
     }
