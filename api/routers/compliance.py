@@ -3,8 +3,7 @@ verification of the audit chains."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -15,7 +14,7 @@ from api.auth import CurrentActor, authorize
 from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import Purpose, record_access
-from api.schemas import AccessRecordOut, AuditReport, StateAsOf, TimelineEntryOut
+from api.schemas import AccessRecordOut, AuditReport, StateAsOf, TimelineEntryOut, Timestamp
 from api.state import services_of
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"], responses=PROBLEM_RESPONSES)
@@ -52,7 +51,7 @@ def state_as_of(
     patient_id: UUID,
     request: Request,
     actor: CurrentActor,
-    at: datetime = Query(description="ISO 8601 moment, with offset"),
+    at: Annotated[Timestamp, Query(description="ISO 8601 moment, with offset")],
 ) -> dict[str, Any]:
     authorize(actor, Action.COMPLIANCE_READ)
     _existing(request, patient_id)
