@@ -17,6 +17,7 @@ from adapters.alarms import Alarms
 from api import problems
 from api.composition import Services
 from api.failures import Failures
+from api.methods import MethodCheck
 from api.routers import (
     accounts,
     analytics,
@@ -138,6 +139,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(assistants.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
+    app.add_middleware(MethodCheck, routes=app.router.routes)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
     app.add_middleware(Failures, alarms=app.state.alarms)
     app.add_middleware(RequestLog)

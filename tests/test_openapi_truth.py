@@ -3,6 +3,7 @@ statuses and headers it announces are the ones the server sends."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -83,3 +84,28 @@ def test_every_moment_and_day_in_a_request_is_a_string(clinic: Clinic, kind: str
 
     walk(document, "#")
     assert found
+
+
+METHODS = {"GET", "POST", "PUT", "PATCH", "DELETE"}
+
+
+def concrete(path: str) -> str:
+    """A path of the document with each parameter filled in."""
+    return re.sub(r"\{[^}]+\}", "0b1d9f56-2f0a-4c67-9b0d-6f0d1f3e8a11", path)
+
+
+def test_a_method_a_path_does_not_take_is_405_with_the_methods_it_takes(
+    clinic: Clinic, admin_a: Person
+) -> None:
+    document = spec(clinic)
+    wrong = []
+    for path, item in document["paths"].items():
+        documented = {m.upper() for m in item} & METHODS
+        for method in sorted(METHODS - documented):
+            response = clinic.client.request(method, concrete(path), headers=admin_a.headers)
+            allow = {m.strip() for m in response.headers.get("Allow", "").split(",") if m}
+            if response.status_code != 405 or allow != documented:
+                wrong.append((method, path, response.status_code, sorted(allow)))
+            elif response.headers["content-type"] != "application/problem+json":
+                wrong.append((method, path, "not a problem document"))
+    assert not wrong, f"{len(wrong)} wrong:\n" + "\n".join(map(str, wrong))
