@@ -98,7 +98,7 @@ def test_a_method_a_path_does_not_take_is_405_with_the_methods_it_takes(
     clinic: Clinic, admin_a: Person
 ) -> None:
     document = spec(clinic)
-    wrong = []
+    wrong: list[tuple[object, ...]] = []
     for path, item in document["paths"].items():
         documented = {m.upper() for m in item} & METHODS
         for method in sorted(METHODS - documented):
