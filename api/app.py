@@ -18,6 +18,7 @@ from api import problems
 from api.composition import Services
 from api.failures import Failures
 from api.methods import MethodCheck
+from api.responses import document_problems
 from api.routers import (
     accounts,
     analytics,
@@ -160,6 +161,7 @@ def create_app(services: Services) -> FastAPI:
                     "detail": {"type": "string"},
                 },
             }
+            document_problems(schema)
             app.openapi_schema = schema
         return app.openapi_schema
 

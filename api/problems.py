@@ -93,17 +93,30 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
 }
 
 
+def _not_json(request: Request) -> bool:
+    """A body sent as something other than JSON (FastAPI then leaves it unparsed)."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return int(request.headers.get("content-length") or 0) > 0
+    media = declared.split(";", 1)[0].strip().lower()
+    return not (media == "application/json" or media.endswith("+json"))
+
+
 def install(app: FastAPI) -> None:
     @app.exception_handler(Problem)
     async def _problem(_: Request, exc: Problem) -> JSONResponse:
         return problem_response(exc.status, exc.kind, exc.title, exc.detail, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"location": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")}
             for e in exc.errors()
         ]
+        if _not_json(request) and any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors()):
+            return problem_response(
+                415, "unsupported-media-type", "Send the body as JSON (application/json)"
+            )
         malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
         if malformed:
             return problem_response(

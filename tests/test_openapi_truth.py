@@ -109,3 +109,39 @@ def test_a_method_a_path_does_not_take_is_405_with_the_methods_it_takes(
             elif response.headers["content-type"] != "application/problem+json":
                 wrong.append((method, path, "not a problem document"))
     assert not wrong, f"{len(wrong)} wrong:\n" + "\n".join(map(str, wrong))
+
+
+THROTTLED = [
+    ("post", "/v1/sessions"),
+    ("post", "/v1/sessions/current/step-up"),
+    ("post", "/v1/invitations/accept"),
+    ("post", "/v1/record-invitations/accept"),
+    ("post", "/v1/record-invitations/decline"),
+]
+
+
+def test_the_document_announces_the_statuses_each_operation_can_answer(clinic: Clinic) -> None:
+    paths = spec(clinic)["paths"]
+    for method, path in THROTTLED:
+        assert "429" in paths[path][method]["responses"], (method, path)
+    register = paths["/v1/accounts"]["post"]["responses"]
+    assert {"400", "409", "415", "422"} <= set(register)
+    assert "412" not in register and "401" not in register, "announced but never answered"
+    contact = paths["/v1/patients/{patient_id}/contact-details"]["patch"]["responses"]
+    assert {"400", "401", "403", "404", "412", "422"} <= set(contact)
+    for item in paths.values():
+        for op in item.values():
+            for code, answer in op["responses"].items():
+                if code.startswith(("4", "5")):
+                    schema = answer["content"]["application/problem+json"]["schema"]
+                    assert schema == {"$ref": "#/components/schemas/Problem"}
+
+
+def test_a_body_that_is_not_json_is_415(clinic: Clinic) -> None:
+    response = clinic.client.post(
+        "/v1/accounts",
+        content=b"email=anna@example.lu&password=long+enough+secret",
+        headers={"Content-Type": "application/x-www-form-urlencoded"},
+    )
+    assert response.status_code == 415, response.text
+    assert response.json()["type"].endswith("unsupported-media-type")
