@@ -18,6 +18,7 @@ from commands.results import (
     StaleVersion,
 )
 from domain.account import NotAMember, RoleMismatch
+from domain.admin_roster import LastAdmin
 from domain.booking import ConsultationClosed, SlotNotOffered, SlotTaken
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
 from domain.patient import AlreadyHasAccount, InvitationNotValid
@@ -90,6 +91,7 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     NotAMember: (422, "not-a-member", "Not a member of that organisation"),
     InvitationNotValid: (400, "invalid-invitation", "The link is not valid"),
     AlreadyHasAccount: (409, "already-has-account", "The record has its own account"),
+    LastAdmin: (409, "last-admin", "An organisation keeps at least one active admin"),
 }
 
 
