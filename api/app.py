@@ -159,6 +159,11 @@ def create_app(services: Services) -> FastAPI:
                     "title": {"type": "string"},
                     "status": {"type": "integer"},
                     "detail": {"type": "string"},
+                    "correlation_id": {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "on a 500: quote it when reporting the failure",
+                    },
                 },
             }
             document_problems(schema)
