@@ -117,3 +117,23 @@ def _stored_state(services: Services, patient_id: str) -> dict[str, Any]:
     assert row is not None
     loaded: dict[str, Any] = json.loads(bytes(row[0]))
     return loaded
+
+
+def test_a_broken_hash_chain_found_by_the_audit_raises_the_alarm(
+    clinic: Clinic,
+    dr_weber: Person,
+    officer: Person,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    patient = clinic.register(dr_weber)
+    assert clinic.client.get(f"/v1/patients/{patient['id']}", headers=dr_weber.headers).is_success
+    sealed = clinic.client.get("/v1/compliance/audit", headers=officer.headers).json()
+    assert sealed["ok"], sealed  # the chain now covers the access record
+    tamper(services, "UPDATE access_log SET purpose = 'billing' WHERE position = 1")
+    with caplog.at_level(logging.INFO):
+        report = clinic.client.get("/v1/compliance/audit", headers=officer.headers)
+    assert report.status_code == 200 and report.json()["ok"] is False
+    alarms = [r for r in caplog.records if r.levelno >= logging.ERROR and "integrity" in r.message]
+    assert alarms, "a broken chain was reported without an alarm"
+    assert clinic.client.get("/v1/health").json()["alarms"]["integrity_failures"] == 1

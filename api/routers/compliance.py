@@ -15,7 +15,7 @@ from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import Purpose, record_access
 from api.schemas import AccessRecordOut, AuditReport, StateAsOf, TimelineEntryOut, Timestamp
-from api.state import services_of
+from api.state import alarms_of, services_of
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"], responses=PROBLEM_RESPONSES)
 
@@ -88,4 +88,10 @@ def access_log(patient_id: UUID, request: Request, actor: CurrentActor) -> list[
 @router.get("/audit", response_model=AuditReport)
 def verify_audit(request: Request, actor: CurrentActor) -> dict[str, Any]:
     authorize(actor, Action.AUDIT_VERIFY)
-    return verify_all(services_of(request))
+    report = verify_all(services_of(request))
+    if not report["ok"]:  # tampering found: the officer gets the report, operators the alarm
+        broken = ",".join(c["chain"] for c in report["chains"] if not c["ok"])
+        alarms_of(request).integrity_failure(
+            f"hash-chain {broken}", str(actor.correlation_id), "/v1/compliance/audit"
+        )
+    return report

@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 
-from api.state import services_of
+from api.state import alarms_of, services_of
 
 router = APIRouter(prefix="/v1", tags=["system"])
 
@@ -18,5 +18,5 @@ def health(request: Request) -> dict[str, Any]:
         "status": "ok",
         "last_position": services.recorder.max_notification_id() or 0,
         "projections": {name: r.position() for name, r in services.runners.items()},
-        "alarms": request.app.state.alarms.counts(),
+        "alarms": alarms_of(request).counts(),
     }
