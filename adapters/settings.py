@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Literal
 
@@ -19,6 +20,14 @@ def _mail_delivery() -> Literal["file", "smtp"]:
     if value == "smtp":
         return "smtp"
     raise ValueError(f"TELEMED_MAIL is {value!r}: 'file' (development) or 'smtp'")
+
+
+Network = IPv4Network | IPv6Network
+
+
+def parse_networks(text: str) -> tuple[Network, ...]:
+    """Comma-separated CIDRs (``10.0.0.0/8, fd00::/8``); a typo stops the start-up."""
+    return tuple(ip_network(part.strip()) for part in text.split(",") if part.strip())
 
 
 @dataclass(frozen=True)
@@ -41,6 +50,10 @@ class Settings:
     port: int = field(default_factory=lambda: int(_env("PORT", "8000")))
     #: how long a query that passes a position waits for the read model to catch up
     read_wait_seconds: float = field(default_factory=lambda: float(_env("READ_WAIT_SECONDS", "5")))
+    #: the load balancers whose ``X-Forwarded-For`` names the client (comma-separated CIDRs)
+    trusted_proxies: tuple[Network, ...] = field(
+        default_factory=lambda: parse_networks(_env("TRUSTED_PROXIES", ""))
+    )
     max_body_bytes: int = field(default_factory=lambda: int(_env("MAX_BODY_BYTES", "1048576")))
     pool_size: int = field(default_factory=lambda: int(_env("POOL_SIZE", "20")))
     log_level: str = field(default_factory=lambda: _env("LOG_LEVEL", "INFO"))

@@ -13,9 +13,13 @@ from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from adapters.alarms import Alarms
 from api import problems
 from api.composition import Services
+from api.failures import Failures
 from api.idempotency import IdempotentRequests, document
+from api.methods import MethodCheck
+from api.responses import document_problems
 from api.routers import (
     accounts,
     analytics,
@@ -137,9 +141,13 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(beneficiaries.router)
     app.include_router(assistants.router)
     app.include_router(link_pages.router)
+    # outermost last: the request log sees every answer, the 500 of an escaped exception too
+    app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)
-    app.add_middleware(RequestLog)
+    app.add_middleware(MethodCheck, routes=app.router.routes)
     app.add_middleware(BodyLimit, max_bytes=services.settings.max_body_bytes)
+    app.add_middleware(Failures, alarms=app.state.alarms)
+    app.add_middleware(RequestLog)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -155,8 +163,14 @@ def create_app(services: Services) -> FastAPI:
                     "title": {"type": "string"},
                     "status": {"type": "integer"},
                     "detail": {"type": "string"},
+                    "correlation_id": {
+                        "type": "string",
+                        "format": "uuid",
+                        "description": "on a 500: quote it when reporting the failure",
+                    },
                 },
             }
+            document_problems(schema)
             app.openapi_schema = document(schema)
         return app.openapi_schema
 

@@ -10,6 +10,7 @@ from uuid import UUID, uuid4
 from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from adapters import forwarded
 from adapters.sessions import Session
 from api.policy import (
     STAFF,
@@ -106,8 +107,11 @@ def authorize(actor: Actor, action: Action) -> None:
 
 
 def client_address(request: Request) -> str:
-    """The client's address, for per-address throttling."""
-    return request.client.host if request.client else "unknown"
+    """The client's address, for per-address throttling (``X-Forwarded-For`` counts only
+    from ``TELEMED_TRUSTED_PROXIES``)."""
+    peer = request.client.host if request.client else "unknown"
+    proxies = services_of(request).settings.trusted_proxies
+    return forwarded.client_address(peer, request.headers.getlist("x-forwarded-for"), proxies)
 
 
 def patient_subject(request: Request, patient_id: UUID) -> tuple[Patient, Subject]:

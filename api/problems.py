@@ -18,6 +18,7 @@ from commands.results import (
     StaleVersion,
 )
 from domain.account import HoldsBeneficiaries, NotAMember, RoleMismatch
+from domain.admin_roster import LastAdmin
 from domain.booking import ConsultationClosed, SlotNotOffered, SlotTaken
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
 from domain.patient import AlreadyHasAccount, InvitationNotValid
@@ -90,7 +91,17 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     NotAMember: (422, "not-a-member", "Not a member of that organisation"),
     InvitationNotValid: (400, "invalid-invitation", "The link is not valid"),
     AlreadyHasAccount: (409, "already-has-account", "The record has its own account"),
+    LastAdmin: (409, "last-admin", "An organisation keeps at least one active admin"),
 }
+
+
+def _not_json(request: Request) -> bool:
+    """A body sent as something other than JSON (FastAPI then leaves it unparsed)."""
+    declared = request.headers.get("content-type")
+    if declared is None:
+        return int(request.headers.get("content-length") or 0) > 0
+    media = declared.split(";", 1)[0].strip().lower()
+    return not (media == "application/json" or media.endswith("+json"))
 
 
 def install(app: FastAPI) -> None:
@@ -99,11 +110,15 @@ def install(app: FastAPI) -> None:
         return problem_response(exc.status, exc.kind, exc.title, exc.detail, **exc.extra)
 
     @app.exception_handler(RequestValidationError)
-    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _invalid(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = [
             {"location": [str(p) for p in e.get("loc", ())], "message": e.get("msg", "")}
             for e in exc.errors()
         ]
+        if _not_json(request) and any(tuple(e.get("loc", ())) == ("body",) for e in exc.errors()):
+            return problem_response(
+                415, "unsupported-media-type", "Send the body as JSON (application/json)"
+            )
         malformed = any(e.get("type") == "json_invalid" for e in exc.errors())
         if malformed:
             return problem_response(
@@ -173,14 +188,3 @@ def install(app: FastAPI) -> None:
     async def _domain(_: Request, exc: DomainError) -> JSONResponse:
         status, kind, title = _DOMAIN.get(type(exc), (409, "refused", "The command was refused"))
         return problem_response(status, kind, title, str(exc) or None)
-
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        # Log the type only: an exception message may quote personal data.
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path)
-        return problem_response(
-            503,
-            "temporarily-unavailable",
-            "The service could not complete the request; retry later",
-            headers={"Retry-After": "1"},
-        )

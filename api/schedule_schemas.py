@@ -6,9 +6,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, Field, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
-from api.schemas import Body
+from api.schemas import Body, Timestamp
 
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=60)]
 Span = Annotated[str, StringConstraints(pattern=r"^\d{2}:\d{2}-\d{2}:\d{2}$")]
@@ -46,8 +46,8 @@ class Hours(Body):
 
 
 class TimeOffBody(Body):
-    start: AwareDatetime
-    end: AwareDatetime
+    start: Timestamp
+    end: Timestamp
     kind: Literal["vacation", "day-off", "break"] = "vacation"
 
 
@@ -81,7 +81,7 @@ class BookingBody(Body):
     doctor_id: UUID
     practice_id: UUID
     type_code: Code
-    start: AwareDatetime
+    start: Timestamp
     kind: KindName
 
 
@@ -97,7 +97,7 @@ class CancelBody(Body):
 
 
 class RescheduleBody(Body):
-    start: AwareDatetime
+    start: Timestamp
 
 
 class ConsultationOut(BaseModel):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StringConstraints
 
 from domain.patient import ConsentPurpose
 
@@ -23,6 +24,31 @@ Phone = Annotated[
         strip_whitespace=True, min_length=3, max_length=40, pattern=r"^\+?[0-9 ()./-]+$"
     ),
 ]
+_MOMENT = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _moment_text(value: object) -> object:
+    """Only ISO 8601 text: pydantic would otherwise read 0 or "0.5" as seconds since 1970."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not _MOMENT.match(value):
+        raise ValueError("a moment is an ISO 8601 string with an offset")
+    return value
+
+
+def _day_text(value: object) -> object:
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not _DAY.fullmatch(value):
+        raise ValueError("a day is an ISO 8601 date string (YYYY-MM-DD)")
+    return value
+
+
+#: a moment on the wire: ISO 8601 text with an offset, never a number
+Timestamp = Annotated[AwareDatetime, BeforeValidator(_moment_text)]
+#: a calendar day on the wire: ``YYYY-MM-DD``, never a number
+Day = Annotated[date, BeforeValidator(_day_text)]
 Address = Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)]
 FreeText = Annotated[str, StringConstraints(max_length=5000)]
 
@@ -34,7 +60,7 @@ class Body(BaseModel):
 class PatientRegistration(Body):
     given_name: Name
     family_name: Name
-    birth_date: date | None = None
+    birth_date: Day | None = None
     email: Email | None = None
     phone: Phone | None = None
     address: Address | None = None

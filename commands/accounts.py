@@ -15,6 +15,7 @@ from commands.ports import Ties, UnitOfWork
 from commands.results import ConcurrencyConflict
 from domain.account import Account, Invitation, TotpNotEnrolled
 from domain.actor import Actor, Role
+from domain.admin_roster import AdminRoster
 from domain.errors import DomainError, InvalidValue
 from domain.patient import normalise_email
 
@@ -114,9 +115,13 @@ class AccountService:
     ) -> UUID:
         uow = self.uow()
         account = self.new_account(uow, email, password, role, organisation_id, by)
+        opener = by or Actor(account.id, role, organisation_id)
+        rosters = self._admit(uow, account, account.organisations, opener)
         try:
-            uow.save(account)
+            uow.save(account, *rosters)
         except ConcurrencyConflict:
+            if self.uow().find(Account, account.id) is None:
+                raise  # not the email: an admin roster changed at the same moment; retry
             raise EmailTaken("an account with that email exists") from None
         return account.id
 
@@ -377,22 +382,25 @@ class AccountService:
             uow.save(invitation)
             return account_id
         account = uow.get(Account, account_id)
+        rosters: list[AdminRoster] = []
         if account.join(joined, invitation.role, by=actor):
             uow.attach(self.ties.join(account_id, joined))
-        uow.save(invitation, account)
+            rosters = self._admit(uow, account, [joined], actor)
+        uow.save(invitation, account, *rosters)
         return account_id
 
     def leave(self, account_id: UUID, organisation_id: UUID, by: Actor) -> Account:
         """End a membership; an account that works nowhere any more is deactivated."""
         uow = self.uow()
         account = uow.get(Account, account_id)
+        rosters = self._release(uow, account, [organisation_id], by)
         unassigned = account.leave(organisation_id, by=by)
         uow.attach(self.ties.leave(account_id, organisation_id))
         for doctor_id in unassigned:
             uow.attach(self.ties.unassign(account_id, doctor_id))
         if not account.organisations:
             account.deactivate(by=by)
-        uow.save(account)
+        uow.save(account, *rosters)
         return account
 
     def assign_assistant(
@@ -416,9 +424,38 @@ class AccountService:
     def deactivate(self, account_id: UUID, by: Actor) -> Account:
         uow = self.uow()
         account = uow.get(Account, account_id)
+        rosters = self._release(uow, account, account.organisations, by)
         account.deactivate(by=by)
-        uow.save(account)
+        uow.save(account, *rosters)
         return account
+
+    def _admit(
+        self, uow: UnitOfWork, account: Account, organisations: list[UUID], by: Actor
+    ) -> list[AdminRoster]:
+        """An org admin joins the admin roster of each organisation (saved with the account)."""
+        if account.role is not Role.ORG_ADMIN:
+            return []
+        rosters = []
+        for organisation_id in organisations:
+            roster = uow.find(AdminRoster, AdminRoster.create_id(organisation_id))
+            roster = roster or AdminRoster.open(organisation_id, by=by)
+            roster.add(account.id, by=by)
+            rosters.append(roster)
+        return rosters
+
+    def _release(
+        self, uow: UnitOfWork, account: Account, organisations: list[UUID], by: Actor
+    ) -> list[AdminRoster]:
+        """An active org admin leaves the rosters; raises ``LastAdmin`` for the last one."""
+        if account.role is not Role.ORG_ADMIN or not account.active:
+            return []
+        rosters = []
+        for organisation_id in organisations:
+            roster = uow.find(AdminRoster, AdminRoster.create_id(organisation_id))
+            if roster is not None:
+                roster.remove(account.id, by=by)
+                rosters.append(roster)
+        return rosters
 
     def _second_factor(self, account: Account, code: str, actor: Actor) -> bool:
         assert account.totp_secret is not None

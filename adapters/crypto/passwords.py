@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+import unicodedata
 
 import nacl.exceptions
 import nacl.pwhash
@@ -38,13 +39,25 @@ def provisioning_uri(secret: str, account_name: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=account_name, issuer_name="Telemed")
 
 
+def _digits(code: str) -> bytes | None:
+    """A code as ASCII digits, whichever digits were typed (full-width U+FF11 and on, Arabic-Indic
+    and other decimal digits; spaces ignored); None if it is not all digits."""
+    typed = [c for c in code if not c.isspace()]
+    if not typed or not all(c.isdecimal() for c in typed):
+        return None
+    return "".join(str(unicodedata.decimal(c)) for c in typed).encode()
+
+
 def totp_step(secret: str, code: str, *, at: float | None = None) -> int | None:
     """The time step a valid code belongs to (the current one or one either side), else None."""
+    digits = _digits(code)
+    if digits is None:
+        return None
     now = time.time() if at is None else at
     totp = pyotp.TOTP(secret)
     for drift in (0, -1, 1):
         moment = now + drift * totp.interval
-        if secrets.compare_digest(totp.at(moment), code.strip()):
+        if secrets.compare_digest(totp.at(moment).encode(), digits):
             return int(moment // totp.interval)
     return None
 
@@ -54,7 +67,8 @@ def new_recovery_codes(count: int = 10) -> list[str]:
 
 
 def recovery_code_hash(code: str) -> str:
-    return hashlib.sha256(code.strip().lower().encode()).hexdigest()
+    normalised = unicodedata.normalize("NFKC", code).strip().lower()
+    return hashlib.sha256(normalised.encode()).hexdigest()
 
 
 class PyNaClCredentials:

@@ -27,13 +27,16 @@ from domain.actor import Actor, Role
 from domain.patient import record_of
 
 router = APIRouter(prefix="/v1", tags=["accounts"], responses=PROBLEM_RESPONSES)
+#: a password as it is checked at sign-in: whatever was set (the rules may have changed)
 Password = Annotated[str, StringConstraints(min_length=1, max_length=200)]
+#: a password being set: the rules of ``commands.accounts.password_rules``
+NewPassword = Annotated[str, StringConstraints(min_length=10, max_length=200)]
 Code = Annotated[str, StringConstraints(strip_whitespace=True, min_length=6, max_length=20)]
 
 
 class Registration(Body):
     email: Email
-    password: Password
+    password: NewPassword
 
 
 class SignIn(Body):
@@ -48,7 +51,7 @@ class CodeBody(Body):
 
 class PasswordChange(Body):
     current: Password
-    new: Password
+    new: NewPassword
 
 
 class ResetRequest(Body):
@@ -57,12 +60,12 @@ class ResetRequest(Body):
 
 class ResetConfirm(Body):
     token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
-    password: Password
+    password: NewPassword
 
 
 class InvitationAcceptance(Body):
     token: Annotated[str, StringConstraints(min_length=10, max_length=200)]
-    password: Password = Field(
+    password: NewPassword = Field(
         description="a new password; or, if the address has an account, that account's"
     )
     code: Code | None = Field(

@@ -14,6 +14,7 @@ from api.auth import CurrentActor, authorize
 from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import AfterHeader, AfterQuery, await_position
+from api.schemas import Day
 from api.state import services_of
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"], responses=PROBLEM_RESPONSES)
@@ -79,8 +80,8 @@ def _range(start: date | None, end: date | None) -> tuple[date, date]:
 def consultation_figures(
     request: Request,
     actor: CurrentActor,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
     granularity: Literal["day", "week", "month"] = "day",
     organisation_id: UUID | None = None,
     after: AfterQuery = None,
@@ -111,8 +112,8 @@ def counts(
     metric: Metric,
     request: Request,
     actor: CurrentActor,
-    start: Annotated[date | None, Query(alias="from")] = None,
-    end: Annotated[date | None, Query(alias="to")] = None,
+    start: Annotated[Day | None, Query(alias="from")] = None,
+    end: Annotated[Day | None, Query(alias="to")] = None,
     granularity: Literal["day", "week", "month"] = "day",
     organisation_id: UUID | None = None,
     after: AfterQuery = None,

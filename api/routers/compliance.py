@@ -3,8 +3,7 @@ verification of the audit chains."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
@@ -15,8 +14,8 @@ from api.auth import CurrentActor, authorize
 from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import Purpose, record_access
-from api.schemas import AccessRecordOut, AuditReport, StateAsOf, TimelineEntryOut
-from api.state import services_of
+from api.schemas import AccessRecordOut, AuditReport, StateAsOf, TimelineEntryOut, Timestamp
+from api.state import alarms_of, services_of
 
 router = APIRouter(prefix="/v1/compliance", tags=["compliance"], responses=PROBLEM_RESPONSES)
 
@@ -52,7 +51,7 @@ def state_as_of(
     patient_id: UUID,
     request: Request,
     actor: CurrentActor,
-    at: datetime = Query(description="ISO 8601 moment, with offset"),
+    at: Annotated[Timestamp, Query(description="ISO 8601 moment, with offset")],
 ) -> dict[str, Any]:
     authorize(actor, Action.COMPLIANCE_READ)
     _existing(request, patient_id)
@@ -92,4 +91,10 @@ def access_log(patient_id: UUID, request: Request, actor: CurrentActor) -> list[
 @router.get("/audit", response_model=AuditReport)
 def verify_audit(request: Request, actor: CurrentActor) -> dict[str, Any]:
     authorize(actor, Action.AUDIT_VERIFY)
-    return verify_all(services_of(request))
+    report = verify_all(services_of(request))
+    if not report["ok"]:  # tampering found: the officer gets the report, operators the alarm
+        broken = ",".join(c["chain"] for c in report["chains"] if not c["ok"])
+        alarms_of(request).integrity_failure(
+            f"hash-chain {broken}", str(actor.correlation_id), "/v1/compliance/audit"
+        )
+    return report

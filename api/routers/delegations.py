@@ -8,13 +8,13 @@ from typing import Any
 from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
-from pydantic import AwareDatetime, Field
+from pydantic import Field
 
 from api.auth import CurrentActor, authorize_patient, patient_subject
 from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import accepted
-from api.schemas import Accepted, Body
+from api.schemas import Accepted, Body, Timestamp
 from api.state import services_of
 from commands.delegation import GiveGrant, RevokeGrant
 from domain.delegation import Grant, Scope
@@ -25,8 +25,8 @@ router = APIRouter(prefix="/v1/patients", tags=["delegation"], responses=PROBLEM
 class GrantBody(Body):
     grantee_id: UUID
     scopes: list[Scope] = Field(min_length=1, max_length=4)
-    starts_at: AwareDatetime | None = None
-    ends_at: AwareDatetime | None = None
+    starts_at: Timestamp | None = None
+    ends_at: Timestamp | None = None
 
 
 @router.post(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 from uuid import UUID, uuid4
 
@@ -33,7 +33,7 @@ from api.schedule_schemas import (
     SlotPage,
     TimeOffBody,
 )
-from api.schemas import Accepted
+from api.schemas import Accepted, Day, Timestamp
 from api.state import services_of
 from commands import scheduling as cmd
 from domain.errors import InvalidValue
@@ -148,7 +148,7 @@ def put_weekly_hours(
 def put_date_override(
     doctor_id: UUID,
     practice_id: UUID,
-    day: date,
+    day: Day,
     body: Hours,
     request: Request,
     response: Response,
@@ -228,8 +228,8 @@ def doctor_slots(
     doctor_id: UUID,
     request: Request,
     actor: CurrentActor,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[Timestamp | None, Query(alias="from")] = None,
+    end: Annotated[Timestamp | None, Query(alias="to")] = None,
     type_code: Annotated[str | None, Query(alias="type", max_length=60)] = None,
     practice_id: UUID | None = None,
     tz: TimeZone = None,
@@ -258,7 +258,7 @@ def earliest_slots(
     type_code: Annotated[str | None, Query(alias="type", max_length=60)] = None,
     organisation_id: UUID | None = None,
     language: Annotated[str | None, Query(max_length=8)] = None,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
+    start: Annotated[Timestamp | None, Query(alias="from")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
     tz: TimeZone = None,
     after: AfterQuery = None,
@@ -285,8 +285,8 @@ def agenda(
     doctor_id: UUID,
     request: Request,
     actor: CurrentActor,
-    start: Annotated[datetime | None, Query(alias="from")] = None,
-    end: Annotated[datetime | None, Query(alias="to")] = None,
+    start: Annotated[Timestamp | None, Query(alias="from")] = None,
+    end: Annotated[Timestamp | None, Query(alias="to")] = None,
     flagged: bool = False,
     after: AfterQuery = None,
     after_header: AfterHeader = None,

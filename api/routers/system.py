@@ -8,7 +8,7 @@ from fastapi import APIRouter, Request
 
 from adapters.crypto.signing_key import key_id, public_key_text
 from api.problems import PROBLEM_RESPONSES
-from api.state import services_of
+from api.state import alarms_of, services_of
 
 router = APIRouter(prefix="/v1", tags=["system"])
 
@@ -20,6 +20,7 @@ def health(request: Request) -> dict[str, Any]:
         "status": "ok",
         "last_position": services.recorder.max_notification_id() or 0,
         "projections": {name: r.position() for name, r in services.runners.items()},
+        "alarms": alarms_of(request).counts(),
     }
 
 
