@@ -170,8 +170,8 @@ def create_app(services: Services) -> FastAPI:
                     },
                 },
             }
-            document_problems(schema)
-            app.openapi_schema = document(schema)
+            document_problems(document(schema))  # the key's header can be refused (422)
+            app.openapi_schema = schema
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
