@@ -14,8 +14,8 @@ from fastapi.openapi.utils import get_openapi
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from adapters.alarms import Alarms
+from adapters.composition import Services
 from api import problems
-from api.composition import Services
 from api.failures import Failures
 from api.idempotency import IdempotentRequests, document
 from api.methods import MethodCheck

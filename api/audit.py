@@ -8,7 +8,7 @@ from typing import Any
 from nacl.signing import VerifyKey
 
 from adapters.audit import anchoring
-from api.composition import Services
+from adapters.composition import Services
 
 
 def verify_all(services: Services, public_key: VerifyKey | None = None) -> dict[str, Any]:

@@ -12,9 +12,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemainingColumn
 
+from adapters.composition import Services, build
 from adapters.crypto.key_binding import KeyringMismatch
 from adapters.settings import Settings
-from api.composition import Services, build
 from domain.actor import Role
 
 cli = typer.Typer(help="Telemed: event-sourced telemedicine backend", no_args_is_help=True)

@@ -10,7 +10,7 @@ from uuid import UUID
 
 from fastapi import Header, Query, Response
 
-from api.composition import Services
+from adapters.composition import Services
 from api.problems import Problem
 from commands.results import Saved
 from domain.actor import Actor

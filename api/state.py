@@ -8,7 +8,7 @@ from fastapi import Request
 
 if TYPE_CHECKING:
     from adapters.alarms import Alarms
-    from api.composition import Services
+    from adapters.composition import Services
 
 
 def services_of(request: Request) -> Services:

@@ -16,9 +16,9 @@ import pyotp
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.composition import Services, build
 from adapters.settings import Settings
 from api.app import create_app
-from api.composition import Services, build
 from domain.actor import Actor, Role
 
 ADMIN_URL = os.environ.get("TELEMED_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")

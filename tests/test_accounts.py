@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 import pytest
 
-from api.composition import Services
+from adapters.composition import Services
 from domain.account import Account
 from domain.actor import Role
 from domain.patient import record_of

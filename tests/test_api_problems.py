@@ -6,7 +6,7 @@ import uuid
 
 import pytest
 
-from api.composition import Services
+from adapters.composition import Services
 from tests.conftest import Clinic, Person
 
 PROBLEM = "application/problem+json"

@@ -10,9 +10,9 @@ import psycopg
 import pytest
 from typer.testing import CliRunner
 
+from adapters.composition import Services
 from api.audit import verify_all
 from api.cli import cli
-from api.composition import Services
 from domain.actor import Actor, Role
 from tests.conftest import Clinic, Person
 

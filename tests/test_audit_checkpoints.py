@@ -23,12 +23,12 @@ from nacl.signing import SigningKey
 from typer.testing import CliRunner
 
 from adapters.audit.checkpoints import Checkpoint, CheckpointFolder
+from adapters.composition import Services, build
 from adapters.crypto.signing_key import public_key_text
 from adapters.eventstore.chain import Head
 from adapters.settings import Settings
 from api.audit import verify_all
 from api.cli import cli
-from api.composition import Services, build
 from commands.patients import RegisterPatient
 from domain.actor import Actor, Role
 from tests.conftest import Clinic, Person

@@ -10,7 +10,7 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
-from api.composition import Services
+from adapters.composition import Services
 from domain.actor import Actor, Role
 from domain.booking import Consultation, ConsultationClosed, Kind
 from domain.errors import InvalidValue

@@ -14,9 +14,9 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
+from adapters.composition import Services, build
 from adapters.readmodels.availability import compute_day, utc_days_of
 from adapters.settings import Settings
-from api.composition import Services, build
 from commands.booking import (
     BookConsultation,
     BookUrgent,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime, timedelta
 
-from api.composition import Services
+from adapters.composition import Services
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import book_video, set_up_schedule, slots, tomorrow_at
 from tests.test_calendars import (  # noqa: F401  (fixtures)

@@ -6,7 +6,7 @@ import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from api.composition import Services
+from adapters.composition import Services
 from domain.actor import Role
 from domain.booking import Consultation
 from domain.patient import record_of

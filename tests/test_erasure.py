@@ -14,10 +14,10 @@ from datetime import UTC, datetime, timedelta
 import pyotp
 import pytest
 
+from adapters.composition import Services
 from adapters.crypto.blind_index import BlindIndex
 from adapters.crypto.passwords import recovery_code_hash
 from adapters.stream.relay import KafkaRelay
-from api.composition import Services
 from domain.actor import Actor, Role
 from projections.stream_contract import CONSULTATIONS_TOPIC, PATIENTS_TOPIC
 from tests.conftest import PASSWORD, Clinic, Person

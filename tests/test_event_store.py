@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from eventsourcing.domain import Aggregate, event
 
+from adapters.composition import Services
 from adapters.eventstore.transcoder import OrjsonTranscoder
 from api.audit import verify_all
-from api.composition import Services
 from commands.patients import ChangeContactDetails, RegisterPatient
 from commands.results import ConcurrencyConflict, StaleVersion
 from domain.actor import Actor, Role

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
-from api.composition import Services
+from adapters.composition import Services
 from tests.conftest import Clinic, Person
 
 

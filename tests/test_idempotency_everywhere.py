@@ -20,8 +20,8 @@ import httpx
 import pyotp
 import pytest
 
+from adapters.composition import Services
 from adapters.idempotency import LEASE, RETENTION
-from api.composition import Services
 from domain.actor import Role
 from tests.conftest import PASSWORD, Clinic, Person
 from tests.scheduling_fixtures import set_up_schedule, tomorrow_at

@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from adapters.composition import Services, build
 from adapters.crypto.key_binding import KeyringMismatch, fingerprint
 from adapters.settings import Settings
 from api.audit import verify_all
-from api.composition import Services, build
 from commands.patients import ErasePatient, RegisterPatient
 from domain.actor import Actor, Role
 from domain.patient import Patient

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 
-from api.composition import Services
+from adapters.composition import Services
 from commands.results import ConcurrencyConflict
 from domain.account import Account
 from domain.actor import Role

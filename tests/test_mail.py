@@ -13,8 +13,8 @@ from email.message import Message
 import pytest
 from aiosmtpd.controller import Controller
 
+from adapters.composition import Services
 from adapters.mail.smtp import SmtpRelay
-from api.composition import Services
 from tests.conftest import Clinic
 from tests.test_accounts import PASSWORD, bearer, sign_in
 

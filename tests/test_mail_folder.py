@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from api.composition import Services
+from adapters.composition import Services
 from domain.actor import Role
 from tests.conftest import Clinic, Person
 from tests.test_accounts import PASSWORD, bearer, sign_in

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
-from api.composition import Services
+from adapters.composition import Services
 from domain.actor import Role
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import set_up_schedule

@@ -14,8 +14,8 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 
+from adapters.composition import build
 from adapters.settings import Settings
-from api.composition import build
 from commands.booking import BookConsultation
 from commands.scheduling import (
     AddPractice,

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.composition import Services
 from api.app import create_app
-from api.composition import Services
 from tests.conftest import Clinic, Person
 from tests.test_accounts import PASSWORD, bearer, sign_in
 from tests.test_api_problems import PROBLEM

@@ -15,8 +15,8 @@ from typing import Any
 import psycopg
 import pytest
 
+from adapters.composition import Services
 from adapters.readmodels.patient_directory import DirectoryEntry
-from api.composition import Services
 from commands.patients import RegisterPatient
 from domain.actor import Actor, Role
 

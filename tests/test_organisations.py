@@ -7,7 +7,7 @@ import uuid
 
 import orjson
 
-from api.composition import Services
+from adapters.composition import Services
 from domain.actor import Role
 from domain.booking import Consultation
 from tests.conftest import Clinic, Person

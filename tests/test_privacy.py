@@ -9,7 +9,7 @@ import uuid
 import psycopg
 import pytest
 
-from api.composition import Services
+from adapters.composition import Services
 from tests.conftest import Clinic, Person
 
 CANARY = {

@@ -11,9 +11,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from adapters.composition import Services, build
 from adapters.readmodels.runner import ProjectionRunner, SqlView
 from adapters.settings import Settings
-from api.composition import Services, build
 from commands.patients import (
     ChangeContactDetails,
     ErasePatient,

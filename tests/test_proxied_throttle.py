@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.composition import Services, build
 from adapters.settings import Settings, parse_networks
 from api.app import create_app
-from api.composition import Services, build
 
 PROXY = ("10.0.0.7", 40000)  # the load balancer, inside 10.0.0.0/8
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from api.composition import Services
+from adapters.composition import Services
 from domain.actor import Role
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import book_video, set_up_schedule, tomorrow_at

@@ -30,9 +30,9 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from adapters.composition import Services, build
 from adapters.settings import Settings
 from api.app import create_app
-from api.composition import Services, build
 from domain.actor import Role
 from tests.conftest import PASSWORD
 

@@ -8,8 +8,8 @@ import uuid
 
 from typer.testing import CliRunner, Result
 
+from adapters.composition import Services
 from api.cli import cli
-from api.composition import Services
 from domain.actor import Role
 from tests.conftest import Clinic, Person
 from tests.test_accounts import PASSWORD, bearer, enrol, sign_in

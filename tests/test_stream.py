@@ -10,9 +10,9 @@ from datetime import date
 
 import pytest
 
+from adapters.composition import Services
 from adapters.stream.contract import schema_files, validate, validator
 from adapters.stream.relay import KafkaRelay
-from api.composition import Services
 from commands.patients import (
     ChangeContactDetails,
     ErasePatient,

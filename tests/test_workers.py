@@ -11,8 +11,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
+from adapters.composition import Services
 from api.cli import cli
-from api.composition import Services
 from commands.patients import RegisterPatient
 from domain.actor import Actor, Role
 

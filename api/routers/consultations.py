@@ -8,6 +8,7 @@ from uuid import UUID
 
 from fastapi import APIRouter, Request, Response, status
 
+from adapters.composition import Services
 from api.auth import (
     CurrentActor,
     authorize_consultation,
@@ -15,7 +16,6 @@ from api.auth import (
     consultation_ties,
     patient_subject,
 )
-from api.composition import Services
 from api.policy import STAFF, Action, ConsultationScope, decide_for_consultation
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import (

@@ -9,10 +9,10 @@ from uuid import UUID, uuid4
 import orjson
 from fastapi import APIRouter, Query, Request, Response
 
+from adapters.composition import Services
 from adapters.readmodels.agenda import AgendaEntry
 from adapters.readmodels.availability import FreeSlot
 from api.auth import CurrentActor, authorize, authorize_doctor
-from api.composition import Services
 from api.policy import Action, DoctorScope
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import (

@@ -53,8 +53,8 @@ from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from psycopg_pool import ConnectionPool
 
+from adapters.composition import Services, build
 from adapters.settings import Settings
-from api.composition import Services, build
 from commands.patients import RegisterPatient
 from domain.actor import Actor, Role
 

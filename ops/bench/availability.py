@@ -79,10 +79,10 @@ from psycopg import sql
 from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from adapters.composition import Services, build
 from adapters.readmodels.availability import FreeSlot, SqlAvailability
 from adapters.settings import Settings
 from api.auth import CurrentActor, authorize
-from api.composition import Services, build
 from api.policy import Action
 from api.routers.schedules import _page
 from api.schedule_schemas import SlotPage

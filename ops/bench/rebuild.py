@@ -37,9 +37,9 @@ import _support
 import psycopg
 from eventsourcing.persistence import Notification
 
+from adapters.composition import Services, build
 from adapters.readmodels.patient_directory import consent_bit
 from adapters.settings import Settings
-from api.composition import Services, build
 from commands.patients import ChangeContactDetails, RecordConsent, RegisterPatient
 from domain.actor import Actor, Role
 from domain.patient import ConsentPurpose

@@ -69,10 +69,10 @@ from eventsourcing.persistence import Notification
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
 
+from adapters.composition import Services, build
 from adapters.settings import Settings
 from adapters.stream.contract import encode, validate
 from adapters.stream.relay import KafkaRelay
-from api.composition import Services, build
 from commands.patients import ChangeContactDetails, RecordConsent, RegisterPatient
 from commands.results import Saved
 from domain.actor import Actor, Role
