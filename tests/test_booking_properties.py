@@ -92,24 +92,22 @@ def machine_for(services: Services) -> type[RuleBasedStateMachine]:
             with contextlib.suppress(DomainError, ConcurrencyConflict):
                 services.bus.handle(command)
 
-        @rule(day=st.integers(0, DAYS - 1), index=st.integers(0, 50))
-        def book(self, day: int, index: int) -> None:
-            slot = self.pick(day, index)
-            if slot is None:
-                return
+        def book_for_a_new_patient(
+            self, practice_id: uuid.UUID, code: str, start: datetime
+        ) -> None:
             with contextlib.suppress(DomainError):
                 saved = services.bus.handle(
                     BookConsultation(
-                        self.actor,
-                        uuid.uuid4(),
-                        self.doctor,
-                        slot.practice_id,
-                        slot.type_code,
-                        slot.start,
-                        Kind.VIDEO,
+                        self.actor, uuid.uuid4(), self.doctor, practice_id, code, start, Kind.VIDEO
                     )
                 )
                 self.consultations.append(saved.aggregate_id)
+
+        @rule(day=st.integers(0, DAYS - 1), index=st.integers(0, 50))
+        def book(self, day: int, index: int) -> None:
+            slot = self.pick(day, index)
+            if slot is not None:
+                self.book_for_a_new_patient(slot.practice_id, slot.type_code, slot.start)
 
         @rule(which=st.integers(0, 30))
         def book_an_instant_someone_holds(self, which: int) -> None:
@@ -120,21 +118,8 @@ def machine_for(services: Services) -> type[RuleBasedStateMachine]:
             held = services.bus_uow().get(
                 Consultation, self.consultations[which % len(self.consultations)]
             )
-            if held.practice_id is None:
-                return
-            with contextlib.suppress(DomainError):
-                saved = services.bus.handle(
-                    BookConsultation(
-                        self.actor,
-                        uuid.uuid4(),
-                        self.doctor,
-                        held.practice_id,
-                        held.type_code,
-                        held.slot.start,
-                        Kind.VIDEO,
-                    )
-                )
-                self.consultations.append(saved.aggregate_id)
+            if held.practice_id is not None:
+                self.book_for_a_new_patient(held.practice_id, held.type_code, held.slot.start)
 
         @rule()
         def book_urgently(self) -> None:
