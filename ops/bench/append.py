@@ -12,10 +12,9 @@ machine is shared and noisy: medians and ratios count):
 * ``stock``: the eventsourcing library's ``PostgresApplicationRecorder`` (``LOCK TABLE ... IN
   EXCLUSIVE MODE`` per write), one new small aggregate per transaction.
 
-At the highest concurrency each writer is also run as ``--processes`` spawned worker processes
-(``*_16_procs``), as the API is deployed; they start each slot together at a barrier. Each slot
-reports the client's CPU per operation and the rest of the machine's (the database, mostly).
-Afterwards the event store must hold positions 1..N without a gap and its hash chain verify.
+At the highest concurrency each writer also runs as ``--processes`` spawned processes
+(``*_16_procs``), as the API is deployed. Each slot reports the client's CPU per operation and
+the rest of the machine's (the database, mostly). Afterwards the log must be gapless and verify.
 
     .venv/bin/python ops/bench/append.py [--seconds 3] [--rounds 3] [--threads 1,16]
         [--processes 4] [--profile]
@@ -33,7 +32,6 @@ import itertools
 import os
 import pstats
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -42,12 +40,11 @@ from uuid import UUID, uuid4
 from eventsourcing.application import Application
 from eventsourcing.domain import Aggregate, event
 from harness import gang, measure, people
-from harness.database import scratch_database, server_params
+from harness.database import check_log, compose, scratch_database, server_params
 from harness.report import emit, goals, say
 from psycopg_pool import ConnectionPool
 
-from adapters.composition import Services, build
-from adapters.settings import Settings
+from adapters.composition import Services
 
 WRITERS = ("project", "plain", "raw", "stock")
 GOALS = {"ratio_16": (">=", 0.4), "plain_vs_raw_16": (">=", 0.8)}
@@ -95,14 +92,7 @@ class Writers:
 
     def _open(self, kind: str, state_size: int) -> Writer:
         if kind in ("project", "plain"):
-            services = build(
-                Settings(
-                    database_url=self.url,
-                    keyring_path=self.keyring,
-                    projections="external",
-                    pool_size=self.threads + 2,
-                )
-            )
+            services = compose(self.url, self.keyring, self.threads + 2)
             self.close = services.close
             if kind == "project":
                 return project_writer(services, self.numbers)
@@ -190,23 +180,6 @@ def worker(conn: Any, barrier: Any, index: int, url: str, keyring: str, threads:
         writers.close()
 
 
-def check_store(services: Services) -> dict[str, Any]:
-    """Positions 1..N without a gap after ``sequence_pending()``, and the chain verifies."""
-    services.recorder.sequence_pending()
-    with services.db.transaction() as cur:
-        cur.execute(
-            "SELECT count(*), count(DISTINCT notification_id), "
-            "coalesce(max(notification_id), 0) FROM stored_events"
-        )
-        total, distinct, highest = (int(v) for v in cur.fetchone())
-        checked, broken = services.recorder.sequencer.verify(cur)
-    return {
-        "events": total,
-        "skipped_events": (total - distinct) + (highest - distinct),
-        "chain_ok": broken is None and checked == total,
-    }
-
-
 def profile(services: Services) -> None:
     """cProfile of 500 registrations through the bus, one thread (not in the figures)."""
     writer = project_writer(services, itertools.count(90_000_000))
@@ -219,66 +192,45 @@ def main() -> int:
     args = parse_args()
     levels = [int(t) for t in args.threads.split(",")]
     top, procs = max(levels), min(args.processes, max(levels))
-    modes = [(n, 0) for n in levels] + ([(top, procs)] if procs else [])
-    keys = [f"{w}_{n}" + ("_procs" if p else "") for n, p in modes for w in WRITERS]
-    rates: dict[str, list[float]] = {k: [] for k in keys}
-    cpu: dict[str, list[float]] = {k: [] for k in keys}
-    other: dict[str, list[float]] = {k: [] for k in keys}
-    errors: list[str] = []
+    modes = [(str(n), n, 0) for n in levels] + ([(f"{top}_procs", top, procs)] if procs else [])
+    samples = measure.Samples()
     with scratch_database() as url, tempfile.TemporaryDirectory() as keydir:
         keyring = Path(keydir) / "keyring.json"
-        services = build(
-            Settings(database_url=url, keyring_path=keyring, projections="external", pool_size=4)
-        )
+        services = compose(url, keyring, 4)
         with services.db.transaction() as cur:
             cur.execute("CREATE TABLE raw_events (LIKE stored_events INCLUDING ALL)")
         stock_app(url, 1, create=True).close()  # its table, before the workers start
-        main_writers = Writers(url, keyring, top, 1)
-        team = (
-            gang.WorkerGang(worker, [(i, url, str(keyring), top // procs) for i in range(procs)])
-            if procs
-            else None
-        )
+        writers = Writers(url, keyring, top, 1)
+        args_of = [(i, url, str(keyring), top // procs) for i in range(procs)]
+        team = gang.WorkerGang(worker, args_of) if procs else None
         try:
-            warm = main_writers.open("project", 0)
-            measure.run_threads(warm, top, 1.0)
+            measure.run_threads(writers.open("project", 0), top, 1.0)  # warm-up
             with services.db.transaction(write=False) as cur:
                 cur.execute("SELECT avg(length(state))::int FROM stored_events")
                 state_size = int(cur.fetchone()[0])
             say(f"{state_size} bytes per event; {args.rounds} rounds x {modes} x {args.seconds}s")
             for round_no in range(args.rounds):
-                for n, in_procs in modes:
+                for row, n, in_procs in modes:
                     for kind in measure.rotate(WRITERS, round_no):
-                        key = f"{kind}_{n}" + ("_procs" if in_procs else "")
                         if team is not None and in_procs:
-                            slot = measure.Slot.combine(
-                                team.request((kind, args.seconds, state_size))
-                            )
+                            replies = team.request((kind, args.seconds, state_size))
+                            slot = measure.Slot.combine(replies)
                         else:
-                            writer = main_writers.open(kind, state_size)
+                            writer = writers.open(kind, state_size)
                             measure.run_threads(writer, n, 0.3)
                             slot = measure.run_threads(writer, n, args.seconds)
-                        rates[key].append(slot.rate)
-                        cpu[key].append(slot.cpu_ms_per_op)
-                        other[key].append(slot.other_cpu_ms_per_op() or 0.0)
-                        errors.extend(slot.errors[:3])
-                        say(
-                            f"round {round_no + 1} {key:>16}: {slot.rate:8.1f}/s (client CPU "
-                            f"{cpu[key][-1]:.2f} ms/op, other {other[key][-1]:.2f} ms/op)"
-                        )
+                        say(f"round {round_no + 1} " + samples.add(f"{kind}_{row}", slot))
             if args.profile:
                 profile(services)
         finally:
             if team is not None:
                 team.close()
-            main_writers.close()
-        time.sleep(0.2)
-        store = check_store(services)
+            writers.close()
+        store = check_log(services)
         services.close()
 
-    result: dict[str, Any] = {k: round(measure.median(v), 1) for k, v in rates.items()}
-    rows = [str(n) for n in levels] + ([f"{top}_procs"] if procs else [])
-    for row in rows:
+    result: dict[str, Any] = samples.medians()
+    for row, _, _ in modes:
         project, plain = result[f"project_{row}"], result[f"plain_{row}"]
         raw, stock = result[f"raw_{row}"], result[f"stock_{row}"]
         result[f"ratio_{row}"] = measure.ratio(project, raw)
@@ -289,22 +241,9 @@ def main() -> int:
             f"{row:>9} threads: project/raw {result[f'ratio_{row}']:.3f}, plain/raw "
             f"{result[f'plain_vs_raw_{row}']:.3f}, stock/raw {result[f'stock_ratio_{row}']:.3f}"
         )
-    result.update(
-        store,
-        errors=len(errors),
-        first_errors=errors[:5],
-        client_cpu_ms_per_op={k: round(measure.median(v), 3) for k, v in cpu.items()},
-        other_cpu_ms_per_op={k: round(measure.median(v), 3) for k, v in other.items()},
-        samples={k: [round(x, 1) for x in v] for k, v in rates.items()},
-        state_bytes=state_size,
-        processes=procs,
-        seconds=args.seconds,
-        rounds=args.rounds,
-    )
-    say(
-        f"event store: {store['events']} events, {store['skipped_events']} skipped, chain ok "
-        f"{store['chain_ok']}"
-    )
+    result.update(store, state_bytes=state_size, processes=procs, rounds=args.rounds)
+    result.update(samples.details())
+    say(f"event store: {store}")
     if top >= 16:
         result["goals"] = goals(result, GOALS)
     emit(result)

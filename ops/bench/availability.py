@@ -37,12 +37,10 @@ from uuid import UUID, uuid4
 
 import httpx
 from harness import measure, people
-from harness.database import scratch_database
+from harness.database import compose, scratch_database
 from harness.report import emit, goals, say
 from harness.server import ServedApp
 
-from adapters.composition import build
-from adapters.settings import Settings
 from domain.patient import record_of
 
 LATENCY = ("one_doctor", "one_doctor_typed", "earliest", "earliest_typed", "floor")
@@ -165,7 +163,7 @@ def main() -> int:
     sizes: list[int] = []
     with scratch_database() as url, tempfile.TemporaryDirectory() as keydir:
         keyring = Path(keydir) / "keyring.json"
-        seeding = build(Settings(database_url=url, keyring_path=keyring, projections="external"))
+        seeding = compose(url, keyring)
         try:
             doctors = people.seed_doctors(seeding, args.doctors, threads=4)
             head = seeding.recorder.max_notification_id() or 0

@@ -28,17 +28,15 @@ import argparse
 import contextlib
 import dataclasses
 import itertools
-import os
 import secrets
-import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 from harness import measure, people
 from harness.database import fresh_services
+from harness.kafka import held, kafka_broker
 from harness.report import emit, goals, say
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic
@@ -48,7 +46,6 @@ from adapters.stream.contract import encode
 from adapters.stream.relay import KafkaRelay
 from projections.stream_contract import event_id, translate
 
-ROOT = Path(__file__).resolve().parents[2]
 #: what ``KafkaRelay`` configures its producer with (the raw side copies it)
 RELAY_PRODUCER: dict[str, Any] = {
     "acks": "all",
@@ -73,25 +70,6 @@ def parse_args() -> argparse.Namespace:
 
 
 @contextlib.contextmanager
-def kafka_broker(run: str) -> Iterator[str]:
-    """A broker of our own (stopped afterwards), or the one named by the environment."""
-    if given := os.environ.get("TELEMED_TEST_KAFKA_BOOTSTRAP"):
-        yield given
-        return
-    pidfile = ROOT / "var" / f"kafka-bench-{run}.pid"
-    script = ["bash", "ops/kafka.sh"]
-    try:
-        out = subprocess.run(
-            [*script, "start", "--port", "auto", "--pidfile", str(pidfile)],
-            cwd=ROOT, check=True, capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
-        yield out.stdout.strip().splitlines()[-1]
-    finally:
-        subprocess.run([*script, "stop", "--pidfile", str(pidfile)], cwd=ROOT, timeout=60)
-        Path(f"{pidfile}.log").unlink(missing_ok=True)
-
-
-@contextlib.contextmanager
 def relay_on(services: Services, prefix: str) -> Iterator[KafkaRelay]:
     """The relay of a composition of its own (as the ``telemed relay`` process: its own
     connections, a cold cache of keys), on topics of a fresh prefix (from position 0)."""
@@ -102,21 +80,6 @@ def relay_on(services: Services, prefix: str) -> Iterator[KafkaRelay]:
     finally:
         relay.close()
         side.close()
-
-
-def held(bootstrap: str, topics: list[str], partitions: int, expect: int) -> int:
-    """How many distinct ``event_id`` headers the topics hold (read back from the start)."""
-    consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-    consumer.assign([TopicPartition(t, p) for t in topics for p in range(partitions)])
-    consumer.seek_to_beginning()
-    seen: set[bytes] = set()
-    quiet = time.monotonic() + 3.0
-    while len(seen) < expect and time.monotonic() < quiet:
-        for records in consumer.poll(timeout_ms=200).values():
-            seen.update(v for r in records for k, v in r.headers if k == "event_id")
-            quiet = time.monotonic() + 3.0
-    consumer.close()
-    return len(seen)
 
 
 def relay_round(services: Services, prefix: str, head: int) -> tuple[int, float]:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
@@ -78,21 +79,43 @@ def scratch_database(prefix: str = "telemed_bench_") -> Iterator[str]:
         signal.signal(signal.SIGTERM, previous)
 
 
-@contextlib.contextmanager
-def fresh_services(pool_size: int, **settings: object) -> Iterator[Services]:
-    """The composition root (``build``) on a scratch database and a keyring of its own, with the
-    projections external (the benchmark decides when they run)."""
-    with scratch_database() as url, tempfile.TemporaryDirectory() as keydir:
-        services = build(
-            Settings(
-                database_url=url,
-                keyring_path=Path(keydir) / "keyring.json",
-                projections="external",
-                pool_size=pool_size,
-                **settings,  # type: ignore[arg-type]
-            )
+def compose(url: str, keyring: Path, pool_size: int = 8, **settings: Any) -> Services:
+    """The composition root (``build``) on ``url``, projections external (the benchmark decides
+    when they run)."""
+    return build(
+        Settings(
+            database_url=url,
+            keyring_path=keyring,
+            projections="external",
+            pool_size=pool_size,
+            **settings,
         )
+    )
+
+
+@contextlib.contextmanager
+def fresh_services(pool_size: int, **settings: Any) -> Iterator[Services]:
+    """``compose`` on a scratch database and a keyring of its own."""
+    with scratch_database() as url, tempfile.TemporaryDirectory() as keydir:
+        services = compose(url, Path(keydir) / "keyring.json", pool_size, **settings)
         try:
             yield services
         finally:
             services.close()
+
+
+def check_log(services: Services) -> dict[str, object]:
+    """After ``sequence_pending()``: positions 1..N without a gap, and the hash chain verifies."""
+    services.recorder.sequence_pending()
+    with services.db.transaction() as cur:
+        cur.execute(
+            "SELECT count(*), count(DISTINCT notification_id), "
+            "coalesce(max(notification_id), 0) FROM stored_events"
+        )
+        total, distinct, highest = (int(v) for v in cur.fetchone())
+        checked, broken = services.recorder.sequencer.verify(cur)
+    return {
+        "events": total,
+        "skipped_events": (total - distinct) + (highest - distinct),
+        "chain_ok": broken is None and checked == total,
+    }

@@ -161,3 +161,37 @@ def rotate(items: Sequence[str], by: int) -> list[str]:
     """The order of the sides in round ``by`` (alternating, so that no side is always first)."""
     shift = by % len(items) if items else 0
     return list(items[shift:]) + list(items[:shift])
+
+
+class Samples:
+    """The slots of each side, over the rounds: their rates and CPU per operation."""
+
+    def __init__(self) -> None:
+        self.rates: dict[str, list[float]] = {}
+        self.cpu: dict[str, list[float]] = {}
+        self.other: dict[str, list[float]] = {}
+        self.errors: list[str] = []
+
+    def add(self, key: str, slot: Slot) -> str:
+        """Record one slot; returns its progress line."""
+        other = slot.other_cpu_ms_per_op() or 0.0
+        self.rates.setdefault(key, []).append(slot.rate)
+        self.cpu.setdefault(key, []).append(slot.cpu_ms_per_op)
+        self.other.setdefault(key, []).append(other)
+        self.errors.extend(slot.errors[: max(0, 5 - len(self.errors))])
+        errors = f", {len(slot.errors)} errors" if slot.errors else ""
+        return (
+            f"{key:>16}: {slot.rate:8.1f}/s (client CPU {slot.cpu_ms_per_op:.2f} ms/op, "
+            f"rest of the machine {other:.2f} ms/op{errors})"
+        )
+
+    def medians(self) -> dict[str, float]:
+        return {k: round(median(v), 1) for k, v in self.rates.items()}
+
+    def details(self) -> dict[str, object]:
+        return {
+            "client_cpu_ms_per_op": {k: round(median(v), 3) for k, v in self.cpu.items()},
+            "other_cpu_ms_per_op": {k: round(median(v), 3) for k, v in self.other.items()},
+            "first_errors": self.errors,
+            "samples": {k: [round(x, 1) for x in v] for k, v in self.rates.items()},
+        }
