@@ -160,7 +160,7 @@ def main() -> int:
     rng = random.Random(7)
     latency: dict[str, list[list[float]]] = {name: [] for name in LATENCY}
     rates: dict[str, list[float]] = {"floor_rps": [], "bookings": []}
-    sizes: list[int] = []
+    sizes: dict[str, list[int]] = {name: [] for name in LATENCY}
     with scratch_database() as url, tempfile.TemporaryDirectory() as keydir:
         keyring = Path(keydir) / "keyring.json"
         seeding = compose(url, keyring)
@@ -182,10 +182,10 @@ def main() -> int:
                 rng.shuffle(queue)
             make = requests(doctors, rng)
             for name in LATENCY:  # warm every route up
-                series(first, make[name], 20, [])
+                series(first, make[name], 20, sizes[name])
             for round_no in range(args.rounds):
                 for name in measure.rotate(LATENCY, round_no):
-                    latency[name].append(series(first, make[name], args.requests, sizes))
+                    latency[name].append(series(first, make[name], args.requests, sizes[name]))
                 for name in measure.rotate(list(rates), round_no):
                     op = Floor(clients, make["floor"]) if name == "floor_rps" else None
                     slot = measure.run_threads(
@@ -218,7 +218,7 @@ def main() -> int:
     result.update(
         doctors=len(doctors),
         events=head,
-        slots_per_response=measure.median([float(n) for n in sizes]),
+        slots_per_response={n: measure.median([float(x) for x in v]) for n, v in sizes.items()},
         rounds=args.rounds,
         clients=args.clients,
         samples=rates,
