@@ -35,8 +35,8 @@ from collections.abc import Iterator
 from typing import Any
 
 from harness import measure, people
+from harness.broker import held, kafka_broker
 from harness.database import fresh_services
-from harness.kafka import held, kafka_broker
 from harness.report import emit, goals, say
 from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.admin import KafkaAdminClient, NewTopic

@@ -85,7 +85,7 @@ def serve() -> int:
         parser.add_argument(name)
     parser.add_argument("router", nargs="?")
     args = parser.parse_args()
-    sys.path.insert(0, str(BENCH))
+    sys.path[0] = str(BENCH)  # not this script's folder: its modules must not shadow others
     import uvicorn
 
     import harness  # noqa: F401  (puts the repository on sys.path)
