@@ -29,6 +29,7 @@ import argparse
 import random
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -108,6 +109,18 @@ def get(client: httpx.Client, request: Request) -> dict[str, Any]:
     return page
 
 
+def caught_up(client: httpx.Client, position: int, timeout: float = 300.0) -> None:
+    """Read-your-writes: ask with ``after`` until the API's bounded wait no longer answers 503
+    (the served read models have every seeded event)."""
+    deadline = time.monotonic() + timeout
+    while (
+        r := client.get("/v1/slots", params={"specialty": "x", "after": position})
+    ).status_code == 503:
+        if time.monotonic() > deadline:
+            break
+    r.raise_for_status()
+
+
 def bookable(client: httpx.Client, doctor: people.Doctor) -> list[dict[str, Any]]:
     """The doctor's free slots from tomorrow, as the API lists them, none overlapping another."""
     begin = datetime.now(UTC) + timedelta(days=1)
@@ -173,8 +186,7 @@ def main() -> int:
         with ServedApp(url, keyring, router="floor:router") as app:
             clients = [sign_up(app.base_url, n) for n in range(args.clients)]
             first = clients[0][0]
-            # read-your-writes: waits until the served read models have every seeded event
-            first.get("/v1/slots", params={"specialty": "x", "after": head}).raise_for_status()
+            caught_up(first, head)
             queues: list[list[Any]] = [[] for _ in clients]
             for n, doctor in enumerate(doctors):
                 queues[n % len(clients)].extend(bookable(first, doctor))
