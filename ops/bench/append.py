@@ -1,12 +1,11 @@
 """Append throughput: registrations through the command bus, against raw inserts.
 
-Four writers with the same number of concurrent threads, in alternating rounds of one run (the
-machine is shared and noisy: medians and ratios count):
+Four writers, the same concurrent threads each, in alternating rounds (medians and ratios count):
 
 * ``project``: ``services.bus.handle(RegisterPatient(...))`` (``harness.people``): distinct
   patients, personal fields encrypted under a new subject key, the hash-chain sequencer;
 * ``plain``: the project's recorder (``services.recorder.insert_events``) storing the stock
-  side's small plain events (no encryption, no subject key): what the recorder itself costs;
+  side's plain events (no encryption, no subject key), the same size as a registration's;
 * ``raw``: one ``INSERT`` + ``COMMIT`` of a registration-sized row into
   ``raw_events (LIKE stored_events INCLUDING ALL)`` per transaction (psycopg_pool);
 * ``stock``: the eventsourcing library's ``PostgresApplicationRecorder`` (``LOCK TABLE ... IN
@@ -16,12 +15,11 @@ At the highest concurrency each writer also runs as ``--processes`` spawned proc
 (``*_16_procs``), as the API is deployed. Each slot reports the client's CPU per operation and
 the rest of the machine's (the database, mostly). Afterwards the log must be gapless and verify.
 
-    .venv/bin/python ops/bench/append.py [--seconds 3] [--rounds 3] [--threads 1,16]
-        [--processes 4] [--profile]
+    .venv/bin/python ops/bench/append.py [--seconds 3] [--threads 1,16] [--processes 4]
 
 Keys: ``<writer>_<threads>`` (operations/s), ``ratio_N`` = project/raw, ``plain_vs_raw_N``,
 ``stock_ratio_N``, ``project_vs_stock_N``. Goals: ``ratio_16 >= 0.4``, ``plain_vs_raw_16 >= 0.8``.
-The last line of output is one JSON object with the figures.
+``--profile`` prints a cProfile of registrations. The last line of output is one JSON object.
 """
 
 from __future__ import annotations

@@ -12,9 +12,8 @@ database, seeded through the command bus (``harness.people``: 4 events per patie
    messages (translated and encoded once, before the clock) and waits for every acknowledgement.
    Every round checks that the topic holds one message per event.
 2. lag under a steady load: a relay on a fresh prefix runs in the background (``start()``) and
-   first catches up with the log; then writer threads issue ``--rate`` commands per second for
-   ``--lag-seconds``; a consumer notes when each ``event_id`` header arrives. Lag = arrival -
-   the command's return (committed and numbered).
+   first catches up with the log; then writers issue ``--rate`` commands/s for ``--lag-seconds``;
+   lag = arrival of the ``event_id`` header at a consumer - the command's return.
 
     .venv/bin/python ops/bench/stream.py [--events 10000] [--rounds 3] [--rate 100]
 
