@@ -289,7 +289,8 @@ class SequencingBatcher:
 
     def _round(self) -> None:
         recorder = self._recorder
-        with recorder.db.transaction() as cur:
+        # pipelined: the lock and the first read go in one round trip, the writes in another
+        with recorder.db.transaction(pipeline=True) as cur:
             last, numbered = recorder.sequencer.sequence_rows(cur)
             if numbered:
                 cur.execute("SELECT pg_notify('telemed_events', %s)", (str(last),))

@@ -1,276 +1,146 @@
-"""Projection rebuild speed: the patient directory from zero, against a raw scan of the log.
+"""Read-model rebuild speed: each read model from zero, against a raw scan of the same log.
 
-Seeds a fresh database through the command bus (per patient: registration, contact change and
-two consents, so 4 events each), then measures in alternating rounds of one run:
+Seeds a fresh database through the command bus (``harness.people``): ``--patients`` patients
+(registration, contact change, two consents), ``--doctors`` doctors with a weekly schedule
+(15 commands each) and ``--bookings`` video consultations per doctor. Then, in alternating
+rounds of one run (the machine is shared and noisy: medians and ratios count):
 
-* ``rebuild``: ``runner.reset()`` then ``runner.run_until_caught_up()`` of ``patient_directory``
-  (events per second; the reset is timed apart);
-* ``scan``: ``SELECT notification_id, originator_id, originator_version, topic, state FROM
-  stored_events ORDER BY notification_id`` through psycopg, in keyset pages of 1000 rows;
-* ``decode`` (diagnostic): the same scan plus ``mapper.to_domain_event`` (decryption) for each
-  row, without writing anything, to split the rebuild's cost between reading and projecting.
+* ``<model>``: for each read model (directory, availability, agenda, analytics), what
+  ``telemed rebuild NAME`` does: the runner's ``reset()`` (timed apart) then
+  ``run_until_caught_up()``; events per second over the whole log;
+* ``scan``: the same events read raw (``SELECT ... FROM stored_events`` in keyset pages of
+  1000 rows through psycopg, no decoding): the floor of any reader.
 
-    .venv/bin/python ops/bench/rebuild.py [--patients 5000] [--rounds 3] [--profile]
+    .venv/bin/python ops/bench/rebuild.py [--patients 2000] [--doctors 40] [--rounds 3]
 
+Keys: ``rebuild_eps`` and ``ratio`` are the slowest read model's, ``scan_eps`` the scan's,
+``<model>_ratio`` each read model's rebuild over the scan. Goal: ``ratio >= 0.25``.
 The last line of output is one JSON object with the figures.
 """
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
-
 import argparse
 import cProfile
-import io
 import pstats
-import tempfile
-import threading
+import random
 import time
-from datetime import date
 from typing import Any
-from uuid import uuid4
 
-import _support
 import psycopg
-from eventsourcing.persistence import Notification
+from harness import measure, people
+from harness.database import fresh_services
+from harness.report import emit, goals, say
 
-from adapters.composition import Services, build
-from adapters.readmodels.patient_directory import consent_bit
-from adapters.settings import Settings
-from commands.patients import ChangeContactDetails, RecordConsent, RegisterPatient
-from domain.actor import Actor, Role
-from domain.patient import ConsentPurpose
-from projections.patient_directory import PatientDirectoryProjection
+from adapters.composition import Services
 
-EVENTS_PER_PATIENT = 4
-PAGE = 1000
+MODELS = {
+    "directory": "patient_directory",
+    "availability": "availability",
+    "agenda": "agenda",
+    "analytics": "analytics",
+}
 SCAN_SQL = (
     "SELECT notification_id, originator_id, originator_version, topic, state "
-    "FROM stored_events WHERE notification_id > %s ORDER BY notification_id LIMIT %s"
+    "FROM stored_events WHERE notification_id > %s ORDER BY notification_id LIMIT 1000"
 )
-GIVEN = ("Alice", "Bernard", "Chiara", "Dmitri", "Esther", "Farid", "Grace", "Hiroshi")
-FAMILY = ("Okafor", "Lindqvist", "Moreau", "Nakamura", "Oliveira", "Petrov", "Quinn", "Rossi")
+GOALS = {"ratio": (">=", 0.25)}
 
 
 def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--patients", type=int, default=5000, help="patients to seed (x4 events)")
-    parser.add_argument("--seed-threads", type=int, default=8, help="threads used for seeding")
+    parser.add_argument("--patients", type=int, default=2000, help="patients (4 events each)")
+    parser.add_argument("--doctors", type=int, default=40, help="doctors with a schedule")
+    parser.add_argument("--bookings", type=int, default=20, help="consultations per doctor")
+    parser.add_argument("--threads", type=int, default=8, help="threads used for seeding")
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds")
-    parser.add_argument("--profile", action="store_true", help="profile one extra rebuild")
-    parser.add_argument(
-        "--seconds", type=float, default=None, help="ignored (the work is sized by --patients)"
-    )
+    parser.add_argument("--profile", help="profile one more rebuild of this read model")
     return parser.parse_args()
 
 
-def seed(services: Services, patients: int, threads: int) -> tuple[float, int]:
-    """Register ``patients`` patients and give each a contact change and two consents."""
-    organisation_id, doctor_id = uuid4(), uuid4()
-    errors: list[BaseException] = []
+def seed(services: Services, args: argparse.Namespace) -> int:
+    """Patients, doctors and bookings through the command bus; returns the head position."""
+    t0 = time.perf_counter()
+    _, patients = people.seed_patients(services, args.patients, args.threads)
+    doctors = people.seed_doctors(services, args.doctors, args.threads)
 
-    def work(first: int) -> None:
-        try:
-            for n in range(first, patients, threads):
-                actor = Actor(doctor_id, Role.DOCTOR, organisation_id)
-                saved = services.bus.handle(
-                    RegisterPatient(
-                        actor,
-                        given_name=GIVEN[n % len(GIVEN)],
-                        family_name=f"{FAMILY[n // len(GIVEN) % len(FAMILY)]}-{n}",
-                        birth_date=date(1940 + n % 70, 1 + n % 12, 1 + n % 28),
-                        email=f"patient.{n}@example.org",
-                        phone=f"+44 20 7946 {n % 10_000:04d}",
-                    )
-                )
-                pid = saved.aggregate_id
-                services.bus.handle(
-                    ChangeContactDetails(
-                        actor,
-                        pid,
-                        f"p{n}.new@example.org",
-                        f"+44 161 496 {n % 10_000:04d}",
-                        f"{n} High Street, Manchester",
-                    )
-                )
-                services.bus.handle(RecordConsent(actor, pid, ConsentPurpose.TREATMENT))
-                services.bus.handle(RecordConsent(actor, pid, ConsentPurpose.DATA_SHARING))
-        except BaseException as exc:
-            errors.append(exc)
-            raise
+    def book(i: int) -> None:
+        rng = random.Random(i)
+        for doctor in doctors[i :: args.threads]:
+            for start in list(doctor.video_starts(60))[: args.bookings]:
+                doctor.book_video(services, rng.choice(patients), start)
 
-    start = time.perf_counter()
-    pool = [threading.Thread(target=work, args=(i,), daemon=True) for i in range(threads)]
-    for thread in pool:
-        thread.start()
-    for thread in pool:
-        thread.join()
-    elapsed = time.perf_counter() - start
-    if errors:
-        raise RuntimeError(f"seeding failed: {errors[0]!r}") from errors[0]
+    people.on_threads(book, args.threads)
     services.recorder.sequence_pending()
-    with services.db.transaction(write=False) as cur:
-        cur.execute("SELECT count(*) FROM stored_events WHERE notification_id IS NOT NULL")
-        events = int(cur.fetchone()[0])
-    return elapsed, events
+    head = services.recorder.max_notification_id() or 0
+    say(f"seeded {head} events in {time.perf_counter() - t0:.1f}s")
+    return head
 
 
-def rebuild(services: Services) -> tuple[float, float, int]:
-    """Reset and rebuild the directory; returns (reset seconds, rebuild seconds, events)."""
-    runner = services.runners[PatientDirectoryProjection.name]
+def rebuild(services: Services, name: str) -> tuple[float, float, int]:
+    """As ``telemed rebuild NAME``: (reset seconds, rebuild seconds, events processed)."""
+    runner = services.runners[name]
     t0 = time.perf_counter()
     runner.reset()
     t1 = time.perf_counter()
-    done = runner.run_until_caught_up()
-    return t1 - t0, time.perf_counter() - t1, done
+    runner.run_until_caught_up()
+    return t1 - t0, time.perf_counter() - t1, runner.position()
 
 
-def scan(url: str, services: Services | None = None) -> tuple[float, int]:
-    """Read the whole log in pages of 1000 (and decode each event when given services)."""
-    mapper = services.app.mapper if services is not None else None
+def scan(url: str) -> tuple[float, int]:
+    """Read the whole log raw, in keyset pages: (seconds, rows)."""
     with psycopg.connect(url) as conn:
         conn.execute("SELECT 1")
-        start = time.perf_counter()
-        last, count = 0, 0
-        while True:
-            rows = conn.execute(SCAN_SQL, (last, PAGE)).fetchall()
-            if not rows:
-                break
-            if mapper is not None:
-                for n, o, v, t, s in rows:
-                    mapper.to_domain_event(
-                        Notification(
-                            id=n, originator_id=o, originator_version=v, topic=t, state=bytes(s)
-                        )
-                    )
-            count += len(rows)
-            last = int(rows[-1][0])
-        elapsed = time.perf_counter() - start
-        conn.rollback()
-    return elapsed, count
-
-
-def directory_counts(services: Services) -> tuple[int, int]:
-    with services.db.transaction(write=False) as cur:
-        both = consent_bit(ConsentPurpose.TREATMENT) | consent_bit(ConsentPurpose.DATA_SHARING)
-        cur.execute(
-            "SELECT count(*), count(*) FILTER (WHERE consents = %s AND sealed_names IS NOT NULL "
-            "AND sealed_contact IS NOT NULL AND email_index IS NOT NULL) FROM patient_directory",
-            (both,),
-        )
-        rows, complete = (int(v) for v in cur.fetchone())
-    return rows, complete
-
-
-def profile_rebuild(services: Services, top: int = 30) -> str:
-    profiler = cProfile.Profile()
-    profiler.enable()
-    rebuild(services)
-    profiler.disable()
-    out = io.StringIO()
-    stats = pstats.Stats(profiler, stream=out)
-    stats.sort_stats("tottime").print_stats(top)
-    stats.sort_stats("cumulative").print_stats(top)
-    return out.getvalue()
+        start, last, count = time.perf_counter(), 0, 0
+        while rows := conn.execute(SCAN_SQL, (last,)).fetchall():
+            count, last = count + len(rows), int(rows[-1][0])
+        return time.perf_counter() - start, count
 
 
 def main() -> int:
     args = parse_args()
-    with _support.scratch_database() as url, tempfile.TemporaryDirectory() as keydir:
-        settings = Settings(
-            database_url=url,
-            keyring_path=Path(keydir) / "keyring.json",
-            projections="external",
-            pool_size=args.seed_threads + 4,
-        )
-        services = build(settings)
-        try:
-            _support.say(
-                f"database {url.rsplit('/', 1)[-1]}: seeding {args.patients} patients x "
-                f"{EVENTS_PER_PATIENT} events with {args.seed_threads} threads"
-            )
-            seed_seconds, events = seed(services, args.patients, args.seed_threads)
-            _support.say(
-                f"seeded {events} events in {seed_seconds:.1f}s "
-                f"({events / seed_seconds:.0f} events/s, "
-                f"{args.patients * EVENTS_PER_PATIENT / seed_seconds:.0f} commands/s)"
-            )
-            scan(url)  # warm the cache of the table, as rebuilds will find it
-            rebuild_eps: list[float] = []
-            scan_eps: list[float] = []
-            decode_eps: list[float] = []
-            resets: list[float] = []
-            for round_no in range(args.rounds):
-                order = ("rebuild", "scan", "decode")
-                shift = round_no % len(order)
-                for what in order[shift:] + order[:shift]:
-                    if what == "rebuild":
-                        reset_s, seconds, done = rebuild(services)
-                        resets.append(reset_s)
-                        rebuild_eps.append(done / seconds)
-                        rows, complete = directory_counts(services)
-                        _support.say(
-                            f"round {round_no + 1} rebuild: {done} events in {seconds:.2f}s = "
-                            f"{done / seconds:8.0f} events/s (reset {reset_s * 1000:.0f} ms; "
-                            f"{rows} rows, {complete} complete)"
-                        )
-                        if done != events or rows != args.patients or complete != rows:
-                            raise RuntimeError(
-                                f"rebuild incomplete: {done}/{events} events, {rows} rows, "
-                                f"{complete} complete"
-                            )
-                    elif what == "scan":
-                        seconds, count = scan(url)
-                        scan_eps.append(count / seconds)
-                        _support.say(
-                            f"round {round_no + 1} scan:    {count} events in {seconds:.2f}s = "
-                            f"{count / seconds:8.0f} events/s"
-                        )
-                    else:
-                        seconds, count = scan(url, services)
-                        decode_eps.append(count / seconds)
-                        _support.say(
-                            f"round {round_no + 1} decode:  {count} events in {seconds:.2f}s = "
-                            f"{count / seconds:8.0f} events/s"
-                        )
-            if args.profile:
-                _support.say("\nprofile of one more rebuild (not in the figures):")
-                _support.say(profile_rebuild(services))
-            rows, complete = directory_counts(services)
-        finally:
-            services.close()
+    with fresh_services(pool_size=args.threads + 4) as services:
+        url = services.settings.database_url
+        head = seed(services, args)
+        scan(url)  # warm the table's pages, as the rebuilds will find them
+        eps: dict[str, list[float]] = {side: [] for side in (*MODELS, "scan")}
+        resets: dict[str, list[float]] = {model: [] for model in MODELS}
+        for round_no in range(args.rounds):
+            for side in measure.rotate([*MODELS, "scan"], round_no):
+                if side == "scan":
+                    seconds, count = scan(url)
+                else:
+                    reset_s, seconds, count = rebuild(services, MODELS[side])
+                    resets[side].append(1000 * reset_s)
+                    if count != head:
+                        raise RuntimeError(f"{side} rebuilt to {count}, the head is {head}")
+                eps[side].append(count / seconds)
+                say(f"round {round_no + 1} {side:>12}: {count / seconds:9.0f} events/s")
+        if args.profile:
+            profiler = cProfile.Profile()
+            profiler.runcall(rebuild, services, MODELS.get(args.profile, args.profile))
+            pstats.Stats(profiler).sort_stats("tottime").print_stats(25)
 
-    rebuild_median = _support.median(rebuild_eps)
-    scan_median = _support.median(scan_eps)
+    medians = {side: measure.median(values) for side, values in eps.items()}
+    slowest = min(MODELS, key=lambda model: medians[model])
     result: dict[str, Any] = {
-        "rebuild_eps": round(rebuild_median, 1),
-        "scan_eps": round(scan_median, 1),
-        "ratio": _support.ratio(rebuild_median, scan_median),
-        "events": events,
+        "rebuild_eps": round(medians[slowest], 1),
+        "scan_eps": round(medians["scan"], 1),
+        "ratio": measure.ratio(medians[slowest], medians["scan"]),
+        **{f"{m}_ratio": measure.ratio(medians[m], medians["scan"]) for m in MODELS},
+        **{f"{m}_eps": round(medians[m], 1) for m in MODELS},
+        "slowest": slowest,
+        "reset_ms": {m: round(measure.median(v), 1) for m, v in resets.items()},
+        "events": head,
         "rounds": args.rounds,
-        "decode_eps": round(_support.median(decode_eps), 1),
-        "decode_ratio": _support.ratio(_support.median(decode_eps), scan_median),
-        "reset_ms": round(1000 * _support.median(resets), 1),
-        "seed_seconds": round(seed_seconds, 2),
-        "seed_commands_per_s": round(args.patients * EVENTS_PER_PATIENT / seed_seconds, 1),
-        "patients": args.patients,
-        "directory_rows": rows,
-        "samples": {
-            "rebuild": [round(v, 1) for v in rebuild_eps],
-            "scan": [round(v, 1) for v in scan_eps],
-            "decode": [round(v, 1) for v in decode_eps],
-        },
+        "samples": {side: [round(v, 1) for v in values] for side, values in eps.items()},
     }
-    _support.say("")
-    _support.say(
-        f"rebuild {result['rebuild_eps']:.0f} events/s, scan {result['scan_eps']:.0f} events/s "
-        f"(ratio {result['ratio']:.4f}); scan+decode {result['decode_eps']:.0f} events/s; "
-        f"{events} events, medians of {args.rounds} rounds"
-    )
-    _support.emit(result)
+    say()
+    for m in MODELS:
+        say(f"{m:>12}: {result[f'{m}_eps']:9.0f} events/s, {result[f'{m}_ratio']:.3f} of the scan")
+    say(f"{'scan':>12}: {result['scan_eps']:9.0f} events/s; {head} events, {args.rounds} rounds")
+    result["goals"] = goals(result, GOALS)
+    emit(result)
     return 0
 
 
