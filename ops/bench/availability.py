@@ -87,7 +87,9 @@ from api.policy import Action
 from api.routers.schedules import _page
 from api.schedule_schemas import SlotPage
 from commands import scheduling as cmd
+from commands.accounts import OpenAccount
 from commands.booking import BookConsultation
+from commands.sign_in import SignedIn, SignIn
 from domain.actor import Actor, Role
 from domain.booking import Kind
 from domain.patient import record_of
@@ -802,8 +804,8 @@ def patient_sessions(services: Services, n: int) -> tuple[list[UUID], list[str]]
     tokens: list[str] = []
     for i in range(n):
         email, password = f"bench-patient-{i}-{uuid4().hex[:8]}@example.test", "bench passphrase"
-        services.accounts.open(email, password)
-        signed = services.accounts.sign_in(email, password, None)
+        services.bus.handle(OpenAccount(email, password))
+        signed = services.bus.answer(SignIn(email, password, None), SignedIn)
         tokens.append(
             services.sessions.open(
                 signed.account_id,
