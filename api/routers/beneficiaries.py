@@ -36,7 +36,8 @@ from commands.record_invitations import (
 from commands.results import Saved
 from domain.account import TotpNotEnrolled
 from domain.errors import InvalidValue
-from domain.patient import AlreadyHasAccount, InvitationNotValid, InvitationPurpose, Patient
+from domain.patient import Patient
+from domain.record_invitation import AlreadyHasAccount, InvitationNotValid, InvitationPurpose
 
 router = APIRouter(prefix="/v1", tags=["beneficiaries"], responses=PROBLEM_RESPONSES)
 Token = Annotated[str, StringConstraints(min_length=10, max_length=200)]
