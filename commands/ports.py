@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from commands.results import Saved
+from domain.actor import Role
 from domain.delegation import Grant
 from domain.patient import Link
 
@@ -103,6 +104,20 @@ class Mail(Protocol):
 
 
 class Sessions(Protocol):
+    """The sessions store (adapters.sessions): sessions open and end with a command's save."""
+
+    def opener(
+        self,
+        account_id: UUID,
+        role: Role,
+        organisation_id: UUID | None,
+        *,
+        stepped_up: bool,
+        enrolment_only: bool,
+    ) -> tuple[str, object]:
+        """A new session's token, and the row writer that opens it."""
+        ...
+
     def end_all(self, account_id: UUID) -> object: ...
 
 

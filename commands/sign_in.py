@@ -28,12 +28,13 @@ class SignIn:
 
 @dataclass(frozen=True)
 class SignedIn(Saved):
-    """The account signed in: what its session is opened with."""
+    """The account signed in, and the session opened with the save (``token``)."""
 
     role: Role
     organisation_id: UUID | None
     stepped_up: bool
     enrolment_only: bool
+    token: str
 
     @property
     def account_id(self) -> UUID:
@@ -43,15 +44,27 @@ class SignedIn(Saved):
 def sign_in(cmd: SignIn, uow: UnitOfWork, ports: Ports) -> SignedIn:
     account = authenticate(uow, ports, cmd.email, cmd.password, cmd.code)
     account.signed_in(by=_self(account))
+    organisation_id = account.organisations[0] if account.organisations else None
+    stepped_up = account.totp_confirmed
+    enrolment_only = account.needs_second_factor and not account.totp_confirmed
+    token, opens = ports.sessions.opener(
+        account.id,
+        account.role,
+        organisation_id,
+        stepped_up=stepped_up,
+        enrolment_only=enrolment_only,
+    )
+    uow.attach(opens)
     saved = uow.save(account)
     return SignedIn(
         saved.aggregate_id,
         saved.version,
         saved.position,
         account.role,
-        account.organisations[0] if account.organisations else None,
-        stepped_up=account.totp_confirmed,
-        enrolment_only=account.needs_second_factor and not account.totp_confirmed,
+        organisation_id,
+        stepped_up,
+        enrolment_only,
+        token,
     )
 
 

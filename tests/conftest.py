@@ -141,14 +141,7 @@ class Clinic:
             code = totp.now()  # a later step than the confirmation's
         signed = bus.answer(SignIn(email, PASSWORD, code), SignedIn)
         assert not signed.enrolment_only
-        token = self.services.sessions.open(
-            signed.account_id,
-            signed.role,
-            signed.organisation_id,
-            stepped_up=signed.stepped_up,
-            enrolment_only=signed.enrolment_only,
-        )
-        return Person(name, Actor(account_id, role, org), token, email, PASSWORD, totp)
+        return Person(name, Actor(account_id, role, org), signed.token, email, PASSWORD, totp)
 
     def _second_factor(self, account_id: uuid.UUID) -> pyotp.TOTP:
         """Enrol and confirm TOTP with the previous time step's code (a used step cannot be

@@ -130,15 +130,8 @@ def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
         ) from None
     except AccountDeactivated:
         raise Problem(403, "account-deactivated", "This account was deactivated") from None
-    token = services.sessions.open(
-        signed.aggregate_id,
-        signed.role,
-        signed.organisation_id,
-        stepped_up=signed.stepped_up,
-        enrolment_only=signed.enrolment_only,
-    )
     return {
-        "token": token,
+        "token": signed.token,
         "account_id": signed.aggregate_id,
         "role": signed.role.value,
         "enrolment_only": signed.enrolment_only,

@@ -806,15 +806,7 @@ def patient_sessions(services: Services, n: int) -> tuple[list[UUID], list[str]]
         email, password = f"bench-patient-{i}-{uuid4().hex[:8]}@example.test", "bench passphrase"
         services.bus.handle(OpenAccount(email, password))
         signed = services.bus.answer(SignIn(email, password, None), SignedIn)
-        tokens.append(
-            services.sessions.open(
-                signed.account_id,
-                signed.role,
-                signed.organisation_id,
-                stepped_up=signed.stepped_up,
-                enrolment_only=signed.enrolment_only,
-            )
-        )
+        tokens.append(signed.token)  # the session the sign-in opened
         records.append(record_of(signed.account_id))
     return records, tokens
 
