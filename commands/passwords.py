@@ -26,7 +26,8 @@ NOTHING = Saved(UUID(int=0), 0, None)
 
 @dataclass(frozen=True)
 class ChangePassword:
-    """Needs the current password, and a recent step-up when two-factor is on."""
+    """Needs the current password, and a recent step-up when two-factor is on; every session
+    of the account ends with the change."""
 
     actor: Actor
     current: str
@@ -44,6 +45,7 @@ def change_password(cmd: ChangePassword, uow: UnitOfWork, ports: Ports) -> Saved
         uow.save(account)
         raise InvalidCredentials("the current password is wrong")
     account.change_password(password_hash=ports.credentials.hash_password(cmd.new), by=by)
+    uow.attach(ports.sessions.end_all(account.id))
     return uow.save(account)
 
 
@@ -85,7 +87,8 @@ def request_reset(cmd: RequestReset, uow: UnitOfWork, ports: Ports) -> Saved:
 
 @dataclass(frozen=True)
 class ResetPassword:
-    """Set a new password with the mailed token (once, within the hour)."""
+    """Set a new password with the mailed token (once, within the hour); every session of the
+    account ends with it."""
 
     token: str
     password: str
@@ -107,4 +110,5 @@ def reset_password(cmd: ResetPassword, uow: UnitOfWork, ports: Ports) -> Saved:
         by=Actor(account.id, account.role, account.organisation_id),
     ):
         raise InvalidCredentials("the link is not valid any more")
+    uow.attach(ports.sessions.end_all(account.id))
     return uow.save(account)

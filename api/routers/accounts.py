@@ -220,7 +220,6 @@ def change_password(body: PasswordChange, request: Request, current: CurrentSess
         raise
     except InvalidCredentials:
         raise Problem(401, "invalid-credentials", "The current password is wrong") from None
-    services.sessions.revoke_all(session.account_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -273,13 +272,12 @@ def confirm_password_reset(body: ResetConfirm, request: Request) -> Response:
     """Set a new password with the emailed token; every session is signed out."""
     services = services_of(request)
     try:
-        account_id = services.bus.handle(ResetPassword(body.token, body.password)).aggregate_id
+        services.bus.handle(ResetPassword(body.token, body.password))
     except InvalidCredentials:
         services.throttle.failed(client_address(request))
         raise Problem(
             400, "invalid-reset-link", "The link is not valid (used or expired)"
         ) from None
-    services.sessions.revoke_all(account_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
