@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from functools import partial
 from uuid import UUID
 
 from nacl.signing import SigningKey
@@ -43,13 +42,9 @@ from adapters.settings import Settings
 from adapters.stream.contract import Pseudonyms
 from adapters.stream.relay import KafkaRelay
 from adapters.throttle import Throttle
-from commands.accounts import AccountService
-from commands.booking import BookConsultation, BookUrgent, book_consultation, book_urgent
+from commands.accounts import AccountLookup
 from commands.bus import CommandBus
-from commands.delegation import GiveGrant, RevokeGrant, give_grant, revoke_grant
-from commands.erasure import EraseAccount, ErasurePorts, erase_account, erase_patient
-from commands.onboarding import AddBeneficiary, RecordInvitations, add_beneficiary
-from commands.patients import ErasePatient
+from commands.ports import Ports
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
@@ -80,11 +75,10 @@ class Services:
     calendar_sync: CalendarSync
     sessions: SessionStore
     throttle: Throttle
-    accounts: AccountService
+    accounts: AccountLookup
     outbox: Outbox
     grants: GrantIndex
     relations: RelationIndex
-    invitations: RecordInvitations
     checkpoint_key: SigningKey
     checkpoints: Checkpointer
     idempotency: IdempotencyStore
@@ -147,14 +141,8 @@ def build(settings: Settings | None = None) -> Services:
     keys = SubjectKeys(db, keyring)
     recorder = EventRecorder(db, keyring.chain_key)
     app = EventStoreApplication(recorder, keys)
-    bus = CommandBus(lambda: UnitOfWork(app, keys))
     grants = GrantIndex(db)
-    bus.register(GiveGrant, partial(give_grant, grants=grants))
-    bus.register(RevokeGrant, partial(revoke_grant, grants=grants))
     relations = RelationIndex(db)
-    bus.register(AddBeneficiary, partial(add_beneficiary, ties=relations))
-    bus.register(BookConsultation, partial(book_consultation, ties=relations))
-    bus.register(BookUrgent, partial(book_urgent, ties=relations))
     directory = SqlPatientDirectory(db, keys, BlindIndex(keyring.index_key))
     pseudonyms = Pseudonyms(keyring.analytics_key)
     analytics = SqlAnalytics(db, pseudonyms)
@@ -198,6 +186,21 @@ def build(settings: Settings | None = None) -> Services:
     }
     access_log = AccessLog(db, keyring.chain_key)
     outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
+    sessions = SessionStore(db)
+    ports = Ports(
+        ties=relations,
+        grants=grants,
+        credentials=PyNaClCredentials(),
+        emails=AccountEmails(db),
+        email_index=BlindIndex(keyring.index_key).email,
+        mail=outbox,
+        sessions=sessions,
+        appointments=CaughtUpAgenda(
+            agenda, runners[AgendaProjection.name], settings.read_wait_seconds
+        ),
+        public_url=settings.public_url,
+    )
+    bus = CommandBus(lambda: UnitOfWork(app, keys), ports)
     calendar_sync = CalendarSync(
         lambda cls, ident: UnitOfWork(app, keys).find(cls, ident),
         bus.handle,
@@ -223,28 +226,7 @@ def build(settings: Settings | None = None) -> Services:
         every_tick=[outbox.deliver_due, checkpoints.write_if_due],
         chore_seconds=settings.calendar_sync_seconds,
     )
-    accounts = AccountService(
-        lambda: UnitOfWork(app, keys),
-        PyNaClCredentials(),
-        BlindIndex(keyring.index_key).email,
-        AccountEmails(db),
-        relations,
-        outbox,
-        settings.public_url,
-    )
-    sessions = SessionStore(db)
-    erasure = ErasurePorts(
-        appointments=CaughtUpAgenda(
-            agenda, runners[AgendaProjection.name], settings.read_wait_seconds
-        ),
-        sessions=sessions,
-        mail=outbox,
-        grants=grants,
-        ties=relations,
-        addresses=accounts.emails,
-    )
-    bus.register(ErasePatient, partial(erase_patient, ports=erasure))
-    bus.register(EraseAccount, partial(erase_account, ports=erasure))
+    accounts = AccountLookup(lambda: UnitOfWork(app, keys), ports)
     return Services(
         settings=settings,
         db=db,
@@ -270,9 +252,6 @@ def build(settings: Settings | None = None) -> Services:
         outbox=outbox,
         grants=grants,
         relations=relations,
-        invitations=RecordInvitations(
-            lambda: UnitOfWork(app, keys), accounts, outbox, relations, settings.public_url
-        ),
         checkpoint_key=checkpoint_key,
         checkpoints=checkpoints,
         idempotency=idempotency,

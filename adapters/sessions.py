@@ -47,9 +47,32 @@ class SessionStore:
         stepped_up: bool,
         enrolment_only: bool,
     ) -> str:
-        token = "ts_" + secrets.token_urlsafe(32)
-        now = datetime.now(UTC)
+        token, write = self.opener(
+            account_id,
+            role,
+            organisation_id,
+            stepped_up=stepped_up,
+            enrolment_only=enrolment_only,
+        )
         with self.db.transaction() as cur:
+            write(cur)
+        return token
+
+    def opener(
+        self,
+        account_id: UUID,
+        role: Role,
+        organisation_id: UUID | None,
+        *,
+        stepped_up: bool,
+        enrolment_only: bool,
+    ) -> tuple[str, Callable[[Cursor], None]]:
+        """A new session's token, and the row writer that opens it in a command's transaction
+        (the sign-in's)."""
+        token = "ts_" + secrets.token_urlsafe(32)
+
+        def write(cur: Cursor) -> None:
+            now = datetime.now(UTC)
             cur.execute(
                 "INSERT INTO sessions (token_hash, account_id, role, organisation_id, created_at, "
                 "last_seen_at, expires_at, idle_seconds, stepped_up_at, enrolment_only) "
@@ -67,7 +90,8 @@ class SessionStore:
                     enrolment_only,
                 ),
             )
-        return token
+
+        return token, write
 
     def resolve(self, token: str) -> Session | None:
         """The live session of a token (touching its idle clock), or None."""

@@ -15,6 +15,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TimeRemaining
 from adapters.composition import Services, build
 from adapters.crypto.key_binding import KeyringMismatch
 from adapters.settings import Settings
+from commands.accounts import OpenAccount
 from domain.actor import Role
 
 cli = typer.Typer(help="Telemed: event-sourced telemedicine backend", no_args_is_help=True)
@@ -265,7 +266,8 @@ def create_account(
     password = typer.prompt("Password", hide_input=True, confirmation_prompt=True)
     services = _services()
     try:
-        account_id = services.accounts.open(email, password, role, organisation)
+        opened = OpenAccount(email, password, role, organisation)
+        account_id = services.bus.handle(opened).aggregate_id
     finally:
         services.close()
     typer.echo(

@@ -21,7 +21,7 @@ from domain.account import HoldsBeneficiaries, NotAMember, RoleMismatch
 from domain.admin_roster import LastAdmin
 from domain.booking import ConsultationClosed, SlotNotOffered, SlotTaken
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
-from domain.patient import AlreadyHasAccount, InvitationNotValid
+from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import UnknownPractice
 
 log = logging.getLogger("telemed.api")

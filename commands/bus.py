@@ -8,40 +8,96 @@ import time
 from collections.abc import Callable
 from contextvars import ContextVar
 from dataclasses import asdict, dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import orjson
 
-from commands import booking, organisations, patients, scheduling
-from commands.ports import UnitOfWork
+from commands import (
+    accounts,
+    booking,
+    delegation,
+    erasure,
+    memberships,
+    onboarding,
+    organisations,
+    passwords,
+    patients,
+    record_invitations,
+    scheduling,
+    second_factor,
+    sign_in,
+    staff_invitations,
+)
+from commands.ports import Ports, UnitOfWork
 from commands.results import ConcurrencyConflict, IdempotencyConflict, IdempotentReplay, Saved
 
-Handler = Callable[[Any, UnitOfWork], Saved]
+S = TypeVar("S", bound=Saved)
+
+#: every handler takes the command, its unit of work and the ports (the same for all)
+Handler = Callable[[Any, UnitOfWork, Ports], Saved]
+PureHandler = Callable[[Any, UnitOfWork], Saved]
+
+
+def _pure(handler: PureHandler) -> Handler:
+    """A handler that needs nothing but its unit of work."""
+
+    def handle(command: Any, uow: UnitOfWork, _ports: Ports) -> Saved:
+        return handler(command, uow)
+
+    handle.__name__ = handler.__name__
+    return handle
+
 
 HANDLERS: dict[type[Any], Handler] = {
-    patients.RegisterPatient: patients.register_patient,
-    patients.ChangeContactDetails: patients.change_contact_details,
-    patients.RecordConsent: patients.record_consent,
-    patients.WithdrawConsent: patients.withdraw_consent,
-    scheduling.OpenSchedule: scheduling.open_schedule,
-    scheduling.ChangeProfile: scheduling.change_profile,
-    scheduling.AddPractice: scheduling.add_practice,
-    scheduling.SetConsultationType: scheduling.set_consultation_type,
-    scheduling.SetWeeklyHours: scheduling.set_weekly_hours,
-    scheduling.SetDateOverride: scheduling.set_date_override,
-    scheduling.AddTimeOff: scheduling.add_time_off,
-    scheduling.RemoveTimeOff: scheduling.remove_time_off,
-    scheduling.LinkCalendar: scheduling.link_calendar,
-    scheduling.UnlinkCalendar: scheduling.unlink_calendar,
-    scheduling.RecordBusyPeriods: scheduling.record_busy_periods,
-    booking.ConfirmConsultation: booking.confirm_consultation,
-    booking.CancelConsultation: booking.cancel_consultation,
-    booking.RescheduleConsultation: booking.reschedule_consultation,
-    booking.RecordNoShow: booking.record_no_show,
-    organisations.FoundOrganisation: organisations.found_organisation,
-    organisations.ChangeSettings: organisations.change_settings,
-    organisations.SetBookingTemplate: organisations.set_booking_template,
-    organisations.RemoveBookingTemplate: organisations.remove_booking_template,
+    patients.RegisterPatient: _pure(patients.register_patient),
+    patients.ChangeContactDetails: _pure(patients.change_contact_details),
+    patients.RecordConsent: _pure(patients.record_consent),
+    patients.WithdrawConsent: _pure(patients.withdraw_consent),
+    patients.ErasePatient: erasure.erase_patient,
+    erasure.EraseAccount: erasure.erase_account,
+    onboarding.AddBeneficiary: onboarding.add_beneficiary,
+    scheduling.OpenSchedule: _pure(scheduling.open_schedule),
+    scheduling.ChangeProfile: _pure(scheduling.change_profile),
+    scheduling.AddPractice: _pure(scheduling.add_practice),
+    scheduling.SetConsultationType: _pure(scheduling.set_consultation_type),
+    scheduling.SetWeeklyHours: _pure(scheduling.set_weekly_hours),
+    scheduling.SetDateOverride: _pure(scheduling.set_date_override),
+    scheduling.AddTimeOff: _pure(scheduling.add_time_off),
+    scheduling.RemoveTimeOff: _pure(scheduling.remove_time_off),
+    scheduling.LinkCalendar: _pure(scheduling.link_calendar),
+    scheduling.UnlinkCalendar: _pure(scheduling.unlink_calendar),
+    scheduling.RecordBusyPeriods: _pure(scheduling.record_busy_periods),
+    booking.BookConsultation: lambda c, uow, p: booking.book_consultation(c, uow, p.ties),
+    booking.BookUrgent: lambda c, uow, p: booking.book_urgent(c, uow, p.ties),
+    booking.ConfirmConsultation: _pure(booking.confirm_consultation),
+    booking.CancelConsultation: _pure(booking.cancel_consultation),
+    booking.RescheduleConsultation: _pure(booking.reschedule_consultation),
+    booking.RecordNoShow: _pure(booking.record_no_show),
+    delegation.GiveGrant: lambda c, uow, p: delegation.give_grant(c, uow, p.grants),
+    delegation.RevokeGrant: lambda c, uow, p: delegation.revoke_grant(c, uow, p.grants),
+    organisations.FoundOrganisation: _pure(organisations.found_organisation),
+    organisations.ChangeSettings: _pure(organisations.change_settings),
+    organisations.SetBookingTemplate: _pure(organisations.set_booking_template),
+    organisations.RemoveBookingTemplate: _pure(organisations.remove_booking_template),
+    accounts.OpenAccount: accounts.open_account,
+    sign_in.SignIn: sign_in.sign_in,
+    sign_in.StepUp: sign_in.step_up,
+    second_factor.EnrolTotp: second_factor.enrol_totp,
+    second_factor.ConfirmTotp: second_factor.confirm_totp,
+    second_factor.DisableTotp: second_factor.disable_totp,
+    passwords.ChangePassword: passwords.change_password,
+    passwords.RequestReset: passwords.request_reset,
+    passwords.ResetPassword: passwords.reset_password,
+    staff_invitations.InviteStaff: staff_invitations.invite_staff,
+    staff_invitations.AcceptStaffInvitation: staff_invitations.accept_staff_invitation,
+    memberships.LeaveOrganisation: memberships.leave_organisation,
+    memberships.DeactivateAccount: memberships.deactivate_account,
+    memberships.AssignAssistant: memberships.assign_assistant,
+    memberships.UnassignAssistant: memberships.unassign_assistant,
+    record_invitations.OfferRecord: record_invitations.offer_record,
+    record_invitations.AcceptRecordInvitation: record_invitations.accept_record_invitation,
+    record_invitations.DeclineRecordInvitation: record_invitations.decline_record_invitation,
+    record_invitations.WithdrawRecordInvitation: record_invitations.withdraw_record_invitation,
 }
 
 
@@ -74,17 +130,26 @@ class IdempotentUnitOfWork(UnitOfWork, Protocol):
 
 
 class CommandBus:
-    def __init__(self, unit_of_work: Callable[[], IdempotentUnitOfWork], *, retries: int = 6):
-        self._unit_of_work = unit_of_work
+    def __init__(
+        self,
+        unit_of_work: Callable[[], IdempotentUnitOfWork],
+        ports: Ports,
+        *,
+        retries: int = 6,
+    ):
+        self._unit_of_work, self._ports = unit_of_work, ports
         self._retries = retries
-        self.handlers: dict[type[Any], Handler] = dict(HANDLERS)
 
-    def register(self, command_type: type[Any], handler: Handler) -> None:
-        """A handler that needs an adapter besides the unit of work (bound in the root)."""
-        self.handlers[command_type] = handler
+    def answer(self, command: Any, kind: type[S]) -> S:
+        """``handle`` a command whose handler answers more than ``Saved`` (``SignedIn``...).
+        Not for a replay by ``idempotency_key``: that answers the first ``Saved`` only."""
+        saved = self.handle(command)
+        if not isinstance(saved, kind):
+            raise TypeError(f"{type(command).__name__} answered {type(saved).__name__}")
+        return saved
 
     def handle(self, command: Any, idempotency_key: str | None = None) -> Saved:
-        handler = self.handlers[type(command)]
+        handler = HANDLERS[type(command)]
         request = REQUEST_CLAIM.get()
         if request is not None:  # the request's key, unless an earlier command recorded it
             claim = None if request.bound else request.claim
@@ -95,7 +160,7 @@ class CommandBus:
             try:
                 if claim is not None:
                     uow.claim(claim)
-                return handler(command, uow)
+                return handler(command, uow, self._ports)
             except IdempotentReplay as replay:
                 return replay.saved
             except (ConcurrencyConflict, IdempotencyConflict) as exc:
@@ -111,12 +176,14 @@ class CommandBus:
 
 def _claim(command: Any, key: str) -> IdempotencyClaim:
     fields = asdict(command)
-    actor = fields.pop("actor")
+    actor = fields.pop("actor", None)  # None: someone not signed in (signing up, in, ...)
     body = orjson.dumps(
         {"command": type(command).__name__, "fields": fields},
         option=orjson.OPT_SORT_KEYS,
         default=str,
     )
     return IdempotencyClaim(
-        scope=str(actor["actor_id"]), key=key, request_hash=hashlib.sha256(body).digest()
+        scope=str(actor["actor_id"]) if actor else "anonymous",
+        key=key,
+        request_hash=hashlib.sha256(body).digest(),
     )

@@ -15,14 +15,14 @@ forget the person in the same commit; future consultations are cancelled and the
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
+from commands.accounts import require_step_up
 from commands.booking import cancel_and_release
 from commands.patients import ErasePatient
-from commands.ports import UnitOfWork
+from commands.ports import Grants, Ports, Ties, UnitOfWork
 from commands.results import Saved, StaleVersion
 from domain.account import Account
 from domain.actor import Actor, Role
@@ -41,55 +41,10 @@ class EraseAccount:
 
     actor: Actor
     account_id: UUID
+    stepped_up: bool = False  # a code confirmed recently (needed when two-factor is on)
 
 
-class Appointments(Protocol):
-    def open_consultations_of(self, patient_id: UUID) -> list[UUID]:
-        """Booked or confirmed consultations of the patient that have not ended yet."""
-        ...
-
-    def open_consultations_with(self, doctor_id: UUID) -> list[UUID]:
-        """Booked or confirmed consultations with the doctor that have not ended yet."""
-        ...
-
-
-class Sessions(Protocol):
-    def end_all(self, account_id: UUID) -> object: ...
-
-
-class MailQueue(Protocol):
-    def discard_unsent(self, subject_id: UUID) -> object: ...
-
-
-class GrantsInForce(Protocol):
-    def in_force_for(self, party_ids: list[UUID]) -> list[UUID]: ...
-    def revoke(self, grant_id: UUID) -> object: ...
-
-
-class PersonTies(Protocol):
-    def own_record(self, account_id: UUID) -> UUID | None: ...
-    def held_by(self, holder_id: UUID) -> list[UUID]: ...
-    def assistants_of(self, doctor_id: UUID) -> list[tuple[UUID, UUID]]: ...
-    def end_all(self, party_ids: list[UUID]) -> object: ...
-
-
-class AddressBook(Protocol):
-    def release(self, account_id: UUID) -> object: ...
-
-
-@dataclass(frozen=True)
-class ErasurePorts:
-    """The support tables an erasure reaches, each through its own adapter's row writers."""
-
-    appointments: Appointments
-    sessions: Sessions
-    mail: MailQueue
-    grants: GrantsInForce
-    ties: PersonTies
-    addresses: AddressBook
-
-
-def erase_patient(cmd: ErasePatient, uow: UnitOfWork, ports: ErasurePorts) -> Saved:
+def erase_patient(cmd: ErasePatient, uow: UnitOfWork, ports: Ports) -> Saved:
     patient = uow.get(Patient, cmd.patient_id)
     if cmd.expected_version is not None and patient.version != cmd.expected_version:
         raise StaleVersion(cmd.expected_version, patient.version)
@@ -98,8 +53,9 @@ def erase_patient(cmd: ErasePatient, uow: UnitOfWork, ports: ErasurePorts) -> Sa
     return _erase(uow, ports, actor, patient, account, cmd.reason)
 
 
-def erase_account(cmd: EraseAccount, uow: UnitOfWork, ports: ErasurePorts) -> Saved:
+def erase_account(cmd: EraseAccount, uow: UnitOfWork, ports: Ports) -> Saved:
     account = uow.get(Account, cmd.account_id)
+    require_step_up(account, cmd.stepped_up)
     record_id = ports.ties.own_record(account.id) or record_of(account.id)
     patient = uow.find(Patient, record_id) if account.role is Role.PATIENT else None
     if patient is not None and patient.erased:
@@ -109,7 +65,7 @@ def erase_account(cmd: EraseAccount, uow: UnitOfWork, ports: ErasurePorts) -> Sa
 
 def _erase(
     uow: UnitOfWork,
-    ports: ErasurePorts,
+    ports: Ports,
     actor: Actor,
     patient: Patient | None,
     account: Account | None,
@@ -123,7 +79,7 @@ def _erase(
         account.erase(ports.ties.held_by(account.id), by=actor)
         changed.append(account)
         uow.attach(ports.sessions.end_all(account.id))
-        uow.attach(ports.addresses.release(account.id))
+        uow.attach(ports.emails.release(account.id))
     subjects = [a.id for a in changed]
     if patient is not None:
         found = ports.appointments.open_consultations_of(patient.id)
@@ -152,14 +108,14 @@ def _cancel(
 
 
 def _unassign_assistants(
-    uow: UnitOfWork, ties: PersonTies, doctor_id: UUID, actor: Actor
+    uow: UnitOfWork, ties: Ties, doctor_id: UUID, actor: Actor
 ) -> list[Aggregate]:
     assistants = [uow.get(Account, a) for a, _ in ties.assistants_of(doctor_id)]
     return [a for a in assistants if a.unassign_from(doctor_id, by=actor)]
 
 
 def _revoke_grants(
-    uow: UnitOfWork, party_ids: list[UUID], grants: GrantsInForce, actor: Actor
+    uow: UnitOfWork, party_ids: list[UUID], grants: Grants, actor: Actor
 ) -> list[Aggregate]:
     revoked: list[Aggregate] = []
     for grant_id in grants.in_force_for(party_ids):

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Protocol, TypeVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from commands.results import Saved
+from domain.actor import Role
+from domain.delegation import Grant
 from domain.patient import Link
 
 A = TypeVar("A", bound=Aggregate)
@@ -51,8 +54,8 @@ class UnitOfWork(Protocol):
 
 
 class Ties(Protocol):
-    """Row writers for who is tied to whom (adapters.relations), attached to a unit of work so
-    a tie changes in the same transaction as the events."""
+    """Who is tied to whom (adapters.relations): row writers attached to a unit of work, so a
+    tie changes in the same transaction as the events, and the ties of one person."""
 
     def link(self, patient_id: UUID, party_id: UUID, relation: Link) -> object: ...
     def unlink(self, patient_id: UUID, party_id: UUID, relation: Link) -> object: ...
@@ -60,3 +63,85 @@ class Ties(Protocol):
     def leave(self, account_id: UUID, organisation_id: UUID) -> object: ...
     def assign(self, assistant_id: UUID, doctor_id: UUID, organisation_id: UUID) -> object: ...
     def unassign(self, assistant_id: UUID, doctor_id: UUID) -> object: ...
+    def own_record(self, account_id: UUID) -> UUID | None: ...
+    def held_by(self, holder_id: UUID) -> list[UUID]: ...
+    def assistants_of(self, doctor_id: UUID) -> list[tuple[UUID, UUID]]: ...
+    def end_all(self, party_ids: list[UUID]) -> object: ...
+
+
+class Grants(Protocol):
+    """The grants in force (adapters.grants): row writers that follow the Grant aggregates."""
+
+    def record(self, grant: Grant) -> object: ...
+    def revoke(self, grant_id: UUID) -> object: ...
+    def in_force_for(self, party_ids: list[UUID]) -> list[UUID]: ...
+
+
+class Credentials(Protocol):
+    """Password hashing, TOTP and recovery codes (adapters.crypto.passwords)."""
+
+    def hash_password(self, password: str) -> str: ...
+    def verify_password(self, stored: str | None, password: str) -> bool: ...
+    def totp_step(self, secret: str, code: str) -> int | None: ...
+    def new_totp_secret(self) -> str: ...
+    def new_recovery_codes(self) -> list[str]: ...
+    def recovery_code_hash(self, code: str) -> str: ...
+
+
+class EmailDirectory(Protocol):
+    """Which account an address opens (adapters.account_emails), by the address's blind index."""
+
+    def find(self, email_index: bytes) -> UUID | None: ...
+    def claim(self, email_index: bytes, account_id: UUID) -> object: ...
+    def release(self, account_id: UUID) -> object: ...
+
+
+class Mail(Protocol):
+    """The outbox (adapters.mail.outbox): a mail is queued in the same transaction as the save."""
+
+    def enqueue(self, subject_id: UUID, key: str, to: str, subject: str, body: str) -> object: ...
+    def discard_unsent(self, subject_id: UUID) -> object: ...
+
+
+class Sessions(Protocol):
+    """The sessions store (adapters.sessions): sessions open and end with a command's save."""
+
+    def opener(
+        self,
+        account_id: UUID,
+        role: Role,
+        organisation_id: UUID | None,
+        *,
+        stepped_up: bool,
+        enrolment_only: bool,
+    ) -> tuple[str, object]:
+        """A new session's token, and the row writer that opens it."""
+        ...
+
+    def end_all(self, account_id: UUID) -> object: ...
+
+
+class Appointments(Protocol):
+    def open_consultations_of(self, patient_id: UUID) -> list[UUID]:
+        """Booked or confirmed consultations of the patient that have not ended yet."""
+        ...
+
+    def open_consultations_with(self, doctor_id: UUID) -> list[UUID]:
+        """Booked or confirmed consultations with the doctor that have not ended yet."""
+        ...
+
+
+@dataclass(frozen=True)
+class Ports:
+    """Everything a handler may need besides its unit of work: one object, built once by the
+    composition root (adapters.composition) and passed by the bus to every handler."""
+
+    ties: Ties
+    grants: Grants
+    credentials: Credentials
+    emails: EmailDirectory
+    email_index: Callable[[str], bytes]
+    mail: Mail
+    sessions: Sessions
+    appointments: Appointments
+    public_url: str

@@ -122,7 +122,14 @@ class Account(Aggregate):
 
     @event(Opened)
     def __init__(
-        self, *, email: str, password_hash: str, role: Role, organisation_id: UUID | None, by: Actor
+        self,
+        *,
+        id: UUID,  # (chosen by the caller: random, see the class's docstring)
+        email: str,
+        password_hash: str,
+        role: Role,
+        organisation_id: UUID | None,
+        by: Actor,
     ) -> None:
         self.email, self.password_hash = email, password_hash
         self.role, self.organisation_id = Role(role), organisation_id
@@ -302,40 +309,3 @@ class Account(Aggregate):
         self.totp_secret, self.totp_confirmed = None, False
         self.recovery_code_hashes, self.reset = set(), None
         self.organisations, self.assists = [], {}
-
-
-class Invitation(Aggregate):
-    """An organisation invites a member of staff: a single-use link, valid for a week."""
-
-    class Issued(RecordedCreation):
-        personal_fields = ("email",)
-        email: str
-        role: Role
-        organisation_id: UUID
-        token_hash: str
-        expires_at: datetime
-
-    class Accepted(RecordedEvent):
-        account_id: UUID
-
-    @event(Issued)
-    def __init__(
-        self,
-        *,
-        email: str,
-        role: Role,
-        organisation_id: UUID,
-        token_hash: str,
-        expires_at: datetime,
-        by: Actor,
-    ) -> None:
-        self.email, self.role, self.organisation_id = email, Role(role), organisation_id
-        self.token_hash, self.expires_at = token_hash, expires_at
-        self.accepted_by: UUID | None = None
-
-    def usable(self, token_hash: str, now: datetime) -> bool:
-        return self.accepted_by is None and token_hash == self.token_hash and now < self.expires_at
-
-    @event(Accepted)
-    def accept(self, *, account_id: UUID, by: Actor) -> None:
-        self.accepted_by = account_id

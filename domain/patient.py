@@ -1,19 +1,26 @@
-"""The patient record: identity and contact details, consents, erasure."""
+"""The patient record: identity and contact details, consents, erasure; and the facts of the
+ways it comes to have an account of its own (their rules: ``domain.record_invitation``)."""
 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from domain.actor import Actor
-from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
+from domain.errors import ConsentNotGiven, InvalidValue, PatientErased
 from domain.personal import ERASED, RecordedCreation, RecordedEvent
+from domain.record_invitation import (
+    InvitationNotValid,
+    InvitationPurpose,
+    PendingInvitation,
+    check_offer,
+    opened,
+)
 
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
@@ -25,33 +32,12 @@ class ConsentPurpose(StrEnum):
     RECORDING = "recording"
 
 
-class InvitationPurpose(StrEnum):
-    JOIN = "join"  # a record the practice made: the patient is invited to register (A1)
-    TRANSFER = "transfer"  # a beneficiary becomes independent of their holder (A4)
-
-
 class Link(StrEnum):
     """How a party is tied to a patient record (kept apart from the events, for authorization)."""
 
     SELF = "self"  # the record's own account
     HOLDER = "holder"  # the patient account managing a beneficiary
     CARE = "care"  # an organisation that booked a consultation with the patient
-
-
-class AlreadyHasAccount(DomainError):
-    """The record belongs to an account already."""
-
-
-class InvitationNotValid(DomainError):
-    """No open invitation matches (wrong link, used, declined, withdrawn or expired)."""
-
-
-@dataclass(frozen=True)
-class PendingInvitation:
-    purpose: InvitationPurpose
-    email: str
-    token_hash: str
-    expires_at: datetime
 
 
 class ErasureReason(StrEnum):
@@ -142,6 +128,7 @@ class Patient(Aggregate):
     def __init__(
         self,
         *,
+        id: UUID,  # (the caller's: a self-registered patient's is derived from the account)
         given_name: str,
         family_name: str,
         birth_date: date | None,
@@ -179,9 +166,8 @@ class Patient(Aggregate):
         if birth_date is not None and birth_date > date.today():
             raise InvalidValue("birth date lies in the future")
         email = fields.get("email")
-        return cls._create(
-            cls.Registered,
-            id=patient_id,
+        return cls(
+            id=patient_id or uuid4(),
             given_name=given,
             family_name=family,
             birth_date=birth_date,
@@ -258,12 +244,7 @@ class Patient(Aggregate):
     ) -> None:
         """Offer the record to the owner of ``email``; a new offer replaces an open one."""
         self._refuse_if_erased()
-        if self.account_id is not None:
-            raise AlreadyHasAccount(str(self.id))
-        if purpose is InvitationPurpose.TRANSFER and self.holder_id is None:
-            raise InvalidValue("only a beneficiary is transferred")
-        if purpose is InvitationPurpose.JOIN and self.holder_id is not None:
-            raise InvalidValue("a beneficiary becomes independent by transfer from the holder")
+        check_offer(self.id, purpose, self.account_id, self.holder_id)
         self._invitation_issued(
             purpose=purpose,
             email=normalise_email(email),
@@ -288,15 +269,7 @@ class Patient(Aggregate):
 
     def open_invitation(self, token_hash: str, now: datetime) -> PendingInvitation:
         """The invitation this link opens: single use, and only until it expires."""
-        invitation = self.invitation
-        if (
-            self.erased
-            or invitation is None
-            or invitation.token_hash != token_hash
-            or now >= invitation.expires_at
-        ):
-            raise InvitationNotValid(str(self.id))
-        return invitation
+        return opened(self.id, None if self.erased else self.invitation, token_hash, now)
 
     def accept_invitation(
         self, token_hash: str, account_id: UUID, now: datetime, *, by: Actor

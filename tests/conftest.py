@@ -19,6 +19,9 @@ from fastapi.testclient import TestClient
 from adapters.composition import Services, build
 from adapters.settings import Settings
 from api.app import create_app
+from commands.accounts import OpenAccount
+from commands.second_factor import ConfirmTotp, EnrolTotp, TotpConfirmed, TotpEnrolled
+from commands.sign_in import SignedIn, SignIn
 from domain.actor import Actor, Role
 
 ADMIN_URL = os.environ.get("TELEMED_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -128,36 +131,30 @@ class Clinic:
     def person(self, name: str, role: Role, org: uuid.UUID | None) -> Person:
         """Open an account (staff set up TOTP, as they must), sign in as ``POST /v1/sessions``
         does and keep the session's token."""
-        accounts = self.services.accounts
+        bus = self.services.bus
         slug = re.sub(r"[^a-z0-9]+", "-", name.lower()).strip("-") or "person"
         email = f"{slug}-{uuid.uuid4().hex[:8]}@example.test"
-        account_id = accounts.open(email, PASSWORD, role, org)
+        account_id = bus.handle(OpenAccount(email, PASSWORD, role, org)).aggregate_id
         totp, code = None, None
         if role is not Role.PATIENT:
             totp = self._second_factor(account_id)
             code = totp.now()  # a later step than the confirmation's
-        signed = accounts.sign_in(email, PASSWORD, code)
+        signed = bus.answer(SignIn(email, PASSWORD, code), SignedIn)
         assert not signed.enrolment_only
-        token = self.services.sessions.open(
-            signed.account_id,
-            signed.role,
-            signed.organisation_id,
-            stepped_up=signed.stepped_up,
-            enrolment_only=signed.enrolment_only,
-        )
-        return Person(name, Actor(account_id, role, org), token, email, PASSWORD, totp)
+        return Person(name, Actor(account_id, role, org), signed.token, email, PASSWORD, totp)
 
     def _second_factor(self, account_id: uuid.UUID) -> pyotp.TOTP:
         """Enrol and confirm TOTP with the previous time step's code (a used step cannot be
         used again; one step of drift is accepted), leaving the current one for signing in."""
-        secret, _ = self.services.accounts.enrol_totp(account_id)
-        totp = pyotp.TOTP(secret)
+        myself = Actor(account_id, Role.PATIENT)  # the account itself (its role is its own)
+        enrolled = self.services.bus.answer(EnrolTotp(myself), TotpEnrolled)
+        totp = pyotp.TOTP(enrolled.secret)
         left = totp.interval - time.time() % totp.interval
         if left < 1.0:  # so that the previous step is still accepted when it is checked
             time.sleep(left + 0.01)
-        codes = self.services.accounts.confirm_totp(
-            account_id, totp.at(time.time() - totp.interval)
-        )
+        codes = self.services.bus.answer(
+            ConfirmTotp(myself, totp.at(time.time() - totp.interval)), TotpConfirmed
+        ).recovery_codes
         assert codes, "TOTP confirmation refused"
         return totp
 

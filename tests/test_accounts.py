@@ -10,6 +10,7 @@ import pyotp
 import pytest
 
 from adapters.composition import Services
+from commands.accounts import OpenAccount
 from domain.account import Account
 from domain.actor import Role
 from domain.patient import record_of
@@ -88,7 +89,7 @@ def test_one_account_per_email_and_no_weak_passwords(clinic: Clinic) -> None:
 def test_guessing_a_password_locks_the_account_and_is_audited(
     clinic: Clinic, services: Services
 ) -> None:
-    account_id = services.accounts.open("cleo@example.lu", PASSWORD)
+    account_id = services.bus.handle(OpenAccount("cleo@example.lu", PASSWORD)).aggregate_id
     for _ in range(5):
         assert sign_in(clinic, "cleo@example.lu", "wrong password!")[0] == 401
     status, problem = sign_in(clinic, "cleo@example.lu")
@@ -109,7 +110,7 @@ def test_guessing_from_one_address_is_throttled(clinic: Clinic) -> None:
 def test_two_factor_sign_in_codes_cannot_be_replayed_and_recovery_codes_work_once(
     clinic: Clinic, services: Services
 ) -> None:
-    services.accounts.open("dora@example.lu", PASSWORD)
+    services.bus.handle(OpenAccount("dora@example.lu", PASSWORD))
     _, session = sign_in(clinic, "dora@example.lu")
     totp, recovery = enrol(clinic, session["token"])
     assert len(recovery) == 10 and len(set(recovery)) == 10
@@ -125,7 +126,7 @@ def test_two_factor_sign_in_codes_cannot_be_replayed_and_recovery_codes_work_onc
 def test_changing_the_password_needs_a_step_up_and_signs_out_everywhere(
     clinic: Clinic, services: Services
 ) -> None:
-    services.accounts.open("emil@example.lu", PASSWORD)
+    services.bus.handle(OpenAccount("emil@example.lu", PASSWORD))
     _, first = sign_in(clinic, "emil@example.lu")
     totp, recovery = enrol(clinic, first["token"])
     _, second = sign_in(clinic, "emil@example.lu", code=recovery[1])
@@ -157,7 +158,7 @@ def test_changing_the_password_needs_a_step_up_and_signs_out_everywhere(
 def test_staff_must_set_up_two_factor_before_using_the_api(
     clinic: Clinic, services: Services
 ) -> None:
-    services.accounts.open("dr.fox@example.lu", PASSWORD, Role.DOCTOR, clinic.org_a)
+    services.bus.handle(OpenAccount("dr.fox@example.lu", PASSWORD, Role.DOCTOR, clinic.org_a))
     status, session = sign_in(clinic, "dr.fox@example.lu")
     assert status == 201 and session["enrolment_only"] is True
     blocked = clinic.client.get("/v1/patients", headers=bearer(session["token"]))
@@ -170,7 +171,7 @@ def test_staff_must_set_up_two_factor_before_using_the_api(
 def test_no_password_hash_or_totp_secret_is_stored_in_clear(
     clinic: Clinic, services: Services
 ) -> None:
-    account_id = services.accounts.open("fay@example.lu", PASSWORD)
+    account_id = services.bus.handle(OpenAccount("fay@example.lu", PASSWORD)).aggregate_id
     _, session = sign_in(clinic, "fay@example.lu")
     totp, recovery = enrol(clinic, session["token"])
     account = services.bus_uow().get(Account, account_id)
@@ -228,7 +229,7 @@ def test_an_operator_creates_a_staff_account_from_the_command_line(
 def test_a_patient_turns_two_factor_off_after_a_step_up_staff_cannot(
     clinic: Clinic, services: Services
 ) -> None:
-    services.accounts.open("jo@example.lu", PASSWORD)
+    services.bus.handle(OpenAccount("jo@example.lu", PASSWORD))
     _, first = sign_in(clinic, "jo@example.lu")
     totp, _ = enrol(clinic, first["token"])
     with services.db.transaction() as cur:  # the step-up of the enrolment has lapsed
@@ -248,7 +249,7 @@ def test_a_patient_turns_two_factor_off_after_a_step_up_staff_cannot(
     )
     assert sign_in(clinic, "jo@example.lu")[0] == 201  # no code needed any more
 
-    services.accounts.open("dr.kay@example.lu", PASSWORD, Role.DOCTOR, clinic.org_a)
+    services.bus.handle(OpenAccount("dr.kay@example.lu", PASSWORD, Role.DOCTOR, clinic.org_a))
     _, staff = sign_in(clinic, "dr.kay@example.lu")
     enrol(clinic, staff["token"])
     kept = clinic.client.delete("/v1/accounts/me/totp", headers=bearer(staff["token"]))

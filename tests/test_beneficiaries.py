@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-import commands.onboarding
+import commands.record_invitations
 from adapters.composition import Services
 from domain.actor import Role
 from tests.conftest import Clinic, Person
@@ -216,7 +216,7 @@ def test_a_declined_withdrawn_or_expired_transfer_changes_nothing(
     unchanged()
 
     # expired (a link valid for one second)
-    monkeypatch.setattr(commands.onboarding, "INVITATION_VALID", timedelta(seconds=1))
+    monkeypatch.setattr(commands.record_invitations, "INVITATION_VALID", timedelta(seconds=1))
     assert (
         clinic.client.post(offer, headers=hana.headers, json={"email": BEN_EMAIL}).status_code
         == 202

@@ -22,6 +22,7 @@ import pytest
 
 from adapters.composition import Services
 from adapters.idempotency import LEASE, RETENTION
+from commands.accounts import OpenAccount
 from domain.actor import Role
 from tests.conftest import PASSWORD, Clinic, Person
 from tests.scheduling_fixtures import set_up_schedule, tomorrow_at
@@ -233,7 +234,7 @@ class Flows:
     def fresh(self, totp: bool = False) -> tuple[str, str, pyotp.TOTP | None]:
         """A new patient account, signed in: (email, token, authenticator)."""
         email = f"p{uuid.uuid4().hex[:8]}@example.lu"
-        self.clinic.services.accounts.open(email, PASSWORD)
+        self.clinic.services.bus.handle(OpenAccount(email, PASSWORD))
         token = self._sign_in(email)
         if not totp:
             return email, token, None
@@ -428,7 +429,7 @@ def test_replayed_secrets_are_sealed_in_storage(
     only the retrying client's Idempotency-Key opens; nor does the store keep the request
     (which holds the password) in a form one can test passwords against."""
     email = f"s{uuid.uuid4().hex[:8]}@example.lu"
-    services.accounts.open(email, PASSWORD)
+    services.bus.handle(OpenAccount(email, PASSWORD))
     signed_in = {"json": {"email": email, "password": PASSWORD}}
     key = {"Idempotency-Key": "secret-1"}
     if route == "/v1/sessions":

@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 
 from adapters.composition import Services
+from commands.memberships import DeactivateAccount
 from commands.results import ConcurrencyConflict
 from domain.account import Account
 from domain.actor import Role
@@ -64,7 +65,7 @@ def test_two_admins_deactivating_each_other_at_once_leave_one(
     def deactivate_other(by: Person, target: Person) -> None:
         start.wait()
         try:
-            services.accounts.deactivate(target.actor.actor_id, by.actor)
+            services.bus.handle(DeactivateAccount(by.actor, target.actor.actor_id, clinic.org_a))
             outcomes.append("done")
         except (LastAdmin, ConcurrencyConflict) as refused:
             outcomes.append(type(refused).__name__)

@@ -15,6 +15,8 @@ from aiosmtpd.controller import Controller
 
 from adapters.composition import Services
 from adapters.mail.smtp import SmtpRelay
+from commands.accounts import OpenAccount
+from commands.passwords import RequestReset
 from tests.conftest import Clinic
 from tests.test_accounts import PASSWORD, bearer, sign_in
 
@@ -61,7 +63,7 @@ def inbox(services: Services) -> Iterator[Inbox]:
 def test_a_forgotten_password_is_reset_through_a_mailed_single_use_link(
     clinic: Clinic, services: Services, inbox: Inbox
 ) -> None:
-    services.accounts.open("gil@example.lu", PASSWORD)
+    services.bus.handle(OpenAccount("gil@example.lu", PASSWORD))
     _, session = sign_in(clinic, "gil@example.lu")
     asked = clinic.client.post("/v1/accounts/password-reset", json={"email": "Gil@example.lu"})
     unknown = clinic.client.post("/v1/accounts/password-reset", json={"email": "nobody@example.lu"})
@@ -89,9 +91,9 @@ def test_a_forgotten_password_is_reset_through_a_mailed_single_use_link(
 def test_a_crash_between_delivery_and_bookkeeping_loses_nothing_and_is_recognisable(
     services: Services, inbox: Inbox
 ) -> None:
-    services.accounts.open("hal@example.lu", PASSWORD)
-    services.accounts.request_reset("hal@example.lu")
-    services.accounts.request_reset("hal@example.lu")
+    services.bus.handle(OpenAccount("hal@example.lu", PASSWORD))
+    services.bus.handle(RequestReset("hal@example.lu"))
+    services.bus.handle(RequestReset("hal@example.lu"))
 
     def crash(_: object) -> None:
         raise SystemExit("the sender died right after the SMTP server accepted")
@@ -112,8 +114,8 @@ def test_mail_waits_while_the_smtp_server_is_down(services: Services) -> None:
         sock.bind(("127.0.0.1", 0))
         nobody = sock.getsockname()[1]  # bound, not listening
         services.outbox.transport = SmtpRelay("127.0.0.1", nobody)
-        services.accounts.open("ida@example.lu", PASSWORD)
-        services.accounts.request_reset("ida@example.lu")
+        services.bus.handle(OpenAccount("ida@example.lu", PASSWORD))
+        services.bus.handle(RequestReset("ida@example.lu"))
         assert services.outbox.deliver_due() == 0
     with services.db.transaction(write=False) as cur:
         cur.execute("SELECT attempts, sent_at FROM outbox")

@@ -12,6 +12,8 @@ from urllib.parse import urlsplit
 import pytest
 
 from adapters.composition import Services
+from commands.accounts import OpenAccount
+from commands.passwords import RequestReset
 from domain.actor import Role
 from tests.conftest import Clinic, Person
 from tests.test_accounts import PASSWORD, bearer, sign_in
@@ -36,8 +38,8 @@ def test_without_an_smtp_server_a_reset_link_lands_in_the_mail_folder_once(
 ) -> None:
     folder = services.settings.mail_dir
     services.worker.stop()  # this test plays the only sender
-    services.accounts.open("gil@example.lu", PASSWORD)
-    services.accounts.request_reset("gil@example.lu")
+    services.bus.handle(OpenAccount("gil@example.lu", PASSWORD))
+    services.bus.handle(RequestReset("gil@example.lu"))
 
     def crash(_: object) -> None:
         raise SystemExit("the sender died right after writing the file")
@@ -58,7 +60,7 @@ def test_every_link_the_service_mails_opens_a_page_that_completes_the_step(
     clinic: Clinic, services: Services, admin_a: Person, dr_weber: Person
 ) -> None:
     services.worker.stop()  # this test plays the only sender: all is delivered when it says
-    services.accounts.open("gil@example.lu", PASSWORD)
+    services.bus.handle(OpenAccount("gil@example.lu", PASSWORD))
     clinic.client.post("/v1/accounts/password-reset", json={"email": "gil@example.lu"})
     clinic.client.put(
         f"/v1/organisations/{clinic.org_a}", headers=admin_a.headers, json={"name": "Parc"}

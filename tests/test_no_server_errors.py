@@ -16,6 +16,7 @@ from fastapi.testclient import TestClient
 
 from adapters.composition import Services
 from api.app import create_app
+from commands.accounts import OpenAccount
 from tests.conftest import Clinic, Person
 from tests.test_accounts import PASSWORD, bearer, sign_in
 from tests.test_api_problems import PROBLEM
@@ -30,7 +31,7 @@ def test_a_code_typed_in_full_width_digits_is_read_as_the_same_code(
 ) -> None:
     import pyotp
 
-    services.accounts.open("hana@example.jp", PASSWORD)
+    services.bus.handle(OpenAccount("hana@example.jp", PASSWORD))
     _, session = sign_in(clinic, "hana@example.jp")
     started = clinic.client.post("/v1/accounts/me/totp", headers=bearer(session["token"]))
     totp = pyotp.TOTP(started.json()["secret"])

@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
 from adapters.composition import Services, build
 from adapters.settings import Settings
 from api.app import create_app
+from commands.accounts import OpenAccount
 from domain.actor import Role
 from tests.conftest import PASSWORD
 
@@ -118,8 +119,10 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
         )
     )
     clinic = uuid.uuid4()
-    admin_id = services.accounts.open("admin@clinic.example", PASSWORD, Role.ORG_ADMIN, clinic)
-    patient_id = services.accounts.open("anna@patient.example", PASSWORD)
+    admin_id = services.bus.handle(
+        OpenAccount("admin@clinic.example", PASSWORD, Role.ORG_ADMIN, clinic)
+    ).aggregate_id
+    patient_id = services.bus.handle(OpenAccount("anna@patient.example", PASSWORD)).aggregate_id
     port = _free_port()
     server = uvicorn.Server(
         uvicorn.Config(

@@ -10,6 +10,7 @@ from typer.testing import CliRunner, Result
 
 from adapters.composition import Services
 from api.cli import cli
+from commands.sign_in import SignedIn, SignIn
 from domain.actor import Role
 from tests.conftest import Clinic, Person
 from tests.test_accounts import PASSWORD, bearer, enrol, sign_in
@@ -153,5 +154,5 @@ def test_the_operator_creates_compliance_officers_outside_any_organisation(
     assert nowhere.exit_code == 2, nowhere.output  # staff work for an organisation
     created = create("--role", "compliance-officer")
     assert created.exit_code == 0, created.output
-    signed = services.accounts.sign_in("lenz@authority.lu", PASSWORD, None)
+    signed = services.bus.answer(SignIn("lenz@authority.lu", PASSWORD, None), SignedIn)
     assert (signed.role, signed.organisation_id) == (Role.COMPLIANCE_OFFICER, None)

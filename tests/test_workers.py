@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from adapters.composition import Services
 from api.cli import cli
 from commands.patients import RegisterPatient
+from commands.sign_in import SignedIn, SignIn
 from domain.actor import Actor, Role
 
 DR = Actor(uuid.uuid4(), Role.DOCTOR, uuid.uuid4())
@@ -106,7 +107,9 @@ def test_the_first_admin_account_is_created_from_the_command_line(services: Serv
     assert result.exit_code == 0, result.output
     account_id = services.accounts.account_id("first@example.lu")
     assert f"account {account_id} (org-admin)" in result.stdout
-    signed = services.accounts.sign_in("first@example.lu", "a long first passphrase", None)
+    signed = services.bus.answer(
+        SignIn("first@example.lu", "a long first passphrase", None), SignedIn
+    )
     assert (signed.role, signed.organisation_id) == (Role.ORG_ADMIN, org)
     assert signed.enrolment_only  # staff set up their second factor before anything else
     gone = CliRunner().invoke(cli, ["token", "issue", "--role", "nurse"], env=_env(services))

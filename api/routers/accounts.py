@@ -3,6 +3,7 @@ change password, set up TOTP."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,18 +11,26 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from adapters.crypto.passwords import provisioning_uri
+from adapters.sessions import Session
 from api.auth import CurrentActor, CurrentSession, client_address, require_step_up
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import PurposeHeader, accepted, record_access
 from api.schemas import Accepted, Body, Email
 from api.state import services_of
-from commands.accounts import (
-    EmailTaken,
-    InvalidCredentials,
-    SecondFactorMandatory,
-    SecondFactorRequired,
-)
+from commands.accounts import EmailTaken, InvalidCredentials, OpenAccount, StepUpRequired
 from commands.erasure import EraseAccount
+from commands.passwords import ChangePassword, RequestReset, ResetPassword
+from commands.second_factor import (
+    ConfirmTotp,
+    DisableTotp,
+    EnrolTotp,
+    SecondFactorMandatory,
+    TotpConfirmed,
+    TotpEnrolled,
+)
+from commands.sign_in import SecondFactorRequired, SignedIn, SteppedUp, StepUp
+from commands.sign_in import SignIn as SignInCommand
+from commands.staff_invitations import AcceptStaffInvitation, StaffInvitationAccepted
 from domain.account import Account, AccountDeactivated, AccountLocked, TotpNotEnrolled
 from domain.actor import Actor, Role
 from domain.patient import record_of
@@ -84,10 +93,10 @@ class SessionOut(BaseModel):
 def register(body: Registration, request: Request) -> dict[str, Any]:
     """Open a patient account with email and password (Argon2id)."""
     try:
-        account_id = services_of(request).accounts.open(body.email, body.password)
+        saved = services_of(request).bus.handle(OpenAccount(body.email, body.password))
     except EmailTaken:
         raise Problem(409, "email-taken", "An account with that email exists") from None
-    return {"id": account_id}
+    return {"id": saved.aggregate_id}
 
 
 @router.post("/sessions", status_code=status.HTTP_201_CREATED, response_model=SessionOut)
@@ -102,7 +111,7 @@ def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
             retry_after=until.isoformat(),
         )
     try:
-        signed = services.accounts.sign_in(body.email, body.password, body.code)
+        signed = services.bus.answer(SignInCommand(body.email, body.password, body.code), SignedIn)
     except InvalidCredentials:
         services.throttle.failed(client)
         raise Problem(401, "invalid-credentials", "Wrong email, password or code") from None
@@ -121,16 +130,9 @@ def sign_in(body: SignIn, request: Request) -> dict[str, Any]:
         ) from None
     except AccountDeactivated:
         raise Problem(403, "account-deactivated", "This account was deactivated") from None
-    token = services.sessions.open(
-        signed.account_id,
-        signed.role,
-        signed.organisation_id,
-        stepped_up=signed.stepped_up,
-        enrolment_only=signed.enrolment_only,
-    )
     return {
-        "token": token,
-        "account_id": signed.account_id,
+        "token": signed.token,
+        "account_id": signed.aggregate_id,
         "role": signed.role.value,
         "enrolment_only": signed.enrolment_only,
     }
@@ -173,10 +175,13 @@ def erase_me(
 ) -> dict[str, Any]:
     """Erase yourself: the account, with your own record if you have one (README, "Erasure").
     Needs a recent step-up when two-factor is on; every session ends with it."""
-    services = services_of(request)
-    if services.accounts.has_second_factor(actor.actor_id):
-        require_step_up(current[0])
-    return accepted(response, services.bus.handle(EraseAccount(actor, actor.actor_id)))
+    session = current[0]
+    erase = EraseAccount(actor, actor.actor_id, session.stepped_up(datetime.now(UTC)))
+    try:
+        return accepted(response, services_of(request).bus.handle(erase))
+    except StepUpRequired:
+        require_step_up(session)
+        raise
 
 
 @router.delete("/sessions/current", status_code=status.HTTP_204_NO_CONTENT)
@@ -191,7 +196,7 @@ def step_up(body: CodeBody, request: Request, current: CurrentSession) -> Respon
     session, token = current
     services = services_of(request)
     try:
-        ok = services.accounts.step_up(session.account_id, body.code)
+        ok = services.bus.answer(StepUp(_actor(session), body.code), SteppedUp).ok
     except TotpNotEnrolled:
         raise Problem(409, "no-second-factor", "Set up two-factor authentication first") from None
     except AccountLocked:
@@ -207,13 +212,14 @@ def change_password(body: PasswordChange, request: Request, current: CurrentSess
     """Needs a recent step-up when two-factor is on; signs out every session."""
     session, _ = current
     services = services_of(request)
-    if services.accounts.has_second_factor(session.account_id):
-        require_step_up(session)
+    change = ChangePassword(_actor(session), body.current, body.new, _stepped_up(session))
     try:
-        services.accounts.change_password(session.account_id, body.current, body.new)
+        services.bus.handle(change)
+    except StepUpRequired:
+        require_step_up(session)
+        raise
     except InvalidCredentials:
         raise Problem(401, "invalid-credentials", "The current password is wrong") from None
-    services.sessions.revoke_all(session.account_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -222,11 +228,16 @@ def enrol_totp(request: Request, current: CurrentSession) -> dict[str, Any]:
     """A new TOTP secret and its otpauth:// URI (for a QR code); active once confirmed.
     Replacing a confirmed second factor needs a recent step-up."""
     session, _ = current
-    services = services_of(request)
-    if services.accounts.has_second_factor(session.account_id):
+    enrol = EnrolTotp(_actor(session), _stepped_up(session))
+    try:
+        enrolled = services_of(request).bus.answer(enrol, TotpEnrolled)
+    except StepUpRequired:
         require_step_up(session)
-    secret, email = services.accounts.enrol_totp(session.account_id)
-    return {"secret": secret, "provisioning_uri": provisioning_uri(secret, email)}
+        raise
+    return {
+        "secret": enrolled.secret,
+        "provisioning_uri": provisioning_uri(enrolled.secret, enrolled.email),
+    }
 
 
 @router.post("/accounts/me/totp/confirm")
@@ -235,13 +246,15 @@ def confirm_totp(body: CodeBody, request: Request, current: CurrentSession) -> d
     session, token = current
     services = services_of(request)
     try:
-        codes = services.accounts.confirm_totp(session.account_id, body.code)
+        codes = services.bus.answer(
+            ConfirmTotp(_actor(session), body.code), TotpConfirmed
+        ).recovery_codes
     except TotpNotEnrolled:
         raise Problem(409, "no-second-factor", "Start with POST /v1/accounts/me/totp") from None
     if codes is None:
         raise Problem(401, "invalid-code", "That code is wrong or was already used")
     services.sessions.step_up(token, complete_enrolment=True)
-    return {"recovery_codes": codes}
+    return {"recovery_codes": list(codes)}
 
 
 @router.post("/accounts/password-reset", status_code=status.HTTP_202_ACCEPTED)
@@ -250,7 +263,7 @@ def request_password_reset(body: ResetRequest, request: Request) -> dict[str, An
     address has an account."""
     services = services_of(request)
     if services.throttle.locked_until(client_address(request)) is None:
-        services.accounts.request_reset(body.email)
+        services.bus.handle(RequestReset(body.email))
     return {"status": "if that address has an account, a link is on its way"}
 
 
@@ -259,13 +272,12 @@ def confirm_password_reset(body: ResetConfirm, request: Request) -> Response:
     """Set a new password with the emailed token; every session is signed out."""
     services = services_of(request)
     try:
-        account_id = services.accounts.reset_password(body.token, body.password)
+        services.bus.handle(ResetPassword(body.token, body.password))
     except InvalidCredentials:
         services.throttle.failed(client_address(request))
         raise Problem(
             400, "invalid-reset-link", "The link is not valid (used or expired)"
         ) from None
-    services.sessions.revoke_all(account_id)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
@@ -278,7 +290,8 @@ def accept_invitation(body: InvitationAcceptance, request: Request) -> dict[str,
     if services.throttle.locked_until(client) is not None:
         raise Problem(429, "too-many-attempts", "Too many failed attempts from here")
     try:
-        account_id = services.accounts.accept_invitation(body.token, body.password, body.code)
+        accept = AcceptStaffInvitation(body.token, body.password, body.code)
+        account_id = services.bus.answer(accept, StaffInvitationAccepted).account_id
     except InvalidCredentials:
         services.throttle.failed(client)
         raise Problem(
@@ -301,14 +314,24 @@ def accept_invitation(body: InvitationAcceptance, request: Request) -> dict[str,
 def disable_totp(request: Request, current: CurrentSession) -> Response:
     """Turn two-factor off (patients only; needs a recent step-up)."""
     session, _ = current
-    services = services_of(request)
-    if not services.accounts.has_second_factor(session.account_id):
-        raise Problem(409, "no-second-factor", "Two-factor authentication is not on")
-    require_step_up(session)
     try:
-        services.accounts.disable_totp(session.account_id)
+        services_of(request).bus.handle(DisableTotp(_actor(session), _stepped_up(session)))
+    except TotpNotEnrolled:
+        raise Problem(409, "no-second-factor", "Two-factor authentication is not on") from None
+    except StepUpRequired:
+        require_step_up(session)
+        raise
     except SecondFactorMandatory:
         raise Problem(
             409, "second-factor-mandatory", "Two-factor authentication is mandatory for staff"
         ) from None
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+def _stepped_up(session: Session) -> bool:
+    return session.stepped_up(datetime.now(UTC))
+
+
+def _actor(session: Session) -> Actor:
+    """The account acting on itself (a session that may only enrol its second factor, too)."""
+    return Actor(session.account_id, session.role, session.organisation_id)

@@ -13,7 +13,9 @@ from api.policy import Action, DoctorScope
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.schemas import Body
 from api.state import services_of
-from domain.account import Account, NotAMember, RoleMismatch
+from commands.memberships import AssignAssistant, UnassignAssistant, Unassigned
+from commands.results import NotFound
+from domain.account import NotAMember, RoleMismatch
 from domain.actor import Role
 
 router = APIRouter(prefix="/v1/doctors", tags=["assistants"], responses=PROBLEM_RESPONSES)
@@ -43,11 +45,11 @@ def assign(
         raise Problem(422, "not-a-member", "The doctor does not work for that organisation")
     if actor.role is Role.ORG_ADMIN and organisation_id != actor.organisation_id:
         raise Problem(403, "forbidden", "Admins assign assistants in their own organisation")
-    services = services_of(request)
-    if services.bus_uow().find(Account, assistant_id) is None:
-        raise Problem(404, "not-found", "No such assistant")
+    assignment = AssignAssistant(actor, assistant_id, doctor_id, organisation_id)
     try:
-        services.accounts.assign_assistant(assistant_id, doctor_id, organisation_id, actor)
+        services_of(request).bus.handle(assignment)
+    except NotFound:
+        raise Problem(404, "not-found", "No such assistant") from None
     except RoleMismatch:
         raise Problem(422, "not-an-assistant", "That account is not an assistant") from None
     except NotAMember:
@@ -67,11 +69,13 @@ def unassign(
 ) -> dict[str, Any]:
     """The assistant stops acting for the doctor at once."""
     authorize_doctor(request, actor, Action.MANAGE_ASSISTANTS, _doctor_scope(request, doctor_id))
-    services = services_of(request)
-    if services.bus_uow().find(Account, assistant_id) is None:
-        raise Problem(404, "not-found", "No such assistant")
-    removed = services.accounts.unassign_assistant(assistant_id, doctor_id, actor)
-    return {"doctor_id": doctor_id, "assistant_id": assistant_id, "removed": removed}
+    try:
+        unassigned = services_of(request).bus.answer(
+            UnassignAssistant(actor, assistant_id, doctor_id), Unassigned
+        )
+    except NotFound:
+        raise Problem(404, "not-found", "No such assistant") from None
+    return {"doctor_id": doctor_id, "assistant_id": assistant_id, "removed": unassigned.removed}
 
 
 @router.get("/{doctor_id}/assistants")

@@ -3,6 +3,7 @@ patients a practice registered (A1)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -23,11 +24,20 @@ from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import PurposeHeader, accepted, clear, record_access
 from api.schemas import Accepted, Body, Email, PatientRegistration
 from api.state import services_of
-from commands.accounts import EmailTaken
+from commands.accounts import EmailTaken, StepUpRequired
 from commands.onboarding import AddBeneficiary
-from domain.actor import Actor
+from commands.record_invitations import (
+    AcceptRecordInvitation,
+    DeclineRecordInvitation,
+    OfferRecord,
+    RecordAccepted,
+    WithdrawRecordInvitation,
+)
+from commands.results import Saved
+from domain.account import TotpNotEnrolled
 from domain.errors import InvalidValue
-from domain.patient import AlreadyHasAccount, InvitationNotValid, InvitationPurpose, Patient
+from domain.patient import Patient
+from domain.record_invitation import AlreadyHasAccount, InvitationNotValid, InvitationPurpose
 
 router = APIRouter(prefix="/v1", tags=["beneficiaries"], responses=PROBLEM_RESPONSES)
 Token = Annotated[str, StringConstraints(min_length=10, max_length=200)]
@@ -106,19 +116,27 @@ def offer_transfer(
     """Mail the beneficiary a single-use link (valid a week) to take over their record in an
     account of their own. Needs a recent step-up; until the beneficiary accepts, nothing
     changes (and declining or letting the link expire changes nothing)."""
-    services = services_of(request)
     _, subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.TRANSFER_BENEFICIARY, subject)
-    if not services.accounts.has_second_factor(actor.actor_id):
+    session = current[0]
+    offer = OfferRecord(
+        actor,
+        patient_id,
+        InvitationPurpose.TRANSFER,
+        body.email,
+        stepped_up=session.stepped_up(datetime.now(UTC)),
+    )
+    try:
+        return accepted(response, _offer(request, offer))
+    except TotpNotEnrolled:
         raise Problem(
             409,
             "no-second-factor",
             "A transfer needs two-factor authentication: set it up first",
-        )
-    require_step_up(current[0])
-    return accepted(
-        response, _offer(request, patient_id, InvitationPurpose.TRANSFER, body.email, actor)
-    )
+        ) from None
+    except StepUpRequired:
+        require_step_up(session)
+        raise
 
 
 @router.delete("/beneficiaries/{patient_id}/transfer", response_model=Accepted)
@@ -129,7 +147,7 @@ def withdraw_transfer(
     _, subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.TRANSFER_BENEFICIARY, subject)
     try:
-        saved = services_of(request).invitations.withdraw(patient_id, actor)
+        saved = services_of(request).bus.handle(WithdrawRecordInvitation(actor, patient_id))
     except InvitationNotValid:
         raise Problem(409, "no-pending-transfer", "No transfer is pending") from None
     return accepted(response, saved)
@@ -151,20 +169,13 @@ def invite_patient(
     a single-use link (valid a week) to register; their bookings and history come along."""
     _, subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.INVITE_PATIENT, subject)
-    return accepted(
-        response, _offer(request, patient_id, InvitationPurpose.JOIN, body.email, actor)
-    )
+    offer = OfferRecord(actor, patient_id, InvitationPurpose.JOIN, body.email)
+    return accepted(response, _offer(request, offer))
 
 
-def _offer(
-    request: Request,
-    patient_id: UUID,
-    purpose: InvitationPurpose,
-    email: str | None,
-    actor: Actor,
-) -> Any:
+def _offer(request: Request, offer: OfferRecord) -> Saved:
     try:
-        return services_of(request).invitations.offer(patient_id, purpose, email, actor)
+        return services_of(request).bus.handle(offer)
     except EmailTaken:
         raise Problem(
             409, "email-taken", "That address has an account already; use another one"
@@ -189,7 +200,8 @@ def accept_record_invitation(body: AcceptBody, request: Request) -> dict[str, An
     services = services_of(request)
     _not_throttled(request)
     try:
-        done = services.invitations.accept(body.token, body.password)
+        accept = AcceptRecordInvitation(body.token, body.password)
+        done = services.bus.answer(accept, RecordAccepted)
     except InvitationNotValid:
         services.throttle.failed(client_address(request))
         raise Problem(
@@ -197,7 +209,11 @@ def accept_record_invitation(body: AcceptBody, request: Request) -> dict[str, An
         ) from None
     except EmailTaken:
         raise Problem(409, "email-taken", "An account with that address exists") from None
-    return {"account_id": done.account_id, "patient_id": done.patient_id, "purpose": done.purpose}
+    return {
+        "account_id": done.account_id,
+        "patient_id": done.aggregate_id,
+        "purpose": done.purpose,
+    }
 
 
 @router.post("/record-invitations/decline")
@@ -206,7 +222,7 @@ def decline_record_invitation(body: DeclineBody, request: Request) -> dict[str, 
     services = services_of(request)
     _not_throttled(request)
     try:
-        services.invitations.decline(body.token)
+        services.bus.handle(DeclineRecordInvitation(body.token))
     except InvitationNotValid:
         services.throttle.failed(client_address(request))
         raise Problem(

@@ -9,14 +9,21 @@ from uuid import UUID
 from fastapi import APIRouter, Request, Response
 from pydantic import Field, StringConstraints
 
-from api.auth import CurrentActor, authorize_organisation, organisation_chain
+from api.auth import CurrentActor, authorize_organisation
 from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import accepted
 from api.schemas import Accepted, Body
 from api.state import services_of
 from commands import organisations as cmd
-from domain.account import Account
+from commands.memberships import (
+    DeactivateAccount,
+    LeaveOrganisation,
+    Membership,
+    WorksElsewhere,
+)
+from commands.results import NotFound
+from commands.staff_invitations import InviteStaff
 from domain.actor import Actor, Role
 from domain.organisation import Organisation
 
@@ -147,16 +154,8 @@ def invite(
 ) -> dict[str, Any]:
     """Mail a member of staff a single-use link (a week) to create their account here."""
     _admin(request, actor, organisation_id)
-    services = services_of(request)
-    invitation_id = services.accounts.invite(body.email, body.role, organisation_id, actor)
-    return {"id": invitation_id}
-
-
-def _member(request: Request, organisation_id: UUID, account_id: UUID) -> Account:
-    account = services_of(request).bus_uow().find(Account, account_id)
-    if account is None or organisation_id not in account.organisations:
-        raise Problem(404, "not-found", "No such member of staff in this organisation")
-    return account
+    invite = InviteStaff(actor, organisation_id, body.email, body.role)
+    return {"id": services_of(request).bus.handle(invite).aggregate_id}
 
 
 @router.delete("/{organisation_id}/staff/{account_id}")
@@ -166,11 +165,15 @@ def remove_member(
     """End someone's work for this organisation (they keep their other organisations); an
     account left with none is deactivated and its sessions end at once."""
     authorize_organisation(request, actor, Action.MANAGE_STAFF, organisation_id)
-    _member(request, organisation_id, account_id)
     services = services_of(request)
-    account = services.accounts.leave(account_id, organisation_id, actor)
-    ended = 0 if account.active else services.sessions.revoke_all(account_id)
-    return {"id": account_id, "organisations": account.organisations, "sessions_ended": ended}
+    try:
+        left = services.bus.answer(
+            LeaveOrganisation(actor, account_id, organisation_id), Membership
+        )
+    except NotFound:
+        raise _no_member() from None
+    ended = 0 if left.active else services.sessions.revoke_all(account_id)
+    return {"id": account_id, "organisations": list(left.organisations), "sessions_ended": ended}
 
 
 @router.post("/{organisation_id}/staff/{account_id}/deactivate")
@@ -181,18 +184,18 @@ def deactivate(
     that works nowhere outside this organisation's tree (else: remove it from here)."""
     authorize_organisation(request, actor, Action.MANAGE_STAFF, organisation_id)
     services = services_of(request)
-    account = services.bus_uow().find(Account, account_id)
-    inside = [
-        organisation_id in organisation_chain(request, org).chain
-        for org in (account.organisations if account else [])
-    ]
-    if not any(inside):
-        raise Problem(404, "not-found", "No such member of staff in this organisation")
-    if not all(inside):
+    try:
+        services.bus.handle(DeactivateAccount(actor, account_id, organisation_id))
+    except NotFound:
+        raise _no_member() from None
+    except WorksElsewhere:
         raise Problem(
             409,
             "works-elsewhere",
             "The account works for an organisation outside yours: remove it from yours",
-        )
-    services.accounts.deactivate(account_id, actor)
+        ) from None
     return {"id": account_id, "sessions_ended": services.sessions.revoke_all(account_id)}
+
+
+def _no_member() -> Problem:
+    return Problem(404, "not-found", "No such member of staff in this organisation")
