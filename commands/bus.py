@@ -144,8 +144,11 @@ class CommandBus:
         """``handle`` a command whose handler answers more than ``Saved`` (``SignedIn``...).
         Not for a replay by ``idempotency_key``: that answers the first ``Saved`` only."""
         saved = self.handle(command)
-        if not isinstance(saved, kind):
-            raise TypeError(f"{type(command).__name__} answered {type(saved).__name__}")
+        if not isinstance(saved, kind):  # a replay after a crash: its answer (a token) is lost
+            raise IdempotencyConflict(
+                "the first request under this key was applied, but its answer was lost; "
+                "repeat it with a new key"
+            )
         return saved
 
     def handle(self, command: Any, idempotency_key: str | None = None) -> Saved:
