@@ -80,7 +80,7 @@ from pydantic import TypeAdapter
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from adapters.composition import Services, build
-from adapters.readmodels.availability import FreeSlot, SqlAvailability
+from adapters.readmodels.availability import SqlAvailability
 from adapters.settings import Settings
 from api.auth import CurrentActor, authorize
 from api.policy import Action
@@ -92,6 +92,7 @@ from domain.actor import Actor, Role
 from domain.booking import Kind
 from domain.patient import record_of
 from domain.time_rules import local_instant, zone
+from projections.availability import FreeSlot
 
 GOALS = {"one_doctor_p99_ms": 10.0, "earliest_p99_ms": 50.0, "booking_ratio": 0.3}
 SPECIALTIES = (
@@ -933,7 +934,7 @@ def diagnose_reads(
 ) -> dict[str, Any]:
     """Where a read's time goes outside HTTP: SQL alone (psycopg, autocommit), the read
     model's query method (pool, transaction, row objects), building and rendering the page."""
-    capture = CaptureSql(services.db, lambda cls, ident: None)
+    capture = CaptureSql(services.db)
     page_adapter = TypeAdapter(SlotPage)
     out: dict[str, Any] = {}
 
