@@ -257,17 +257,25 @@ class AvailabilityProjection(Projection[AvailabilityView]):
         # after a many-row insert there has been seen to fetch an earlier statement's result).
         dirty, self._dirty = self._dirty, {}
         computed = [self.computed(doctor_id, days) for doctor_id, days in dirty.items()]
-        for doctor_id, days, rows, last_day in filter(None, computed):
-            self.view.replace(doctor_id, days, rows)
-            self.view.horizon_reached(doctor_id, last_day)
+        for found in filter(None, computed):
+            self._store(*found)
         self._rules = {}
 
     def recompute(self, doctor_id: UUID, days: set[date] | None) -> None:
         """Replace the rows of some local days of a doctor (all days of the horizon: None)."""
         if found := self.computed(doctor_id, days):
-            doctor_id, wanted, rows, last_day = found
-            self.view.replace(doctor_id, wanted, rows)
-            self.view.horizon_reached(doctor_id, last_day)
+            self._store(*found)
+
+    def _store(
+        self,
+        doctor_id: UUID,
+        days: list[date] | None,
+        rows: list[tuple[date, FreeSlot]],
+        last: date,
+    ) -> None:
+        self.view.replace(doctor_id, days, rows)
+        if days is None:  # only a whole horizon moves it (a new day is computed by the chore)
+            self.view.horizon_reached(doctor_id, last)
 
     def computed(self, doctor_id: UUID, days: set[date] | None) -> Recomputed | None:
         """The rows of some local days of a doctor (every day of the horizon: None)."""
