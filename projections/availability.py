@@ -182,6 +182,7 @@ class AvailabilityProjection(Projection[AvailabilityView]):
         self.horizon_days = horizon_days
         self._dirty: dict[UUID, set[date] | None] = {}
         self._rules: dict[UUID, DoctorRules | None] = {}
+        self._ruled: set[UUID] = set()  # whose rules changed in this batch (saved at its end)
 
     @singledispatchmethod
     def process_event(self, event: object, tracking: Tracking) -> None:
@@ -190,10 +191,9 @@ class AvailabilityProjection(Projection[AvailabilityView]):
     @process_event.register
     def _(self, event: DoctorSchedule.Opened, tracking: Tracking) -> None:
         self.view.own(event.originator_id, event.doctor_id)
-        rules = DoctorRules.opened(event)
-        self._rules[event.doctor_id] = rules
-        self.view.save_rules(rules)
+        self._rules[event.doctor_id] = DoctorRules.opened(event)
         self._dirty[event.doctor_id] = ALL_DAYS
+        self._ruled.add(event.doctor_id)
 
     @process_event.register(DoctorSchedule.ProfileChanged)
     @process_event.register(DoctorSchedule.PracticeAdded)
@@ -208,8 +208,8 @@ class AvailabilityProjection(Projection[AvailabilityView]):
         if doctor_id is None or rules is None:
             return
         rules.apply(event)
-        self.view.save_rules(rules)
         self._dirty[doctor_id] = ALL_DAYS
+        self._ruled.add(doctor_id)
 
     @process_event.register(DoctorDay.Opened)
     @process_event.register(ExternalCalendars.Opened)
@@ -250,16 +250,19 @@ class AvailabilityProjection(Projection[AvailabilityView]):
 
     # -- recomputing ------------------------------------------------------------------------
     def start_batch(self) -> None:
-        self._dirty, self._rules = {}, {}
+        self._dirty, self._rules, self._ruled = {}, {}, set()
 
     def end_batch(self) -> None:
         # Every read first, then every write (on PostgreSQL the batch is pipelined, and a read
         # after a many-row insert there has been seen to fetch an earlier statement's result).
         dirty, self._dirty = self._dirty, {}
         computed = [self.computed(doctor_id, days) for doctor_id, days in dirty.items()]
+        for doctor_id in self._ruled:
+            if rules := self._rules.get(doctor_id):
+                self.view.save_rules(rules)
         for found in filter(None, computed):
             self._store(*found)
-        self._rules = {}
+        self._rules, self._ruled = {}, set()
 
     def recompute(self, doctor_id: UUID, days: set[date] | None) -> None:
         """Replace the rows of some local days of a doctor (all days of the horizon: None)."""
