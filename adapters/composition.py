@@ -146,9 +146,8 @@ def build(settings: Settings | None = None) -> Services:
     directory = SqlPatientDirectory(db, keys, BlindIndex(keyring.index_key))
     pseudonyms = Pseudonyms(keyring.analytics_key)
     analytics = SqlAnalytics(db, pseudonyms)
-    availability = SqlAvailability(
-        db, lambda cls, ident: UnitOfWork(app, keys).find(cls, ident), settings.availability_days
-    )
+    availability = SqlAvailability(db, settings.availability_days)
+    availability_projection = AvailabilityProjection(availability, settings.availability_days)
     agenda = SqlAgenda(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
@@ -171,7 +170,7 @@ def build(settings: Settings | None = None) -> Services:
             db,
             recorder,
             app.mapper,
-            AvailabilityProjection(availability),
+            availability_projection,
             availability,
             batch_size=500,
         ),
@@ -222,7 +221,11 @@ def build(settings: Settings | None = None) -> Services:
         list(runners.values()),
         recorder,
         access_log,
-        chores=[availability.roll_horizon, calendar_sync.sync_all, idempotency.forget_expired],
+        chores=[
+            availability_projection.roll_horizon,
+            calendar_sync.sync_all,
+            idempotency.forget_expired,
+        ],
         every_tick=[outbox.deliver_due, checkpoints.write_if_due],
         chore_seconds=settings.calendar_sync_seconds,
     )

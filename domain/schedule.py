@@ -6,6 +6,7 @@ for one local day, so every slot is DST-correct.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from uuid import NAMESPACE_URL, UUID, uuid5
@@ -48,6 +49,50 @@ class Slot:
     @property
     def interval(self) -> Interval:
         return Interval(self.start, self.end)
+
+
+@dataclass(frozen=True)
+class Rules:
+    """What a schedule offers, as plain values: the aggregate holds one, and so does the
+    availability read model (rebuilt from the schedule's events), so both offer the same slots."""
+
+    time_zone: str
+    types: Mapping[tuple[UUID, str], ConsultationType]
+    weekly: Mapping[tuple[UUID, int], list[LocalSpan]]
+    overrides: Mapping[tuple[UUID, date], list[LocalSpan]]
+    time_off: Sequence[Interval]
+
+    def hours(self, practice_id: UUID, day: date) -> list[LocalSpan]:
+        override = self.overrides.get((practice_id, day))
+        if override is not None:
+            return override
+        return self.weekly.get((practice_id, day.weekday()), [])
+
+    def offered_slots(self, day: date) -> list[Slot]:
+        """Every slot the rules offer on one local day, before bookings and busy times."""
+        tz = zone(self.time_zone)
+        slots: list[Slot] = []
+        for (practice_id, _), kind in sorted(
+            self.types.items(), key=lambda i: (str(i[0][0]), i[0][1])
+        ):
+            length = timedelta(minutes=kind.duration_minutes)
+            step = timedelta(minutes=kind.duration_minutes + kind.buffer_minutes)
+            for span in self.hours(practice_id, day):
+                wall = datetime.combine(day, span.start)
+                last = datetime.combine(day, span.end)
+                while wall + length <= last:
+                    start = local_instant(day, wall.time(), tz)
+                    if start is not None:
+                        slot = Slot(
+                            start.astimezone(UTC),
+                            (start + length).astimezone(UTC),
+                            practice_id,
+                            kind.code,
+                        )
+                        if not any(slot.interval.overlaps(o) for o in self.time_off):
+                            slots.append(slot)
+                    wall += step
+        return sorted(slots)
 
 
 class DoctorSchedule(Aggregate):
@@ -260,38 +305,21 @@ class DoctorSchedule(Aggregate):
         self.time_off.pop(period_id, None)
 
     # -- what the schedule offers -----------------------------------------------------------
+    def rules(self) -> Rules:
+        return Rules(
+            self.time_zone,
+            self.types,
+            self.weekly,
+            self.overrides,
+            [span for span, _ in self.time_off.values()],
+        )
+
     def hours(self, practice_id: UUID, day: date) -> list[LocalSpan]:
-        override = self.overrides.get((practice_id, day))
-        if override is not None:
-            return override
-        return self.weekly.get((practice_id, day.weekday()), [])
+        return self.rules().hours(practice_id, day)
 
     def offered_slots(self, day: date) -> list[Slot]:
         """Every slot the rules offer on one local day, before bookings and busy times."""
-        tz = zone(self.time_zone)
-        off = [span for span, _ in self.time_off.values()]
-        slots: list[Slot] = []
-        for (practice_id, _), kind in sorted(
-            self.types.items(), key=lambda i: (str(i[0][0]), i[0][1])
-        ):
-            length = timedelta(minutes=kind.duration_minutes)
-            step = timedelta(minutes=kind.duration_minutes + kind.buffer_minutes)
-            for span in self.hours(practice_id, day):
-                wall = datetime.combine(day, span.start)
-                last = datetime.combine(day, span.end)
-                while wall + length <= last:
-                    start = local_instant(day, wall.time(), tz)
-                    if start is not None:
-                        slot = Slot(
-                            start.astimezone(UTC),
-                            (start + length).astimezone(UTC),
-                            practice_id,
-                            kind.code,
-                        )
-                        if not any(slot.interval.overlaps(o) for o in off):
-                            slots.append(slot)
-                    wall += step
-        return sorted(slots)
+        return self.rules().offered_slots(day)
 
     def offers(self, practice_id: UUID, type_code: str, start: datetime) -> Slot | None:
         day = start.astimezone(zone(self.time_zone)).date()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
@@ -12,6 +13,34 @@ from eventsourcing.utils import get_topic
 
 from domain.booking import Consultation, Status
 from projections.base import Projection
+
+
+@dataclass(frozen=True)
+class AgendaEntry:
+    consultation_id: UUID
+    doctor_id: UUID
+    patient_id: UUID
+    practice_id: UUID | None
+    organisation_id: UUID | None
+    type_code: str
+    kind: str
+    start_at: datetime
+    end_at: datetime
+    status: str
+    urgent: bool
+    flagged: str | None
+    booked_by_role: str
+    booked_at: datetime
+    version: int
+
+
+class Agenda(Protocol):
+    """What routers ask of the agenda."""
+
+    def get(self, consultation_id: UUID) -> AgendaEntry | None: ...
+    def of_doctor(self, doctor_id: UUID, start: datetime, end: datetime) -> list[AgendaEntry]: ...
+    def flagged_of_doctor(self, doctor_id: UUID) -> list[AgendaEntry]: ...
+    def of_patient(self, patient_id: UUID) -> list[AgendaEntry]: ...
 
 
 class AgendaView(Protocol):

@@ -9,8 +9,9 @@ passed, on an appointment still open, so it is always one of them: the rate stay
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from typing import Protocol
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Literal, Protocol
 from uuid import UUID
 
 from eventsourcing.dispatch import singledispatchmethod
@@ -21,6 +22,68 @@ from domain.booking import Consultation
 from domain.patient import Patient
 from domain.schedule import DoctorSchedule
 from projections.base import Projection
+
+METRICS = ("registrations", "consents-given", "consents-withdrawn", "erasures")
+Granularity = Literal["day", "week", "month"]
+NO_ORGANISATION = "none"
+
+
+@dataclass(frozen=True)
+class Count:
+    period: date
+    organisation_id: str
+    dimension: str
+    count: int
+
+
+@dataclass(frozen=True)
+class ConsultationFigures:
+    period: date
+    organisation_id: str
+    specialty: str
+    type_code: str
+    bookings: int
+    urgent: int
+    cancellations: int
+    reschedules: int
+    due: int
+    no_shows: int
+    average_lead_minutes: float | None
+    no_show_rate: float | None
+
+
+CONSULTATION_METRICS = ("bookings", "urgent", "cancellations", "reschedules")
+
+
+class Analytics(Protocol):
+    """What routers ask of the analytics read model."""
+
+    def consultations(
+        self,
+        start: date,
+        end: date,
+        granularity: Granularity = "day",
+        organisation_id: UUID | None = None,
+        as_of: datetime | None = None,
+    ) -> list[ConsultationFigures]: ...
+
+    def query(
+        self,
+        metric: str,
+        start: date,
+        end: date,
+        granularity: Granularity = "day",
+        organisation_id: UUID | None = None,
+    ) -> list[Count]: ...
+
+
+def period_of(day: date, granularity: Granularity) -> date:
+    """The first day of the period (day, ISO week from Monday, month) that holds ``day``."""
+    if granularity == "week":
+        return day - timedelta(days=day.weekday())
+    if granularity == "month":
+        return day.replace(day=1)
+    return day
 
 
 class AnalyticsView(Protocol):

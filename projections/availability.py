@@ -1,9 +1,18 @@
-"""Availability: which doctors' days must be recomputed when schedules, bookings or external
-calendars change. The view recomputes them from the rules (the same ``free_slots`` the write
-side checks), so the read model always equals a from-scratch computation."""
+"""Availability: the free slots of every doctor, computed from events alone.
+
+The read model keeps what it needs in its own tables: each doctor's rules (one document that
+every schedule event updates), the bookings of the doctors' days and the busy periods of their
+external calendars. A step records the fact and notes which local days changed; at the end of
+the batch those days are recomputed with the domain's own ``Rules.offered_slots`` and
+``free_slots`` (the functions the booking command checks against) and their rows replaced.
+No aggregate is loaded, so a rebuild never touches the write model.
+"""
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
@@ -13,20 +22,135 @@ from eventsourcing.utils import get_topic
 
 from domain.booking import DoctorDay
 from domain.calendar_links import ExternalCalendars
-from domain.schedule import DoctorSchedule
+from domain.schedule import DoctorSchedule, Slot, free_slots
+from domain.time_rules import Interval, local_day_bounds, zone
+from projections.availability_rules import DoctorRules
 from projections.base import Projection
+
+ALL_DAYS = None
+
+
+@dataclass(frozen=True)
+class FreeSlot:
+    doctor_id: UUID
+    practice_id: UUID
+    type_code: str
+    start: datetime
+    end: datetime
+    organisation_id: UUID
+    specialty: str
+    languages: tuple[str, ...]
+    kinds: tuple[str, ...]
+    time_zone: str
+
+
+#: a doctor, the local days to replace (None: all), their rows, the last day of the horizon
+Recomputed = tuple[UUID, list[date] | None, list[tuple[date, FreeSlot]], date]
+
+
+class Availability(Protocol):
+    """What routers ask of the read model."""
+
+    def of_doctor(
+        self,
+        doctor_id: UUID,
+        start: datetime,
+        end: datetime,
+        type_code: str | None = None,
+        practice_id: UUID | None = None,
+        limit: int = 2000,
+    ) -> list[FreeSlot]: ...
+
+    def earliest(
+        self,
+        *,
+        specialty: str,
+        type_code: str | None,
+        after: datetime,
+        organisation_id: UUID | None = None,
+        language: str | None = None,
+        limit: int = 10,
+    ) -> list[FreeSlot]: ...
 
 
 class AvailabilityView(Protocol):
-    def schedule_changed(self, schedule_id: UUID) -> None: ...
+    """The read model's own tables, written within the runner's batch."""
 
-    def day_changed(self, doctor_day_id: UUID) -> None: ...
+    def own(self, stream_id: UUID, doctor_id: UUID) -> None: ...
+    def owner(self, stream_id: UUID) -> UUID | None: ...
+    def rules(self, doctor_id: UUID) -> DoctorRules | None: ...
+    def save_rules(self, rules: DoctorRules) -> None: ...
+    def booked(
+        self, day_id: UUID, consultation_id: UUID, doctor_id: UUID, at: Interval
+    ) -> None: ...
+    def released(self, day_id: UUID, consultation_id: UUID) -> list[Interval]: ...
+    def busy(self, doctor_id: UUID, calendar_id: UUID, uid: str, at: Interval) -> None: ...
+    def not_busy(self, doctor_id: UUID, calendar_id: UUID, uid: str | None) -> list[Interval]: ...
+    def taken(self, doctor_id: UUID, within: Interval) -> list[Interval]: ...
+    def replace(
+        self, doctor_id: UUID, days: list[date] | None, rows: list[tuple[date, FreeSlot]]
+    ) -> None: ...
+    def horizon_reached(self, doctor_id: UUID, last_day: date) -> None: ...
+    def behind(self, last_day: date) -> list[UUID]: ...
+    def batch(self) -> AbstractContextManager[None]: ...
 
-    def calendars_changed(self, calendars_id: UUID) -> None: ...
+
+def horizon(time_zone: str, days: int) -> list[date]:
+    """The local days the read model holds: yesterday to ``days`` days ahead."""
+    today = datetime.now(UTC).astimezone(zone(time_zone)).date()
+    return [today + timedelta(days=i) for i in range(-1, days + 1)]
+
+
+def local_days(at: Interval, time_zone: str) -> set[date]:
+    """The local dates an interval touches (its end is exclusive)."""
+    tz = zone(time_zone)
+    first = at.start.astimezone(tz).date()
+    last = (at.end - timedelta(microseconds=1)).astimezone(tz).date()
+    return {first + timedelta(days=i) for i in range((last - first).days + 1)}
+
+
+def free_on(rules: DoctorRules, day: date, taken: list[Interval]) -> list[FreeSlot]:
+    """The rows of one local day: what the rules offer, less what is taken."""
+    bounds = local_day_bounds(day, zone(rules.time_zone))
+    near = [t for t in taken if t.overlaps(bounds)]
+    return [row(rules, slot) for slot in free_slots(rules.value().offered_slots(day), near)]
+
+
+def row(rules: DoctorRules, slot: Slot) -> FreeSlot:
+    return FreeSlot(
+        rules.doctor_id,
+        slot.practice_id,
+        slot.type_code,
+        slot.start,
+        slot.end,
+        rules.practices[slot.practice_id],
+        rules.specialty,
+        tuple(rules.languages),
+        rules.types[(slot.practice_id, slot.type_code)].kinds,
+        rules.time_zone,
+    )
+
+
+def compute_day(
+    schedule: DoctorSchedule,
+    doctor_days: list[DoctorDay],
+    calendars: ExternalCalendars | None,
+    day: date,
+) -> list[Slot]:
+    """The free slots of one local day from the write model, from scratch (an oracle for
+    tests); ``doctor_days`` are the doctor's UTC days that the local day touches."""
+    taken = [booked for d in doctor_days for booked in d.bookings.values()]
+    if calendars is not None:
+        taken += calendars.busy_between(local_day_bounds(day, zone(schedule.time_zone)))
+    return free_slots(schedule.offered_slots(day), taken)
+
+
+def utc_days_of(day: date, time_zone: str) -> list[date]:
+    """The UTC dates (the doctor's days' keys) that one local day touches."""
+    return DoctorDay.days_of(local_day_bounds(day, zone(time_zone)))
 
 
 _SCHEDULE_EVENTS = (
-    DoctorSchedule.Opened,
     DoctorSchedule.ProfileChanged,
     DoctorSchedule.PracticeAdded,
     DoctorSchedule.ConsultationTypeSet,
@@ -42,19 +166,35 @@ class AvailabilityProjection(Projection[AvailabilityView]):
     topics = tuple(
         get_topic(cls)
         for cls in (
+            DoctorSchedule.Opened,
             *_SCHEDULE_EVENTS,
+            DoctorDay.Opened,
             DoctorDay.SlotBooked,
             DoctorDay.SlotReleased,
+            ExternalCalendars.Opened,
             ExternalCalendars.BusyChanged,
             ExternalCalendars.Unlinked,
         )
     )
 
+    def __init__(self, view: AvailabilityView, horizon_days: int = 90) -> None:
+        super().__init__(view)
+        self.horizon_days = horizon_days
+        self._dirty: dict[UUID, set[date] | None] = {}
+        self._rules: dict[UUID, DoctorRules | None] = {}
+        self._ruled: set[UUID] = set()  # whose rules changed in this batch (saved at its end)
+
     @singledispatchmethod
     def process_event(self, event: object, tracking: Tracking) -> None:
         """Other events do not change availability."""
 
-    @process_event.register(DoctorSchedule.Opened)
+    @process_event.register
+    def _(self, event: DoctorSchedule.Opened, tracking: Tracking) -> None:
+        self.view.own(event.originator_id, event.doctor_id)
+        self._rules[event.doctor_id] = DoctorRules.opened(event)
+        self._dirty[event.doctor_id] = ALL_DAYS
+        self._ruled.add(event.doctor_id)
+
     @process_event.register(DoctorSchedule.ProfileChanged)
     @process_event.register(DoctorSchedule.PracticeAdded)
     @process_event.register(DoctorSchedule.ConsultationTypeSet)
@@ -63,14 +203,123 @@ class AvailabilityProjection(Projection[AvailabilityView]):
     @process_event.register(DoctorSchedule.TimeOffAdded)
     @process_event.register(DoctorSchedule.TimeOffRemoved)
     def _(self, event: DoctorSchedule.Event, tracking: Tracking) -> None:
-        self.view.schedule_changed(event.originator_id)
+        doctor_id = self.view.owner(event.originator_id)
+        rules = self._rules_of(doctor_id) if doctor_id else None
+        if doctor_id is None or rules is None:
+            return
+        rules.apply(event)
+        self._dirty[doctor_id] = ALL_DAYS
+        self._ruled.add(doctor_id)
 
-    @process_event.register(DoctorDay.SlotBooked)
-    @process_event.register(DoctorDay.SlotReleased)
-    def _(self, event: DoctorDay.Event, tracking: Tracking) -> None:
-        self.view.day_changed(event.originator_id)
+    @process_event.register(DoctorDay.Opened)
+    @process_event.register(ExternalCalendars.Opened)
+    def _(self, event: DoctorDay.Opened | ExternalCalendars.Opened, tracking: Tracking) -> None:
+        self.view.own(event.originator_id, event.doctor_id)
 
-    @process_event.register(ExternalCalendars.BusyChanged)
-    @process_event.register(ExternalCalendars.Unlinked)
-    def _(self, event: ExternalCalendars.Event, tracking: Tracking) -> None:
-        self.view.calendars_changed(event.originator_id)
+    @process_event.register
+    def _(self, event: DoctorDay.SlotBooked, tracking: Tracking) -> None:
+        if doctor_id := self.view.owner(event.originator_id):
+            at = Interval(event.start, event.end)
+            self.view.booked(event.originator_id, event.consultation_id, doctor_id, at)
+            self._changed(doctor_id, [at])
+
+    @process_event.register
+    def _(self, event: DoctorDay.SlotReleased, tracking: Tracking) -> None:
+        if doctor_id := self.view.owner(event.originator_id):
+            self._changed(doctor_id, self.view.released(event.originator_id, event.consultation_id))
+
+    @process_event.register
+    def _(self, event: ExternalCalendars.BusyChanged, tracking: Tracking) -> None:
+        if doctor_id := self.view.owner(event.originator_id):
+            changed = [
+                gone
+                for uid in event.removed
+                for gone in self.view.not_busy(doctor_id, event.calendar_id, uid)
+            ]
+            for uid, start, end in event.added:
+                changed += self.view.not_busy(doctor_id, event.calendar_id, uid)
+                at = Interval(datetime.fromisoformat(start), datetime.fromisoformat(end))
+                self.view.busy(doctor_id, event.calendar_id, uid, at)
+                changed.append(at)
+            self._changed(doctor_id, changed)
+
+    @process_event.register
+    def _(self, event: ExternalCalendars.Unlinked, tracking: Tracking) -> None:
+        if doctor_id := self.view.owner(event.originator_id):
+            self._changed(doctor_id, self.view.not_busy(doctor_id, event.calendar_id, None))
+
+    # -- recomputing ------------------------------------------------------------------------
+    def start_batch(self) -> None:
+        self._dirty, self._rules, self._ruled = {}, {}, set()
+
+    def end_batch(self) -> None:
+        # Every read first, then every write (on PostgreSQL the batch is pipelined, and a read
+        # after a many-row insert there has been seen to fetch an earlier statement's result).
+        dirty, self._dirty = self._dirty, {}
+        computed = [self.computed(doctor_id, days) for doctor_id, days in dirty.items()]
+        for doctor_id in self._ruled:
+            if rules := self._rules.get(doctor_id):
+                self.view.save_rules(rules)
+        for found in filter(None, computed):
+            self._store(*found)
+        self._rules, self._ruled = {}, set()
+
+    def recompute(self, doctor_id: UUID, days: set[date] | None) -> None:
+        """Replace the rows of some local days of a doctor (all days of the horizon: None)."""
+        if found := self.computed(doctor_id, days):
+            self._store(*found)
+
+    def _store(
+        self,
+        doctor_id: UUID,
+        days: list[date] | None,
+        rows: list[tuple[date, FreeSlot]],
+        last: date,
+    ) -> None:
+        self.view.replace(doctor_id, days, rows)
+        if days is None:  # only a whole horizon moves it (a new day is computed by the chore)
+            self.view.horizon_reached(doctor_id, last)
+
+    def computed(self, doctor_id: UUID, days: set[date] | None) -> Recomputed | None:
+        """The rows of some local days of a doctor (every day of the horizon: None)."""
+        rules = self._rules_of(doctor_id)
+        if rules is None:
+            return None
+        window = horizon(rules.time_zone, self.horizon_days)
+        wanted = window if days is None else sorted(days & set(window))
+        rows: list[tuple[date, FreeSlot]] = []
+        if wanted:
+            tz = zone(rules.time_zone)
+            span = Interval(
+                local_day_bounds(wanted[0], tz).start, local_day_bounds(wanted[-1], tz).end
+            )
+            taken = self.view.taken(doctor_id, span)
+            for day in wanted:
+                rows += [(day, free) for free in free_on(rules, day, taken)]
+        return doctor_id, None if days is None else wanted, rows, window[-1]
+
+    def roll_horizon(self) -> int:
+        """Compute the days that came into the horizon since (a daily chore)."""
+        stale = self.view.behind(datetime.now(UTC).date() + timedelta(days=self.horizon_days - 1))
+        for doctor_id in stale:
+            with self.view.batch():
+                self.start_batch()
+                self.recompute(doctor_id, ALL_DAYS)
+                self.start_batch()
+        return len(stale)
+
+    def _changed(self, doctor_id: UUID, intervals: list[Interval]) -> None:
+        days = self._dirty.setdefault(doctor_id, set())
+        rules = self._rules_of(doctor_id)
+        if days is None or rules is None:
+            return
+        for at in intervals:
+            if at.end - at.start > timedelta(days=self.horizon_days + 3):
+                self._dirty[doctor_id] = ALL_DAYS  # longer than the horizon: every day
+                return
+            days |= local_days(at, rules.time_zone)
+
+    def _rules_of(self, doctor_id: UUID) -> DoctorRules | None:
+        if doctor_id not in self._rules:
+            self._rules[doctor_id] = self.view.rules(doctor_id)
+        return self._rules[doctor_id]

@@ -19,6 +19,12 @@ class Projection(Generic[V]):
     def __init__(self, view: V) -> None:
         self.view = view
 
+    def start_batch(self) -> None:
+        """Called by the runner before a batch's first event."""
+
+    def end_batch(self) -> None:
+        """Called by the runner after a batch's last event, in the batch's transaction."""
+
     def process_event(self, event: Any, tracking: Tracking) -> None:
         """Subclasses define this as a ``singledispatchmethod`` with one step per event type."""
         raise NotImplementedError

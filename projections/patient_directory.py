@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Protocol
 from uuid import UUID
@@ -12,6 +13,37 @@ from eventsourcing.utils import get_topic
 
 from domain.patient import ConsentPurpose, Patient
 from projections.base import Projection
+
+
+@dataclass(frozen=True)
+class DirectoryEntry:
+    patient_id: UUID
+    organisation_id: UUID | None
+    given_name: str | None
+    family_name: str | None
+    birth_date: date | None
+    email: str | None
+    phone: str | None
+    consents: tuple[str, ...]
+    erased: bool
+    registered_at: datetime
+    version: int
+
+
+class PatientDirectory(Protocol):
+    """What routers ask of the directory (search by blind index: exact email and/or name)."""
+
+    def get(self, patient_id: UUID) -> DirectoryEntry | None: ...
+
+    def search(
+        self,
+        *,
+        organisation_id: UUID | None,
+        email: str | None = None,
+        name: str | None = None,
+        after: tuple[datetime, UUID] | None = None,
+        limit: int = 50,
+    ) -> list[DirectoryEntry]: ...
 
 
 class PatientDirectoryView(Protocol):

@@ -19,13 +19,13 @@ from hypothesis import strategies as st
 
 from adapters.db import Database
 from adapters.migrate import migrate
-from adapters.readmodels.analytics import SqlAnalytics, period_of
+from adapters.readmodels.analytics import SqlAnalytics
 from adapters.stream.contract import Pseudonyms
 from domain.actor import Actor, Role
 from domain.booking import Consultation, Kind
 from domain.errors import DomainError
 from domain.time_rules import Interval
-from projections.analytics import AnalyticsProjection
+from projections.analytics import AnalyticsProjection, period_of
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import book_video, set_up_schedule, tomorrow_at
 

@@ -15,7 +15,6 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule, run_state_machine_as_test
 
 from adapters.composition import Services, build
-from adapters.readmodels.availability import compute_day, utc_days_of
 from adapters.settings import Settings
 from commands.booking import (
     BookConsultation,
@@ -39,6 +38,7 @@ from domain.calendar_links import ExternalCalendars
 from domain.errors import DomainError
 from domain.schedule import DoctorSchedule, Slot
 from domain.time_rules import zone
+from projections.availability import compute_day, utc_days_of
 
 TZ = "America/New_York"
 #: zones far apart, so that one instant falls on different local dates before and after a change

@@ -16,9 +16,9 @@ import psycopg
 import pytest
 
 from adapters.composition import Services
-from adapters.readmodels.patient_directory import DirectoryEntry
 from commands.patients import RegisterPatient
 from domain.actor import Actor, Role
+from projections.patient_directory import DirectoryEntry
 
 DR = Actor(uuid.uuid4(), Role.DOCTOR, uuid.uuid4())
 

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from adapters.db import as_datetime, as_uuid
 from adapters.readmodels.runner import ProjectionRunner, SqlView
+from projections.agenda import AgendaEntry
 
 _FIELDS = (
     "consultation_id",
@@ -29,25 +29,6 @@ _FIELDS = (
     "version",
 )
 _CHANGEABLE = frozenset({"status", "start_at", "end_at", "flagged"})
-
-
-@dataclass(frozen=True)
-class AgendaEntry:
-    consultation_id: UUID
-    doctor_id: UUID
-    patient_id: UUID
-    practice_id: UUID | None
-    organisation_id: UUID | None
-    type_code: str
-    kind: str
-    start_at: datetime
-    end_at: datetime
-    status: str
-    urgent: bool
-    flagged: str | None
-    booked_by_role: str
-    booked_at: datetime
-    version: int
 
 
 class SqlAgenda(SqlView):

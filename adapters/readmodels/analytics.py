@@ -4,45 +4,20 @@ appear only as keyed pseudonyms, to find their organisation."""
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
-from typing import Literal
 from uuid import UUID
 
 from adapters.db import Database
 from adapters.readmodels.runner import SqlView
 from adapters.stream.contract import Pseudonyms
+from projections.analytics import (
+    NO_ORGANISATION,
+    ConsultationFigures,
+    Count,
+    Granularity,
+    period_of,
+)
 
-METRICS = ("registrations", "consents-given", "consents-withdrawn", "erasures")
-Granularity = Literal["day", "week", "month"]
-NO_ORGANISATION = "none"
-
-
-@dataclass(frozen=True)
-class Count:
-    period: date
-    organisation_id: str
-    dimension: str
-    count: int
-
-
-@dataclass(frozen=True)
-class ConsultationFigures:
-    period: date
-    organisation_id: str
-    specialty: str
-    type_code: str
-    bookings: int
-    urgent: int
-    cancellations: int
-    reschedules: int
-    due: int
-    no_shows: int
-    average_lead_minutes: float | None
-    no_show_rate: float | None
-
-
-CONSULTATION_METRICS = ("bookings", "urgent", "cancellations", "reschedules")
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -260,12 +235,3 @@ def _utc_day(instant: datetime) -> str:
 
 def _micros(instant: datetime) -> int:
     return (instant - EPOCH) // timedelta(microseconds=1)
-
-
-def period_of(day: date, granularity: Granularity) -> date:
-    """The first day of the period (day, ISO week from Monday, month) that holds ``day``."""
-    if granularity == "week":
-        return day - timedelta(days=day.weekday())
-    if granularity == "month":
-        return day.replace(day=1)
-    return day

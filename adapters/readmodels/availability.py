@@ -1,46 +1,18 @@
-"""Free slots in SQL, recomputed per doctor and day from the write model's rules.
-
-During a batch the view only notes which doctor-days changed; at the end of the batch it
-recomputes them with the domain's own ``offered_slots`` and ``free_slots`` (the functions the
-booking command checks against) and replaces their rows.
-"""
+"""Availability in SQL: the free slots, and what the read model keeps to compute them (the
+doctors' rules, bookings and busy periods, and which doctor each stream belongs to)."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
-from typing import Any, TypeVar
+from datetime import UTC, date, datetime
+from typing import Any
 from uuid import UUID
-
-from eventsourcing.domain import Aggregate
 
 from adapters.db import Database, as_datetime, as_uuid
 from adapters.readmodels.runner import SqlView
-from domain.booking import DoctorDay
-from domain.calendar_links import ExternalCalendars
-from domain.schedule import DoctorSchedule, Slot, free_slots
-from domain.time_rules import local_day_bounds, zone
-
-A = TypeVar("A", bound=Aggregate)
-Loader = Callable[[type[Any], UUID], Any]
-ALL_DAYS = None
-
-
-@dataclass(frozen=True)
-class FreeSlot:
-    doctor_id: UUID
-    practice_id: UUID
-    type_code: str
-    start: datetime
-    end: datetime
-    organisation_id: UUID
-    specialty: str
-    languages: tuple[str, ...]
-    kinds: tuple[str, ...]
-    time_zone: str
-
+from domain.time_rules import Interval
+from projections.availability import FreeSlot, horizon
+from projections.availability_rules import DoctorRules
 
 _COLUMNS = (
     "doctor_id, practice_id, type_code, start_at, end_at, organisation_id, specialty, "
@@ -48,142 +20,153 @@ _COLUMNS = (
 )
 
 
-def compute_day(
-    schedule: DoctorSchedule,
-    doctor_days: list[DoctorDay],
-    calendars: ExternalCalendars | None,
-    day: date,
-) -> list[Slot]:
-    """The free slots of one local day, from scratch; ``doctor_days`` are the doctor's UTC
-    days that the local day touches (``utc_days_of``)."""
-    taken = [booked for d in doctor_days for booked in d.bookings.values()]
-    if calendars is not None:
-        taken += calendars.busy_between(local_day_bounds(day, zone(schedule.time_zone)))
-    return free_slots(schedule.offered_slots(day), taken)
+def _values(day: date, s: FreeSlot) -> tuple[Any, ...]:
+    return (
+        s.doctor_id,
+        s.practice_id,
+        s.type_code,
+        s.start.astimezone(UTC),
+        s.end.astimezone(UTC),
+        s.organisation_id,
+        s.specialty,
+        "," + ",".join(s.languages) + ",",
+        ",".join(s.kinds),
+        s.time_zone,
+        day.isoformat(),
+    )
 
 
-def utc_days_of(day: date, time_zone: str) -> list[date]:
-    """The UTC dates (the doctor's days' keys) that one local day touches."""
-    return DoctorDay.days_of(local_day_bounds(day, zone(time_zone)))
-
-
-def local_days_of(utc_day: date, time_zone: str) -> set[date]:
-    """The local dates that one UTC day touches."""
-    tz = zone(time_zone)
-    start = datetime.combine(utc_day, datetime.min.time(), tzinfo=UTC)
-    end = start + timedelta(days=1) - timedelta(microseconds=1)
-    return {start.astimezone(tz).date(), end.astimezone(tz).date()}
+def _utc(at: Interval) -> tuple[datetime, datetime]:
+    return at.start.astimezone(UTC), at.end.astimezone(UTC)
 
 
 class SqlAvailability(SqlView):
-    tables = ("availability_slots", "availability_horizon")
+    tables = (
+        "availability_slots",
+        "availability_horizon",
+        "availability_owners",
+        "availability_rules",
+        "availability_bookings",
+        "availability_busy",
+    )
 
-    def __init__(self, db: Database, load: Loader, horizon_days: int = 90) -> None:
+    def __init__(self, db: Database, horizon_days: int = 90) -> None:
         super().__init__(db)
-        self.load, self.horizon_days = load, horizon_days
-        self._dirty: dict[UUID, set[date] | None] = {}
+        self.horizon_days = horizon_days
 
-    # -- projection steps: note what changed -----------------------------------------------
-    def schedule_changed(self, schedule_id: UUID) -> None:
-        schedule = self.load(DoctorSchedule, schedule_id)
-        if schedule is not None:
-            self._dirty[schedule.doctor_id] = ALL_DAYS
-
-    def day_changed(self, doctor_day_id: UUID) -> None:
-        day = self.load(DoctorDay, doctor_day_id)
-        if day is None:
-            return
-        days = self._dirty.setdefault(day.doctor_id, set())
-        if days is not None:
-            days.add(day.day)
-
-    def calendars_changed(self, calendars_id: UUID) -> None:
-        calendars = self.load(ExternalCalendars, calendars_id)
-        if calendars is not None:
-            self._dirty[calendars.doctor_id] = ALL_DAYS
-
-    def end_batch(self) -> None:
-        dirty, self._dirty = self._dirty, {}
-        for doctor_id, days in dirty.items():
-            self.recompute(doctor_id, days)
-
-    # -- recomputing ------------------------------------------------------------------------
-    def horizon(self, schedule: DoctorSchedule) -> list[date]:
-        today = datetime.now(UTC).astimezone(zone(schedule.time_zone)).date()
-        return [today + timedelta(days=i) for i in range(-1, self.horizon_days + 1)]
-
-    def recompute(self, doctor_id: UUID, days: set[date] | None) -> None:
-        schedule = self.load(DoctorSchedule, DoctorSchedule.create_id(doctor_id))
-        if schedule is None:
-            return
-        window = self.horizon(schedule)
-        local = (
-            set(window)
-            if days is None
-            else {d for utc_day in days for d in local_days_of(utc_day, schedule.time_zone)}
+    # -- the read model's own facts ---------------------------------------------------------
+    def own(self, stream_id: UUID, doctor_id: UUID) -> None:
+        self.cur.execute(
+            "INSERT INTO availability_owners (stream_id, doctor_id) VALUES (%s, %s) "
+            "ON CONFLICT (stream_id) DO NOTHING",
+            (stream_id, doctor_id),
         )
-        wanted = sorted(local & set(window))
-        calendars = self.load(ExternalCalendars, ExternalCalendars.create_id(doctor_id))
-        rows = []
-        for day in wanted:
-            doctor_days = [
-                found
-                for utc_day in utc_days_of(day, schedule.time_zone)
-                if (found := self.load(DoctorDay, DoctorDay.create_id(doctor_id, utc_day)))
-            ]
-            for slot in compute_day(schedule, doctor_days, calendars, day):
-                practice = schedule.practices[slot.practice_id]
-                kind = schedule.types[(slot.practice_id, slot.type_code)]
-                rows.append(
-                    (
-                        doctor_id,
-                        slot.practice_id,
-                        slot.type_code,
-                        slot.start,
-                        slot.end,
-                        day.isoformat(),
-                        practice.organisation_id,
-                        schedule.specialty,
-                        "," + ",".join(schedule.languages) + ",",
-                        ",".join(kind.kinds),
-                        schedule.time_zone,
-                    )
-                )
+
+    def owner(self, stream_id: UUID) -> UUID | None:
+        self.cur.execute(
+            "SELECT doctor_id FROM availability_owners WHERE stream_id = %s", (stream_id,)
+        )
+        found = self.cur.fetchone()
+        return as_uuid(found[0]) if found else None
+
+    def rules(self, doctor_id: UUID) -> DoctorRules | None:
+        self.cur.execute(
+            "SELECT document FROM availability_rules WHERE doctor_id = %s", (doctor_id,)
+        )
+        found = self.cur.fetchone()
+        return DoctorRules.from_json(found[0]) if found else None
+
+    def save_rules(self, rules: DoctorRules) -> None:
+        self.cur.execute(
+            "INSERT INTO availability_rules (doctor_id, document) VALUES (%s, %s) "
+            "ON CONFLICT (doctor_id) DO UPDATE SET document = excluded.document",
+            (rules.doctor_id, rules.to_json()),
+        )
+
+    def booked(self, day_id: UUID, consultation_id: UUID, doctor_id: UUID, at: Interval) -> None:
+        self.cur.execute(
+            "INSERT INTO availability_bookings (day_id, consultation_id, doctor_id, start_at, "
+            "end_at) VALUES (%s, %s, %s, %s, %s) ON CONFLICT (day_id, consultation_id) DO UPDATE "
+            "SET start_at = excluded.start_at, end_at = excluded.end_at",
+            (day_id, consultation_id, doctor_id, *_utc(at)),
+        )
+
+    def released(self, day_id: UUID, consultation_id: UUID) -> list[Interval]:
+        self.cur.execute(
+            "DELETE FROM availability_bookings WHERE day_id = %s AND consultation_id = %s "
+            "RETURNING start_at, end_at",
+            (day_id, consultation_id),
+        )
+        return self._intervals()
+
+    def busy(self, doctor_id: UUID, calendar_id: UUID, uid: str, at: Interval) -> None:
+        self.cur.execute(
+            "INSERT INTO availability_busy (doctor_id, calendar_id, uid, start_at, end_at) "
+            "VALUES (%s, %s, %s, %s, %s)",
+            (doctor_id, calendar_id, uid, *_utc(at)),
+        )
+
+    def not_busy(self, doctor_id: UUID, calendar_id: UUID, uid: str | None) -> list[Interval]:
+        sql = "DELETE FROM availability_busy WHERE doctor_id = %s AND calendar_id = %s"
+        params: list[Any] = [doctor_id, calendar_id]
+        if uid is not None:
+            sql += " AND uid = %s"
+            params.append(uid)
+        self.cur.execute(sql + " RETURNING start_at, end_at", params)
+        return self._intervals()
+
+    def taken(self, doctor_id: UUID, within: Interval) -> list[Interval]:
+        start, end = _utc(within)
+        span = (doctor_id, end, start)
+        self.cur.execute(
+            "SELECT start_at, end_at FROM availability_bookings "
+            "WHERE doctor_id = %s AND start_at < %s AND end_at > %s "
+            "UNION ALL SELECT start_at, end_at FROM availability_busy "
+            "WHERE doctor_id = %s AND start_at < %s AND end_at > %s",
+            (*span, *span),
+        )
+        return self._intervals()
+
+    def _intervals(self) -> list[Interval]:
+        return [Interval(as_datetime(s), as_datetime(e)) for s, e in self.cur.fetchall()]
+
+    # -- the rows ---------------------------------------------------------------------------
+    def replace(
+        self, doctor_id: UUID, days: list[date] | None, rows: list[tuple[date, FreeSlot]]
+    ) -> None:
         if days is None:
             self.cur.execute("DELETE FROM availability_slots WHERE doctor_id = %s", (doctor_id,))
-        else:
-            for day in wanted:
-                self.cur.execute(
-                    "DELETE FROM availability_slots WHERE doctor_id = %s AND day = %s",
-                    (doctor_id, day.isoformat()),
-                )
+        elif days:
+            self.cur.execute(
+                "DELETE FROM availability_slots WHERE doctor_id = %s AND day IN "
+                f"({', '.join('%s' for _ in days)})",
+                [doctor_id, *(day.isoformat() for day in days)],
+            )
         if rows:
             self.cur.executemany(
-                "INSERT INTO availability_slots (doctor_id, practice_id, type_code, start_at, "
-                "end_at, day, organisation_id, specialty, languages, kinds, time_zone) "
-                "VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                rows,
+                f"INSERT INTO availability_slots ({_COLUMNS}, day) VALUES "
+                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
+                [_values(day, slot) for day, slot in rows],
             )
+
+    def horizon_reached(self, doctor_id: UUID, last_day: date) -> None:
         self.cur.execute(
             "INSERT INTO availability_horizon (doctor_id, last_day) VALUES (%s, %s) "
             "ON CONFLICT (doctor_id) DO UPDATE SET last_day = excluded.last_day",
-            (doctor_id, window[-1].isoformat()),
+            (doctor_id, last_day.isoformat()),
         )
 
-    def roll_horizon(self) -> int:
-        """Compute the days that came into the horizon since (run by the worker, daily)."""
-        soon = (datetime.now(UTC).date() + timedelta(days=self.horizon_days - 1)).isoformat()
+    def behind(self, last_day: date) -> list[UUID]:
         with self.db.transaction(write=False) as cur:
-            cur.execute("SELECT doctor_id FROM availability_horizon WHERE last_day < %s", (soon,))
-            stale = [as_uuid(r[0]) for r in cur.fetchall()]
-        for doctor_id in stale:
-            with self.db.transaction() as cur:
-                self.bind(cur)
-                try:
-                    self.recompute(doctor_id, ALL_DAYS)
-                finally:
-                    self.bind(None)
-        return len(stale)
+            cur.execute(
+                "SELECT doctor_id FROM availability_horizon WHERE last_day < %s",
+                (last_day.isoformat(),),
+            )
+            return [as_uuid(r[0]) for r in cur.fetchall()]
+
+    def horizon(self, schedule: Any) -> list[date]:
+        """The local days held for a doctor in ``schedule.time_zone``."""
+        return horizon(schedule.time_zone, self.horizon_days)
 
     # -- queries ----------------------------------------------------------------------------
     def of_doctor(

@@ -3,7 +3,6 @@ patient's own key (so erasure reaches the read model too), nothing personal in c
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -17,22 +16,7 @@ from adapters.db import Database, as_datetime, as_uuid
 from adapters.readmodels.runner import SqlView
 from domain.patient import ConsentPurpose
 from domain.personal import Erased
-
-
-@dataclass(frozen=True)
-class DirectoryEntry:
-    patient_id: UUID
-    organisation_id: UUID | None
-    given_name: str | None
-    family_name: str | None
-    birth_date: date | None
-    email: str | None
-    phone: str | None
-    consents: tuple[str, ...]
-    erased: bool
-    registered_at: datetime
-    version: int
-
+from projections.patient_directory import DirectoryEntry
 
 _COLUMNS = (
     "patient_id, organisation_id, sealed_names, sealed_contact, consents, erased, "

@@ -7,7 +7,8 @@ from __future__ import annotations
 import threading
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any
 
@@ -37,6 +38,16 @@ class SqlView:
 
     def end_batch(self) -> None:
         """Called once per batch, before the tracking position is written (same transaction)."""
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Write outside the runner (a chore), in one transaction of its own."""
+        with self.db.transaction() as cur:
+            self.bind(cur)
+            try:
+                yield
+            finally:
+                self.bind(None)
 
 
 class ProjectionRunner:
@@ -96,9 +107,11 @@ class ProjectionRunner:
                 self.prefetch(notifications)
             self.view.bind(cur)
             try:
+                self.projection.start_batch()
                 for notification in notifications:
                     event = self.mapper.to_domain_event(notification)
                     self.projection.process_event(event, Tracking(self.name, notification.id))
+                self.projection.end_batch()
                 self.view.end_batch()
             finally:
                 self.view.bind(None)

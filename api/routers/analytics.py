@@ -9,13 +9,13 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel
 
-from adapters.readmodels.analytics import METRICS
 from api.auth import CurrentActor, authorize
 from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import AfterHeader, AfterQuery, await_position
 from api.schemas import Day
 from api.state import services_of
+from projections.analytics import METRICS
 
 router = APIRouter(prefix="/v1/analytics", tags=["analytics"], responses=PROBLEM_RESPONSES)
 

@@ -10,8 +10,6 @@ import orjson
 from fastapi import APIRouter, Query, Request, Response
 
 from adapters.composition import Services
-from adapters.readmodels.agenda import AgendaEntry
-from adapters.readmodels.availability import FreeSlot
 from api.auth import CurrentActor, authorize, authorize_doctor
 from api.policy import Action, DoctorScope
 from api.problems import PROBLEM_RESPONSES, Problem
@@ -39,6 +37,8 @@ from commands import scheduling as cmd
 from domain.errors import InvalidValue
 from domain.schedule import DoctorSchedule
 from domain.time_rules import zone
+from projections.agenda import AgendaEntry
+from projections.availability import FreeSlot
 
 router = APIRouter(prefix="/v1", tags=["schedules"], responses=PROBLEM_RESPONSES)
 TimeZone = Annotated[str | None, Query(max_length=64, description="answer times in this zone")]
