@@ -22,9 +22,11 @@ from api.methods import MethodCheck
 from api.responses import document_problems
 from api.routers import (
     accounts,
+    agenda,
     analytics,
     assistants,
     beneficiaries,
+    calendars,
     compliance,
     consultations,
     delegations,
@@ -32,6 +34,7 @@ from api.routers import (
     organisations,
     patients,
     schedules,
+    slots,
     system,
 )
 
@@ -136,6 +139,9 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(compliance.router)
     app.include_router(analytics.router)
     app.include_router(schedules.router)
+    app.include_router(calendars.router)
+    app.include_router(slots.router)
+    app.include_router(agenda.router)
     app.include_router(consultations.router)
     app.include_router(consultations.patients_router)
     app.include_router(beneficiaries.router)

@@ -152,6 +152,11 @@ def authorize_doctor(request: Request, actor: Actor, action: Action, scope: Doct
         raise _refuse(action, "Your role does not allow this for that doctor")
 
 
+def doctor_scope(request: Request, doctor_id: UUID) -> DoctorScope:
+    """The doctor, and the organisations the doctor works for now."""
+    return DoctorScope(doctor_id, frozenset(services_of(request).relations.memberships(doctor_id)))
+
+
 def consultation_ties(request: Request, actor: Actor, scope: ConsultationScope) -> Ties:
     return replace(
         ties_to_patient(request, actor, scope.patient_id),

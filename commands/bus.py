@@ -25,6 +25,7 @@ HANDLERS: dict[type[Any], Handler] = {
     patients.WithdrawConsent: patients.withdraw_consent,
     scheduling.OpenSchedule: scheduling.open_schedule,
     scheduling.ChangeProfile: scheduling.change_profile,
+    scheduling.SetProfile: scheduling.set_profile,
     scheduling.AddPractice: scheduling.add_practice,
     scheduling.SetConsultationType: scheduling.set_consultation_type,
     scheduling.SetWeeklyHours: scheduling.set_weekly_hours,

@@ -26,7 +26,7 @@ from api.reads import (
     await_position,
     record_access,
 )
-from api.routers.schedules import consultation_out
+from api.routers.agenda import consultation_out
 from api.schedule_schemas import (
     BookingBody,
     CancelBody,

@@ -84,7 +84,7 @@ from adapters.readmodels.availability import FreeSlot, SqlAvailability
 from adapters.settings import Settings
 from api.auth import CurrentActor, authorize
 from api.policy import Action
-from api.routers.schedules import _page
+from api.routers.slots import _page
 from api.schedule_schemas import SlotPage
 from commands import scheduling as cmd
 from commands.booking import BookConsultation
@@ -282,7 +282,7 @@ def install_probes(app: FastAPI, services: Services) -> None:
     import fastapi.routing
 
     import api.routers.consultations
-    import api.routers.schedules
+    import api.routers.slots
 
     patch(services.sessions, "resolve", "auth_token_lookup")
     patch(services.availability, "of_doctor", "read_model_query")
@@ -292,7 +292,7 @@ def install_probes(app: FastAPI, services: Services) -> None:
         patch(runner, "run_once", f"projection_{name}")
     patch(services.db, "transaction", "db_transaction", count_only=True)
     gc.callbacks.append(GcClock())
-    patch(api.routers.schedules, "_page", "page_build")
+    patch(api.routers.slots, "_page", "page_build")
     patch(api.routers.consultations, "_booking_scope", "booking_scope")
     patch(fastapi.routing, "serialize_response", "response_validate_serialize")
     app.add_api_route("/v1/bench-phases", bench_phases, methods=["GET"])
