@@ -16,6 +16,7 @@ from adapters.audit.checkpoint_stream import KafkaCheckpoints
 from adapters.audit.checkpoints import CheckpointFolder
 from adapters.audit.replay import Replay
 from adapters.calendars.sync import CalendarSync
+from adapters.consultation_parties import ConsultationParties
 from adapters.crypto import signing_key
 from adapters.crypto.blind_index import BlindIndex
 from adapters.crypto.key_binding import bind
@@ -34,6 +35,7 @@ from adapters.migrate import migrate
 from adapters.readmodels.agenda import CaughtUpAgenda, SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
+from adapters.readmodels.consultation_view import SqlConsultationView
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.worker import ProjectionWorker
@@ -53,6 +55,7 @@ from commands.patients import ErasePatient
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
+from projections.consultation_view import ConsultationViewProjection
 from projections.patient_directory import PatientDirectoryProjection
 
 log = logging.getLogger("telemed")
@@ -77,6 +80,7 @@ class Services:
     pseudonyms: Pseudonyms
     availability: SqlAvailability
     agenda: SqlAgenda
+    consultations: SqlConsultationView
     calendar_sync: CalendarSync
     sessions: SessionStore
     throttle: Throttle
@@ -84,6 +88,7 @@ class Services:
     outbox: Outbox
     grants: GrantIndex
     relations: RelationIndex
+    parties: ConsultationParties
     invitations: RecordInvitations
     checkpoint_key: SigningKey
     checkpoints: Checkpointer
@@ -153,8 +158,9 @@ def build(settings: Settings | None = None) -> Services:
     bus.register(RevokeGrant, partial(revoke_grant, grants=grants))
     relations = RelationIndex(db)
     bus.register(AddBeneficiary, partial(add_beneficiary, ties=relations))
-    bus.register(BookConsultation, partial(book_consultation, ties=relations))
-    bus.register(BookUrgent, partial(book_urgent, ties=relations))
+    parties = ConsultationParties(db)
+    bus.register(BookConsultation, partial(book_consultation, ties=relations, parties=parties))
+    bus.register(BookUrgent, partial(book_urgent, ties=relations, parties=parties))
     directory = SqlPatientDirectory(db, keys, BlindIndex(keyring.index_key))
     pseudonyms = Pseudonyms(keyring.analytics_key)
     analytics = SqlAnalytics(db, pseudonyms)
@@ -162,6 +168,7 @@ def build(settings: Settings | None = None) -> Services:
         db, lambda cls, ident: UnitOfWork(app, keys).find(cls, ident), settings.availability_days
     )
     agenda = SqlAgenda(db)
+    consultations = SqlConsultationView(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -193,6 +200,14 @@ def build(settings: Settings | None = None) -> Services:
             app.mapper,
             AgendaProjection(agenda),
             agenda,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        ConsultationViewProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            ConsultationViewProjection(consultations),
+            consultations,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
     }
@@ -263,6 +278,7 @@ def build(settings: Settings | None = None) -> Services:
         pseudonyms=pseudonyms,
         availability=availability,
         agenda=agenda,
+        consultations=consultations,
         calendar_sync=calendar_sync,
         sessions=sessions,
         throttle=Throttle(db, keyring.index_key),
@@ -270,6 +286,7 @@ def build(settings: Settings | None = None) -> Services:
         outbox=outbox,
         grants=grants,
         relations=relations,
+        parties=parties,
         invitations=RecordInvitations(
             lambda: UnitOfWork(app, keys), accounts, outbox, relations, settings.public_url
         ),

@@ -28,6 +28,7 @@ from api.routers import (
     beneficiaries,
     calendars,
     compliance,
+    consultation_reads,
     consultations,
     delegations,
     link_pages,
@@ -143,7 +144,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(slots.router)
     app.include_router(agenda.router)
     app.include_router(consultations.router)
-    app.include_router(consultations.patients_router)
+    app.include_router(consultation_reads.router)
+    app.include_router(consultation_reads.patients_router)
     app.include_router(beneficiaries.router)
     app.include_router(assistants.router)
     app.include_router(link_pages.router)
