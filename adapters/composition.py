@@ -15,6 +15,7 @@ from adapters.audit.checkpoint_stream import KafkaCheckpoints
 from adapters.audit.checkpoints import CheckpointFolder
 from adapters.audit.replay import Replay
 from adapters.calendars.sync import CalendarSync
+from adapters.consultation_parties import ConsultationParties
 from adapters.crypto import signing_key
 from adapters.crypto.blind_index import BlindIndex
 from adapters.crypto.key_binding import bind
@@ -33,6 +34,7 @@ from adapters.migrate import migrate
 from adapters.readmodels.agenda import CaughtUpAgenda, SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
+from adapters.readmodels.consultation_view import SqlConsultationView
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.worker import ProjectionWorker
@@ -48,6 +50,7 @@ from commands.ports import Ports
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
+from projections.consultation_view import ConsultationViewProjection
 from projections.patient_directory import PatientDirectoryProjection
 
 log = logging.getLogger("telemed")
@@ -72,6 +75,7 @@ class Services:
     pseudonyms: Pseudonyms
     availability: SqlAvailability
     agenda: SqlAgenda
+    consultations: SqlConsultationView
     calendar_sync: CalendarSync
     sessions: SessionStore
     throttle: Throttle
@@ -80,6 +84,7 @@ class Services:
     grants: GrantIndex
     relations: RelationIndex
     checkpoint_key: SigningKey
+    parties: ConsultationParties
     checkpoints: Checkpointer
     idempotency: IdempotencyStore
 
@@ -149,6 +154,7 @@ def build(settings: Settings | None = None) -> Services:
     availability = SqlAvailability(db, settings.availability_days)
     availability_projection = AvailabilityProjection(availability, settings.availability_days)
     agenda = SqlAgenda(db)
+    consultations = SqlConsultationView(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -182,10 +188,19 @@ def build(settings: Settings | None = None) -> Services:
             agenda,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
+        ConsultationViewProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            ConsultationViewProjection(consultations),
+            consultations,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
     }
     access_log = AccessLog(db, keyring.chain_key)
     outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
     sessions = SessionStore(db)
+    parties = ConsultationParties(db)
     ports = Ports(
         ties=relations,
         grants=grants,
@@ -197,6 +212,7 @@ def build(settings: Settings | None = None) -> Services:
         appointments=CaughtUpAgenda(
             agenda, runners[AgendaProjection.name], settings.read_wait_seconds
         ),
+        parties=parties,
         public_url=settings.public_url,
     )
     bus = CommandBus(lambda: UnitOfWork(app, keys), ports)
@@ -248,6 +264,7 @@ def build(settings: Settings | None = None) -> Services:
         pseudonyms=pseudonyms,
         availability=availability,
         agenda=agenda,
+        consultations=consultations,
         calendar_sync=calendar_sync,
         sessions=sessions,
         throttle=Throttle(db, keyring.index_key),
@@ -256,6 +273,7 @@ def build(settings: Settings | None = None) -> Services:
         grants=grants,
         relations=relations,
         checkpoint_key=checkpoint_key,
+        parties=parties,
         checkpoints=checkpoints,
         idempotency=idempotency,
     )

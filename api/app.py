@@ -22,16 +22,20 @@ from api.methods import MethodCheck
 from api.responses import document_problems
 from api.routers import (
     accounts,
+    agenda,
     analytics,
     assistants,
     beneficiaries,
+    calendars,
     compliance,
+    consultation_reads,
     consultations,
     delegations,
     link_pages,
     organisations,
     patients,
     schedules,
+    slots,
     system,
 )
 
@@ -136,8 +140,12 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(compliance.router)
     app.include_router(analytics.router)
     app.include_router(schedules.router)
+    app.include_router(calendars.router)
+    app.include_router(slots.router)
+    app.include_router(agenda.router)
     app.include_router(consultations.router)
-    app.include_router(consultations.patients_router)
+    app.include_router(consultation_reads.router)
+    app.include_router(consultation_reads.patients_router)
     app.include_router(beneficiaries.router)
     app.include_router(assistants.router)
     app.include_router(link_pages.router)

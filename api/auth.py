@@ -27,6 +27,7 @@ from api.policy import (
 )
 from api.problems import Problem
 from api.state import services_of
+from commands.results import NotFound
 from domain.actor import Actor, Role
 from domain.organisation import Organisation
 from domain.patient import Patient
@@ -152,11 +153,24 @@ def authorize_doctor(request: Request, actor: Actor, action: Action, scope: Doct
         raise _refuse(action, "Your role does not allow this for that doctor")
 
 
+def doctor_scope(request: Request, doctor_id: UUID) -> DoctorScope:
+    """The doctor, and the organisations the doctor works for now."""
+    return DoctorScope(doctor_id, frozenset(services_of(request).relations.memberships(doctor_id)))
+
+
 def consultation_ties(request: Request, actor: Actor, scope: ConsultationScope) -> Ties:
     return replace(
         ties_to_patient(request, actor, scope.patient_id),
         assisted_doctors=_assisted(request, actor),
     )
+
+
+def consultation_scope(request: Request, consultation_id: UUID) -> ConsultationScope:
+    """Whose consultation it is, from the index the booking wrote (404 if there is none)."""
+    parties = services_of(request).parties.of(consultation_id)
+    if parties is None:
+        raise NotFound("Consultation", consultation_id)
+    return ConsultationScope(parties.patient_id, parties.doctor_id, parties.organisation_id)
 
 
 def authorize_consultation(

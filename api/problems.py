@@ -22,7 +22,7 @@ from domain.admin_roster import LastAdmin
 from domain.booking import ConsultationClosed, SlotNotOffered, SlotTaken
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
-from domain.schedule import UnknownPractice
+from domain.schedule import NotPractisingThere, UnknownPractice
 
 log = logging.getLogger("telemed.api")
 
@@ -87,6 +87,7 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     SlotNotOffered: (409, "slot-not-offered", "The schedule does not offer that slot"),
     ConsultationClosed: (409, "consultation-closed", "The consultation is closed"),
     UnknownPractice: (422, "unknown-practice", "The doctor does not work at that practice"),
+    NotPractisingThere: (403, "forbidden", "The doctor does not practise there for you"),
     RoleMismatch: (409, "role-mismatch", "The account has another role"),
     NotAMember: (422, "not-a-member", "Not a member of that organisation"),
     InvitationNotValid: (400, "invalid-invitation", "The link is not valid"),

@@ -81,6 +81,13 @@ def accepted(response: Response, saved: Saved) -> dict[str, Any]:
     return {"id": saved.aggregate_id, "version": saved.version, "position": saved.position}
 
 
+def aware(value: datetime | None) -> datetime | None:
+    """A query's time, which must carry its UTC offset."""
+    if value is not None and value.tzinfo is None:
+        raise Problem(422, "naive-datetime", "Times need a UTC offset (ISO 8601)")
+    return value
+
+
 def encode_cursor(at: datetime, ident: UUID) -> str:
     return base64.urlsafe_b64encode(f"{at.isoformat()}|{ident}".encode()).decode()
 

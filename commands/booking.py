@@ -8,7 +8,7 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from commands.ports import Ties, UnitOfWork
+from commands.ports import PartiesIndex, Ties, UnitOfWork
 from commands.results import NotFound, Saved
 from domain.actor import Actor, Role
 from domain.booking import (
@@ -34,6 +34,7 @@ class BookConsultation:
     type_code: str
     start: datetime
     kind: Kind
+    organisation_id: UUID | None = None  # staff's: the organisation they book for
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ class BookUrgent:
     doctor_id: UUID
     reason: str
     minutes: int = 20
+    organisation_id: UUID | None = None  # staff's: the organisation they book for
 
 
 @dataclass(frozen=True)
@@ -71,10 +73,14 @@ class RecordNoShow:
     consultation_id: UUID
 
 
-def book_consultation(cmd: BookConsultation, uow: UnitOfWork, ties: Ties) -> Saved:
-    """Book a free slot; the practice's organisation gains a consultation relationship with
-    the patient (its care team may then read the record)."""
+def book_consultation(
+    cmd: BookConsultation, uow: UnitOfWork, ties: Ties, parties: PartiesIndex
+) -> Saved:
+    """Book a free slot (staff: at a practice of the organisation they book for); the
+    practice's organisation gains a consultation relationship with the patient (its care team
+    may then read the record)."""
     schedule = _schedule(uow, cmd.doctor_id)
+    schedule.require_practice_of(cmd.practice_id, cmd.organisation_id)
     slot = _bookable(uow, schedule, cmd.practice_id, cmd.type_code, cmd.start, cmd.kind)
     organisation_id = schedule.practices[cmd.practice_id].organisation_id
     organisation = uow.find(Organisation, organisation_id)
@@ -95,16 +101,15 @@ def book_consultation(cmd: BookConsultation, uow: UnitOfWork, ties: Ties) -> Sav
         day.book(consultation.id, slot.interval, by=cmd.actor)
     uow.ensure_subject(cmd.patient_id)
     uow.attach(ties.link(cmd.patient_id, organisation_id, Link.CARE))
+    uow.attach(parties.record(consultation.id, cmd.patient_id, cmd.doctor_id, organisation_id))
     return uow.save(consultation, *days.values())
 
 
-def book_urgent(cmd: BookUrgent, uow: UnitOfWork, ties: Ties) -> Saved:
+def book_urgent(cmd: BookUrgent, uow: UnitOfWork, ties: Ties, parties: PartiesIndex) -> Saved:
     """At once, outside the schedule: the consultation occupies its time on the doctor's days
-    (after any urgent one already there) and flags the bookings it overlaps."""
-    schedule = _schedule(uow, cmd.doctor_id)
-    organisation_id = (
-        next(iter(schedule.practices.values())).organisation_id if schedule.practices else None
-    )
+    (after any urgent one already there) and flags the bookings it overlaps. It is the
+    organisation's that books it, where the doctor must practise."""
+    organisation_id = _schedule(uow, cmd.doctor_id).urgent_organisation(cmd.organisation_id)
     now, length = datetime.now(UTC), timedelta(minutes=cmd.minutes)
     window = Interval(now, now + length)
     days = _days(uow, cmd.doctor_id, window, cmd.actor)
@@ -132,6 +137,7 @@ def book_urgent(cmd: BookUrgent, uow: UnitOfWork, ties: Ties) -> Saved:
     uow.ensure_subject(cmd.patient_id)
     if organisation_id is not None:
         uow.attach(ties.link(cmd.patient_id, organisation_id, Link.CARE))
+    uow.attach(parties.record(consultation.id, cmd.patient_id, cmd.doctor_id, organisation_id))
     return uow.save(consultation, *days.values(), *flagged)
 
 

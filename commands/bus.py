@@ -58,6 +58,7 @@ HANDLERS: dict[type[Any], Handler] = {
     onboarding.AddBeneficiary: onboarding.add_beneficiary,
     scheduling.OpenSchedule: _pure(scheduling.open_schedule),
     scheduling.ChangeProfile: _pure(scheduling.change_profile),
+    scheduling.SetProfile: _pure(scheduling.set_profile),
     scheduling.AddPractice: _pure(scheduling.add_practice),
     scheduling.SetConsultationType: _pure(scheduling.set_consultation_type),
     scheduling.SetWeeklyHours: _pure(scheduling.set_weekly_hours),
@@ -67,8 +68,10 @@ HANDLERS: dict[type[Any], Handler] = {
     scheduling.LinkCalendar: _pure(scheduling.link_calendar),
     scheduling.UnlinkCalendar: _pure(scheduling.unlink_calendar),
     scheduling.RecordBusyPeriods: _pure(scheduling.record_busy_periods),
-    booking.BookConsultation: lambda c, uow, p: booking.book_consultation(c, uow, p.ties),
-    booking.BookUrgent: lambda c, uow, p: booking.book_urgent(c, uow, p.ties),
+    booking.BookConsultation: lambda c, uow, p: booking.book_consultation(
+        c, uow, p.ties, p.parties
+    ),
+    booking.BookUrgent: lambda c, uow, p: booking.book_urgent(c, uow, p.ties, p.parties),
     booking.ConfirmConsultation: _pure(booking.confirm_consultation),
     booking.CancelConsultation: _pure(booking.cancel_consultation),
     booking.RescheduleConsultation: _pure(booking.reschedule_consultation),

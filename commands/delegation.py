@@ -8,7 +8,7 @@ from typing import Protocol
 from uuid import UUID
 
 from commands.ports import UnitOfWork
-from commands.results import Saved
+from commands.results import NotFound, Saved
 from domain.actor import Actor
 from domain.delegation import Grant
 
@@ -31,6 +31,7 @@ class GiveGrant:
 @dataclass(frozen=True)
 class RevokeGrant:
     actor: Actor
+    patient_id: UUID
     grant_id: UUID
 
 
@@ -49,6 +50,8 @@ def give_grant(cmd: GiveGrant, uow: UnitOfWork, grants: GrantIndexPort) -> Saved
 
 def revoke_grant(cmd: RevokeGrant, uow: UnitOfWork, grants: GrantIndexPort) -> Saved:
     grant = uow.get(Grant, cmd.grant_id)
+    if grant.patient_id != cmd.patient_id:
+        raise NotFound("Grant", cmd.grant_id)  # no such grant for that patient
     grant.revoke(by=cmd.actor.acting_for(grant.patient_id))
     uow.attach(grants.revoke(grant.id))
     return uow.save(grant)

@@ -131,6 +131,19 @@ class Appointments(Protocol):
         ...
 
 
+class PartiesIndex(Protocol):
+    """Row writer for whose consultation it is (adapters.consultation_parties), attached to the
+    booking so the routes authorize later changes from it without loading the consultation."""
+
+    def record(
+        self,
+        consultation_id: UUID,
+        patient_id: UUID,
+        doctor_id: UUID,
+        organisation_id: UUID | None,
+    ) -> object: ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """Everything a handler may need besides its unit of work: one object, built once by the
@@ -144,4 +157,5 @@ class Ports:
     mail: Mail
     sessions: Sessions
     appointments: Appointments
+    parties: PartiesIndex
     public_url: str

@@ -34,6 +34,17 @@ class ChangeProfile:
 
 
 @dataclass(frozen=True)
+class SetProfile:
+    """Open the doctor's schedule with this profile, or change the profile of the open one."""
+
+    actor: Actor
+    doctor_id: UUID
+    time_zone: str
+    specialty: str
+    languages: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class AddPractice:
     actor: Actor
     doctor_id: UUID
@@ -128,6 +139,16 @@ def change_profile(cmd: ChangeProfile, uow: UnitOfWork) -> Saved:
     schedule = _schedule(uow, cmd.doctor_id)
     schedule.change_profile(cmd.time_zone, cmd.specialty, list(cmd.languages), by=cmd.actor)
     return _save_and_flag(uow, schedule, cmd.actor)
+
+
+def set_profile(cmd: SetProfile, uow: UnitOfWork) -> Saved:
+    if uow.find(DoctorSchedule, DoctorSchedule.create_id(cmd.doctor_id)) is None:
+        return open_schedule(OpenSchedule(*_profile(cmd)), uow)
+    return change_profile(ChangeProfile(*_profile(cmd)), uow)
+
+
+def _profile(cmd: SetProfile) -> tuple[Actor, UUID, str, str, tuple[str, ...]]:
+    return cmd.actor, cmd.doctor_id, cmd.time_zone, cmd.specialty, cmd.languages
 
 
 def add_practice(cmd: AddPractice, uow: UnitOfWork) -> Saved:

@@ -25,6 +25,10 @@ class UnknownPractice(DomainError):
     """The doctor does not work at that practice."""
 
 
+class NotPractisingThere(DomainError):
+    """The doctor has no practice (or not that one) in the organisation booking for them."""
+
+
 @dataclass(frozen=True)
 class Practice:
     practice_id: UUID
@@ -328,6 +332,22 @@ class DoctorSchedule(Aggregate):
             if (slot.practice_id, slot.type_code, slot.start) == (practice_id, type_code, wanted):
                 return slot
         return None
+
+    def require_practice_of(self, practice_id: UUID, booked_for: UUID | None) -> None:
+        """Staff book for their organisation: the practice must be one of it."""
+        practice = self.practices.get(practice_id)
+        if booked_for is not None and (practice is None or practice.organisation_id != booked_for):
+            raise NotPractisingThere(f"practice {practice_id} is not one of {booked_for}")
+
+    def urgent_organisation(self, booked_for: UUID | None) -> UUID | None:
+        """The organisation of an urgent booking: the one booking for the doctor, where the
+        doctor must have a practice; for the patient's side, the doctor's first practice's."""
+        organisations = [p.organisation_id for p in self.practices.values()]
+        if booked_for is None:
+            return organisations[0] if organisations else None
+        if booked_for not in organisations:
+            raise NotPractisingThere(f"the doctor has no practice in {booked_for}")
+        return booked_for
 
     def local_day(self, instant: datetime) -> date:
         return instant.astimezone(zone(self.time_zone)).date()

@@ -13,24 +13,17 @@ from api.auth import (
     CurrentActor,
     authorize_consultation,
     authorize_patient,
-    consultation_ties,
+    consultation_scope,
     patient_subject,
 )
-from api.policy import STAFF, Action, ConsultationScope, decide_for_consultation
+from api.policy import Action, ConsultationScope
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import (
-    AfterHeader,
-    AfterQuery,
-    PurposeHeader,
     accepted,
-    await_position,
-    record_access,
 )
-from api.routers.schedules import consultation_out
 from api.schedule_schemas import (
     BookingBody,
     CancelBody,
-    ConsultationOut,
     RescheduleBody,
     UrgentBody,
 )
@@ -39,24 +32,25 @@ from api.state import services_of
 from commands import booking as cmd
 from commands.results import Saved
 from domain.actor import Actor, Role
-from domain.booking import Consultation, Kind, SlotNotOffered, SlotTaken
-from domain.schedule import DoctorSchedule
+from domain.booking import Kind, SlotNotOffered, SlotTaken
 
 router = APIRouter(prefix="/v1/consultations", tags=["consultations"], responses=PROBLEM_RESPONSES)
 
 
 def _booking_scope(
-    services: Services, patient_id: UUID, doctor_id: UUID, practice_id: UUID | None
+    request: Request, actor: Actor, patient_id: UUID, doctor_id: UUID
 ) -> ConsultationScope:
-    """Whose booking it is: the patient, the doctor, and the organisation of the practice."""
-    schedule = services.bus_uow().find(DoctorSchedule, DoctorSchedule.create_id(doctor_id))
-    practices = schedule.practices if schedule else {}
-    org = None
-    if practice_id is not None and practice_id in practices:
-        org = practices[practice_id].organisation_id
-    elif practice_id is None and len({p.organisation_id for p in practices.values()}) == 1:
-        org = next(iter(practices.values())).organisation_id
-    return ConsultationScope(patient_id, doctor_id, org)
+    """Whose booking it is: the patient, the doctor, and for staff the organisation they act
+    for when the doctor works there too (the handler checks the doctor practises there)."""
+    organisation_id = actor.organisation_id if actor.role is not Role.PATIENT else None
+    if organisation_id not in services_of(request).relations.memberships(doctor_id):
+        organisation_id = None
+    return ConsultationScope(patient_id, doctor_id, organisation_id)
+
+
+def _booked_for(acting: Actor, scope: ConsultationScope) -> UUID | None:
+    """The organisation a booking is made for: staff's own, unless they act for the patient."""
+    return scope.organisation_id if acting.on_behalf_of is None else None
 
 
 def _alternatives(services: Services, body: BookingBody) -> list[dict[str, Any]]:
@@ -89,7 +83,7 @@ def book(
 ) -> dict[str, Any]:
     """Book a free slot. A slot someone else just took answers 409 with the next free ones."""
     services = services_of(request)
-    scope = _booking_scope(services, body.patient_id, body.doctor_id, body.practice_id)
+    scope = _booking_scope(request, actor, body.patient_id, body.doctor_id)
     actor = _may_book(request, actor, scope)
     try:
         saved = services.bus.handle(
@@ -101,6 +95,7 @@ def book(
                 body.type_code,
                 body.start,
                 Kind(body.kind),
+                _booked_for(actor, scope),
             )
         )
     except (SlotTaken, SlotNotOffered) as exc:
@@ -121,12 +116,17 @@ def book_urgent(
     body: UrgentBody, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
     """Urgent: booked at once outside the schedule; on the doctor's agenda right away."""
-    services = services_of(request)
-    actor = _may_book(
-        request, actor, _booking_scope(services, body.patient_id, body.doctor_id, None)
-    )
-    saved = services.bus.handle(
-        cmd.BookUrgent(actor, body.patient_id, body.doctor_id, body.reason, body.minutes)
+    scope = _booking_scope(request, actor, body.patient_id, body.doctor_id)
+    actor = _may_book(request, actor, scope)
+    saved = services_of(request).bus.handle(
+        cmd.BookUrgent(
+            actor,
+            body.patient_id,
+            body.doctor_id,
+            body.reason,
+            body.minutes,
+            _booked_for(actor, scope),
+        )
     )
     return accepted(response, saved)
 
@@ -141,57 +141,14 @@ def _may_book(request: Request, actor: Actor, scope: ConsultationScope) -> Actor
     return acting
 
 
-def _load(services: Services, consultation_id: UUID) -> Consultation:
-    return services.bus_uow().get(Consultation, consultation_id)
-
-
 def _change(
     request: Request,
     consultation_id: UUID,
     actor: Actor,
     action: Action = Action.CHANGE_CONSULTATION,
 ) -> tuple[Services, Actor]:
-    services = services_of(request)
-    c = _load(services, consultation_id)
-    actor = authorize_consultation(
-        request,
-        actor,
-        action,
-        ConsultationScope(c.patient_id, c.doctor_id, c.organisation_id),
-    )
-    return services, actor
-
-
-@router.get("/{consultation_id}", response_model=ConsultationOut)
-def read(
-    consultation_id: UUID, request: Request, actor: CurrentActor, purpose: PurposeHeader = None
-) -> dict[str, Any]:
-    services = services_of(request)
-    c = _load(services, consultation_id)
-    actor = authorize_consultation(
-        request,
-        actor,
-        Action.READ_CONSULTATION,
-        ConsultationScope(c.patient_id, c.doctor_id, c.organisation_id),
-    )
-    record_access(services, actor, [c.patient_id], "consultation", purpose)
-    return {
-        "id": c.id,
-        "version": c.version,
-        "doctor_id": c.doctor_id,
-        "patient_id": c.patient_id,
-        "practice_id": c.practice_id,
-        "organisation_id": c.organisation_id,
-        "type_code": c.type_code,
-        "kind": c.kind.value,
-        "start": c.slot.start,
-        "end": c.slot.end,
-        "status": c.status.value,
-        "urgent": c.urgent,
-        "flagged": c.flagged,
-        "booked_by_role": c.booked_by.role.value,
-        "options": c.options,
-    }
+    scope = consultation_scope(request, consultation_id)
+    return services_of(request), authorize_consultation(request, actor, action, scope)
 
 
 @router.post("/{consultation_id}/confirm", response_model=Accepted)
@@ -247,43 +204,3 @@ def no_show(
     """Recorded by the practice (never by the patient's side)."""
     services, actor = _change(request, consultation_id, actor, Action.RECORD_NO_SHOW)
     return accepted(response, services.bus.handle(cmd.RecordNoShow(actor, consultation_id)))
-
-
-patients_router = APIRouter(
-    prefix="/v1/patients", tags=["consultations"], responses=PROBLEM_RESPONSES
-)
-
-
-@patients_router.get("/{patient_id}/consultations", response_model=list[ConsultationOut])
-def patient_consultations(
-    patient_id: UUID,
-    request: Request,
-    actor: CurrentActor,
-    after: AfterQuery = None,
-    after_header: AfterHeader = None,
-    purpose: PurposeHeader = None,
-) -> list[dict[str, Any]]:
-    """A patient's appointments: for the patient (or their holder, or a grantee), and for the
-    care team of each appointment's organisation."""
-    services = services_of(request)
-    probe = ConsultationScope(patient_id, patient_id, actor.organisation_id)
-    ties = consultation_ties(request, actor, probe)
-    # staff see the list, filtered below to what each consultation allows them
-    verdict = decide_for_consultation(actor, Action.READ_CONSULTATION, probe, ties)
-    if actor.role not in STAFF and not verdict:
-        raise Problem(403, "forbidden", "Your role does not allow this for that patient")
-    await_position(services, "agenda", after, after_header)
-    entries = [
-        e
-        for e in services.agenda.of_patient(patient_id)
-        if decide_for_consultation(
-            actor,
-            Action.READ_CONSULTATION,
-            ConsultationScope(e.patient_id, e.doctor_id, e.organisation_id),
-            ties,
-        )
-    ]
-    # even an empty list tells whether the patient has appointments here
-    reader = actor.acting_for(patient_id) if verdict.on_behalf else actor
-    record_access(services, reader, [patient_id], "patient.consultations", purpose)
-    return [consultation_out(e) for e in entries]

@@ -1,0 +1,79 @@
+"""The consultation view in SQL (SQLite and PostgreSQL): one row per consultation."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Any
+from uuid import UUID
+
+import orjson
+
+from adapters.db import as_datetime, as_uuid
+from adapters.readmodels.runner import SqlView
+from projections.consultation_view import ConsultationRow
+
+_FIELDS = (
+    "consultation_id",
+    "version",
+    "doctor_id",
+    "patient_id",
+    "practice_id",
+    "organisation_id",
+    "type_code",
+    "kind",
+    "start_at",
+    "end_at",
+    "status",
+    "urgent",
+    "flagged",
+    "booked_by_role",
+    "options",
+)
+_CHANGEABLE = frozenset({"status", "start_at", "end_at", "flagged"})
+
+
+class SqlConsultationView(SqlView):
+    tables = ("consultation_view",)
+
+    def booked(self, row: ConsultationRow) -> None:
+        values = {**asdict(row), "options": orjson.dumps(row.options).decode()}
+        self.cur.execute(
+            f"INSERT INTO consultation_view ({', '.join(_FIELDS)}) "
+            f"VALUES ({', '.join('%s' for _ in _FIELDS)})",
+            [values[f] for f in _FIELDS],
+        )
+
+    def changed(self, consultation_id: UUID, version: int, **fields: Any) -> None:
+        assert set(fields) <= _CHANGEABLE
+        sets = ", ".join(f"{name} = %s" for name in fields)
+        self.cur.execute(
+            f"UPDATE consultation_view SET {sets}, version = %s WHERE consultation_id = %s",
+            [*fields.values(), version, consultation_id],
+        )
+
+    def get(self, consultation_id: UUID) -> ConsultationRow | None:
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT {', '.join(_FIELDS)} FROM consultation_view WHERE consultation_id = %s",
+                (consultation_id,),
+            )
+            r = cur.fetchone()
+        if r is None:
+            return None
+        return ConsultationRow(
+            consultation_id=as_uuid(r[0]),
+            version=int(r[1]),
+            doctor_id=as_uuid(r[2]),
+            patient_id=as_uuid(r[3]),
+            practice_id=as_uuid(r[4]) if r[4] else None,
+            organisation_id=as_uuid(r[5]) if r[5] else None,
+            type_code=str(r[6]),
+            kind=str(r[7]),
+            start_at=as_datetime(r[8]),
+            end_at=as_datetime(r[9]),
+            status=str(r[10]),
+            urgent=bool(r[11]),
+            flagged=r[12],
+            booked_by_role=str(r[13]),
+            options=orjson.loads(r[14]),
+        )
