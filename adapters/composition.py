@@ -35,6 +35,7 @@ from adapters.readmodels.agenda import CaughtUpAgenda, SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.consultation_view import SqlConsultationView
+from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.worker import ProjectionWorker
@@ -51,6 +52,7 @@ from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
 from projections.consultation_view import ConsultationViewProjection
+from projections.organisation_view import OrganisationViewProjection
 from projections.patient_directory import PatientDirectoryProjection
 
 log = logging.getLogger("telemed")
@@ -76,6 +78,7 @@ class Services:
     availability: SqlAvailability
     agenda: SqlAgenda
     consultations: SqlConsultationView
+    organisations: SqlOrganisationView
     calendar_sync: CalendarSync
     sessions: SessionStore
     throttle: Throttle
@@ -155,6 +158,7 @@ def build(settings: Settings | None = None) -> Services:
     availability_projection = AvailabilityProjection(availability, settings.availability_days)
     agenda = SqlAgenda(db)
     consultations = SqlConsultationView(db)
+    organisations = SqlOrganisationView(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -195,6 +199,9 @@ def build(settings: Settings | None = None) -> Services:
             ConsultationViewProjection(consultations),
             consultations,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        OrganisationViewProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, OrganisationViewProjection(organisations), organisations
         ),
     }
     access_log = AccessLog(db, keyring.chain_key)
@@ -265,6 +272,7 @@ def build(settings: Settings | None = None) -> Services:
         availability=availability,
         agenda=agenda,
         consultations=consultations,
+        organisations=organisations,
         calendar_sync=calendar_sync,
         sessions=sessions,
         throttle=Throttle(db, keyring.index_key),
