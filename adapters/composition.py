@@ -37,6 +37,7 @@ from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.consultation_view import SqlConsultationView
 from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_directory import SqlPatientDirectory
+from adapters.readmodels.record_invitations import SqlPendingInvitations
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.relations import RelationIndex
@@ -54,6 +55,7 @@ from projections.availability import AvailabilityProjection
 from projections.consultation_view import ConsultationViewProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_directory import PatientDirectoryProjection
+from projections.record_invitations import PendingInvitationsProjection
 
 log = logging.getLogger("telemed")
 
@@ -79,6 +81,7 @@ class Services:
     agenda: SqlAgenda
     consultations: SqlConsultationView
     organisations: SqlOrganisationView
+    invitations: SqlPendingInvitations
     calendar_sync: CalendarSync
     sessions: SessionStore
     throttle: Throttle
@@ -159,6 +162,7 @@ def build(settings: Settings | None = None) -> Services:
     agenda = SqlAgenda(db)
     consultations = SqlConsultationView(db)
     organisations = SqlOrganisationView(db)
+    invitations = SqlPendingInvitations(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -202,6 +206,14 @@ def build(settings: Settings | None = None) -> Services:
         ),
         OrganisationViewProjection.name: ProjectionRunner(
             db, recorder, app.mapper, OrganisationViewProjection(organisations), organisations
+        ),
+        PendingInvitationsProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            PendingInvitationsProjection(invitations),
+            invitations,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
     }
     access_log = AccessLog(db, keyring.chain_key)
@@ -273,6 +285,7 @@ def build(settings: Settings | None = None) -> Services:
         agenda=agenda,
         consultations=consultations,
         organisations=organisations,
+        invitations=invitations,
         calendar_sync=calendar_sync,
         sessions=sessions,
         throttle=Throttle(db, keyring.index_key),

@@ -8,3 +8,9 @@ CREATE TABLE IF NOT EXISTS organisation_view (
     settings        text NOT NULL,
     templates       text NOT NULL
 );
+
+-- Pending record invitations (projections/record_invitations.py): the records with an
+-- invitation issued and not yet accepted, declined, withdrawn or erased.
+CREATE TABLE IF NOT EXISTS pending_record_invitations (
+    patient_id uuid PRIMARY KEY
+);
