@@ -31,6 +31,7 @@ from adapters.mail.folder import MailFolder
 from adapters.mail.outbox import MailTransport, Outbox
 from adapters.mail.smtp import SmtpRelay
 from adapters.migrate import migrate
+from adapters.readmodels.account_view import SqlAccountView
 from adapters.readmodels.agenda import CaughtUpAgenda, SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
@@ -49,6 +50,7 @@ from adapters.throttle import Throttle
 from commands.accounts import AccountLookup
 from commands.bus import CommandBus
 from commands.ports import Ports
+from projections.account_view import AccountViewProjection
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
@@ -82,6 +84,7 @@ class Services:
     consultations: SqlConsultationView
     organisations: SqlOrganisationView
     invitations: SqlPendingInvitations
+    account_view: SqlAccountView
     calendar_sync: CalendarSync
     sessions: SessionStore
     throttle: Throttle
@@ -163,6 +166,7 @@ def build(settings: Settings | None = None) -> Services:
     consultations = SqlConsultationView(db)
     organisations = SqlOrganisationView(db)
     invitations = SqlPendingInvitations(db)
+    account_view = SqlAccountView(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -213,6 +217,14 @@ def build(settings: Settings | None = None) -> Services:
             app.mapper,
             PendingInvitationsProjection(invitations),
             invitations,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        AccountViewProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            AccountViewProjection(account_view),
+            account_view,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
     }
@@ -286,6 +298,7 @@ def build(settings: Settings | None = None) -> Services:
         consultations=consultations,
         organisations=organisations,
         invitations=invitations,
+        account_view=account_view,
         calendar_sync=calendar_sync,
         sessions=sessions,
         throttle=Throttle(db, keyring.index_key),

@@ -14,3 +14,13 @@ CREATE TABLE IF NOT EXISTS organisation_view (
 CREATE TABLE IF NOT EXISTS pending_record_invitations (
     patient_id uuid PRIMARY KEY
 );
+
+-- The account view (projections/account_view.py): an account as its owner reads it: role,
+-- second factor confirmed, and the doctors an assistant acts for (JSON, in assignment order).
+CREATE TABLE IF NOT EXISTS account_view (
+    account_id    uuid PRIMARY KEY,
+    version       bigint NOT NULL,
+    role          text NOT NULL,
+    second_factor boolean NOT NULL,
+    assists       text NOT NULL
+);
