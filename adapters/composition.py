@@ -31,11 +31,14 @@ from adapters.mail.folder import MailFolder
 from adapters.mail.outbox import MailTransport, Outbox
 from adapters.mail.smtp import SmtpRelay
 from adapters.migrate import migrate
+from adapters.readmodels.account_view import SqlAccountView
 from adapters.readmodels.agenda import CaughtUpAgenda, SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.consultation_view import SqlConsultationView
+from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_directory import SqlPatientDirectory
+from adapters.readmodels.record_invitations import SqlPendingInvitations
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.relations import RelationIndex
@@ -47,11 +50,14 @@ from adapters.throttle import Throttle
 from commands.accounts import AccountLookup
 from commands.bus import CommandBus
 from commands.ports import Ports
+from projections.account_view import AccountViewProjection
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
 from projections.consultation_view import ConsultationViewProjection
+from projections.organisation_view import OrganisationViewProjection
 from projections.patient_directory import PatientDirectoryProjection
+from projections.record_invitations import PendingInvitationsProjection
 
 log = logging.getLogger("telemed")
 
@@ -76,6 +82,9 @@ class Services:
     availability: SqlAvailability
     agenda: SqlAgenda
     consultations: SqlConsultationView
+    organisations: SqlOrganisationView
+    invitations: SqlPendingInvitations
+    account_view: SqlAccountView
     calendar_sync: CalendarSync
     sessions: SessionStore
     throttle: Throttle
@@ -155,6 +164,9 @@ def build(settings: Settings | None = None) -> Services:
     availability_projection = AvailabilityProjection(availability, settings.availability_days)
     agenda = SqlAgenda(db)
     consultations = SqlConsultationView(db)
+    organisations = SqlOrganisationView(db)
+    invitations = SqlPendingInvitations(db)
+    account_view = SqlAccountView(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -194,6 +206,25 @@ def build(settings: Settings | None = None) -> Services:
             app.mapper,
             ConsultationViewProjection(consultations),
             consultations,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        OrganisationViewProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, OrganisationViewProjection(organisations), organisations
+        ),
+        PendingInvitationsProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            PendingInvitationsProjection(invitations),
+            invitations,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        AccountViewProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            AccountViewProjection(account_view),
+            account_view,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
     }
@@ -265,6 +296,9 @@ def build(settings: Settings | None = None) -> Services:
         availability=availability,
         agenda=agenda,
         consultations=consultations,
+        organisations=organisations,
+        invitations=invitations,
+        account_view=account_view,
         calendar_sync=calendar_sync,
         sessions=sessions,
         throttle=Throttle(db, keyring.index_key),

@@ -14,12 +14,13 @@ from adapters.crypto.passwords import provisioning_uri
 from adapters.sessions import Session
 from api.auth import CurrentActor, CurrentSession, client_address, require_step_up
 from api.problems import PROBLEM_RESPONSES, Problem
-from api.reads import PurposeHeader, accepted, record_access
+from api.reads import PurposeHeader, accepted, await_position, record_access
 from api.schemas import Accepted, Body, Email
 from api.state import services_of
 from commands.accounts import EmailTaken, InvalidCredentials, OpenAccount, StepUpRequired
 from commands.erasure import EraseAccount
 from commands.passwords import ChangePassword, RequestReset, ResetPassword
+from commands.results import NotFound
 from commands.second_factor import (
     ConfirmTotp,
     DisableTotp,
@@ -31,7 +32,7 @@ from commands.second_factor import (
 from commands.sign_in import SecondFactorRequired, SignedIn, SteppedUp, StepUp
 from commands.sign_in import SignIn as SignInCommand
 from commands.staff_invitations import AcceptStaffInvitation, StaffInvitationAccepted
-from domain.account import Account, AccountDeactivated, AccountLocked, TotpNotEnrolled
+from domain.account import AccountDeactivated, AccountLocked, TotpNotEnrolled
 from domain.actor import Actor, Role
 from domain.patient import record_of
 
@@ -146,26 +147,31 @@ def who_am_i(
     assisted; what a client needs to show the right screens."""
     session, _ = current
     services = services_of(request)
-    account = services.bus_uow().get(Account, session.account_id)
+    # as current as the write: the view is awaited (bounded) up to the log's head
+    await_position(services, "account_view", services.recorder.max_notification_id())
+    account = services.account_view.get(session.account_id)
+    if account is None:
+        raise NotFound("Account", session.account_id)
     relations = services.relations
-    own = relations.own_record(account.id)
+    account_id = account.account_id
+    own = relations.own_record(account_id)
     if own is None and account.role is Role.PATIENT:
-        own = record_of(account.id) if services.patient_exists(record_of(account.id)) else None
-    held = relations.held_by(account.id)
-    reader = Actor(account.id, session.role, session.organisation_id)
+        own = record_of(account_id) if services.patient_exists(record_of(account_id)) else None
+    held = relations.held_by(account_id)
+    reader = Actor(account_id, session.role, session.organisation_id)
     record_access(services, reader, [own] if own else [], "account.records", purpose)
     for beneficiary in held:  # which records one holds is about them too
         record_access(
             services, reader.acting_for(beneficiary), [beneficiary], "account.records", purpose
         )
     return {
-        "account_id": account.id,
+        "account_id": account.account_id,
         "role": account.role.value,
-        "organisations": relations.memberships(account.id),
+        "organisations": relations.memberships(account_id),
         "record_id": own,
         "beneficiaries": held,
         "assists": [{"doctor_id": d, "organisation_id": o} for d, o in account.assists.items()],
-        "second_factor": account.totp_confirmed,
+        "second_factor": account.second_factor,
     }
 
 

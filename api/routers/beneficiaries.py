@@ -21,7 +21,7 @@ from api.auth import (
 )
 from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
-from api.reads import PurposeHeader, accepted, clear, record_access
+from api.reads import PurposeHeader, accepted, await_position, record_access
 from api.schemas import Accepted, Body, Email, PatientRegistration
 from api.state import services_of
 from commands.accounts import EmailTaken, StepUpRequired
@@ -36,7 +36,6 @@ from commands.record_invitations import (
 from commands.results import Saved
 from domain.account import TotpNotEnrolled
 from domain.errors import InvalidValue
-from domain.patient import Patient
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid, InvitationPurpose
 
 router = APIRouter(prefix="/v1", tags=["beneficiaries"], responses=PROBLEM_RESPONSES)
@@ -83,20 +82,27 @@ def list_beneficiaries(
     """The beneficiaries you hold now (a transferred one is no longer listed)."""
     authorize(actor, Action.ADD_BENEFICIARY)
     services = services_of(request)
-    uow = services.bus_uow()
-    held = [uow.get(Patient, i) for i in services.relations.held_by(actor.actor_id)]
-    for p in held:  # the holder reads each on the beneficiary's behalf
-        record_access(services, actor.acting_for(p.id), [p.id], "beneficiary.list", purpose)
+    held = services.relations.held_by(actor.actor_id)  # the tie index, written with the events
+    # as current as the write: both views are awaited (bounded) up to the log's head
+    head = services.recorder.max_notification_id()
+    await_position(services, "patient_directory", head)
+    await_position(services, "record_invitations", head)
+    entries = [e for e in (services.directory.get(i) for i in held) if e is not None]
+    pending = services.invitations.pending(held)
+    for e in entries:  # the holder reads each on the beneficiary's behalf
+        record_access(
+            services, actor.acting_for(e.patient_id), [e.patient_id], "beneficiary.list", purpose
+        )
     return [
         {
-            "id": p.id,
-            "given_name": clear(p.given_name),
-            "family_name": clear(p.family_name),
-            "birth_date": clear(p.birth_date),
-            "transfer_pending": p.invitation is not None,
-            "erased": p.erased,
+            "id": e.patient_id,
+            "given_name": e.given_name,
+            "family_name": e.family_name,
+            "birth_date": e.birth_date,
+            "transfer_pending": e.patient_id in pending,
+            "erased": e.erased,
         }
-        for p in held
+        for e in entries
     ]
 
 

@@ -12,7 +12,7 @@ from pydantic import Field, StringConstraints
 from api.auth import CurrentActor, authorize_organisation
 from api.policy import Action
 from api.problems import PROBLEM_RESPONSES, Problem
-from api.reads import accepted
+from api.reads import accepted, await_position
 from api.schemas import Accepted, Body
 from api.state import services_of
 from commands import organisations as cmd
@@ -25,7 +25,6 @@ from commands.memberships import (
 from commands.results import NotFound
 from commands.staff_invitations import InviteStaff
 from domain.actor import Actor, Role
-from domain.organisation import Organisation
 
 router = APIRouter(prefix="/v1/organisations", tags=["organisations"], responses=PROBLEM_RESPONSES)
 Key = Annotated[str, StringConstraints(min_length=1, max_length=60)]
@@ -81,9 +80,14 @@ def found(
 def read(organisation_id: UUID, request: Request, actor: CurrentActor) -> dict[str, Any]:
     """Name, parent, settings and booking templates, for the organisation's own staff."""
     authorize_organisation(request, actor, Action.READ_ORGANISATION, organisation_id)
-    organisation = services_of(request).bus_uow().get(Organisation, organisation_id)
+    services = services_of(request)
+    # as current as the write: the view is awaited (bounded) up to the log's head
+    await_position(services, "organisation_view", services.recorder.max_notification_id())
+    organisation = services.organisations.get(organisation_id)
+    if organisation is None:
+        raise NotFound("Organisation", organisation_id)
     return {
-        "id": organisation.id,
+        "id": organisation.organisation_id,
         "name": organisation.name,
         "parent_id": organisation.parent_id,
         "settings": organisation.settings,
