@@ -32,7 +32,7 @@ from adapters.mail.outbox import MailTransport, Outbox
 from adapters.mail.smtp import SmtpRelay
 from adapters.migrate import migrate
 from adapters.readmodels.account_view import SqlAccountView
-from adapters.readmodels.agenda import CaughtUpAgenda, SqlAgenda
+from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.consultation_view import SqlConsultationView
@@ -240,9 +240,7 @@ def build(settings: Settings | None = None) -> Services:
         email_index=BlindIndex(keyring.index_key).email,
         mail=outbox,
         sessions=sessions,
-        appointments=CaughtUpAgenda(
-            agenda, runners[AgendaProjection.name], settings.read_wait_seconds
-        ),
+        appointments=parties,
         parties=parties,
         public_url=settings.public_url,
     )

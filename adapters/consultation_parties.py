@@ -53,3 +53,19 @@ class ConsultationParties:
             return None
         organisation_id = as_uuid(row[2]) if row[2] is not None else None
         return Parties(consultation_id, as_uuid(row[0]), as_uuid(row[1]), organisation_id)
+
+    def consultations_of(self, patient_id: UUID) -> list[UUID]:
+        return self._where("patient_id", patient_id)
+
+    def consultations_with(self, doctor_id: UUID) -> list[UUID]:
+        return self._where("doctor_id", doctor_id)
+
+    def _where(self, column: str, party_id: UUID) -> list[UUID]:
+        assert column in ("patient_id", "doctor_id")
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                f"SELECT consultation_id FROM consultation_parties WHERE {column} = %s "
+                "ORDER BY consultation_id",
+                (party_id,),
+            )
+            return [as_uuid(r[0]) for r in cur.fetchall()]

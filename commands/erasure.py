@@ -15,6 +15,7 @@ forget the person in the same commit; future consultations are cancelled and the
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
@@ -82,10 +83,10 @@ def _erase(
         uow.attach(ports.emails.release(account.id))
     subjects = [a.id for a in changed]
     if patient is not None:
-        found = ports.appointments.open_consultations_of(patient.id)
+        found = ports.appointments.consultations_of(patient.id)
         changed += _cancel(uow, found, PATIENT_ERASED, actor)
     if account is not None and account.role is Role.DOCTOR:
-        found = ports.appointments.open_consultations_with(account.id)
+        found = ports.appointments.consultations_with(account.id)
         changed += _cancel(uow, found, PRACTITIONER_ERASED, actor)
         changed += _unassign_assistants(uow, ports.ties, account.id, actor)
     changed += _revoke_grants(uow, subjects, ports.grants, actor)
@@ -100,9 +101,10 @@ def _cancel(
     uow: UnitOfWork, consultation_ids: list[UUID], reason: str, actor: Actor
 ) -> list[Aggregate]:
     cancelled: list[Aggregate] = []
+    now = datetime.now(UTC)
     for consultation_id in consultation_ids:
         consultation = uow.get(Consultation, consultation_id)
-        if consultation.open:
+        if consultation.open and consultation.slot.end > now:  # the future ones
             cancelled += cancel_and_release(uow, consultation, reason, actor)
     return list({id(a): a for a in cancelled}.values())  # a doctor's day once
 

@@ -122,12 +122,15 @@ class Sessions(Protocol):
 
 
 class Appointments(Protocol):
-    def open_consultations_of(self, patient_id: UUID) -> list[UUID]:
-        """Booked or confirmed consultations of the patient that have not ended yet."""
+    """Which consultations a person is party to: a write-side index written with each booking
+    (never a read model), so a command sees a booking made a moment before."""
+
+    def consultations_of(self, patient_id: UUID) -> list[UUID]:
+        """Every consultation booked for the patient."""
         ...
 
-    def open_consultations_with(self, doctor_id: UUID) -> list[UUID]:
-        """Booked or confirmed consultations with the doctor that have not ended yet."""
+    def consultations_with(self, doctor_id: UUID) -> list[UUID]:
+        """Every consultation booked with the doctor."""
         ...
 
 

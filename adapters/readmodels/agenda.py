@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from adapters.db import as_datetime, as_uuid
-from adapters.readmodels.runner import ProjectionRunner, SqlView
+from adapters.readmodels.runner import SqlView
 from projections.agenda import AgendaEntry
 
 _FIELDS = (
@@ -67,18 +66,6 @@ class SqlAgenda(SqlView):
             [doctor_id],
         )
 
-    def open_of(self, party: str, party_id: UUID, ending_after: datetime) -> list[UUID]:
-        """Booked or confirmed consultations of a ``patient`` or ``doctor`` that end after
-        that time."""
-        column = {"patient": "patient_id", "doctor": "doctor_id"}[party]
-        with self.db.transaction(write=False) as cur:
-            cur.execute(
-                f"SELECT consultation_id FROM agenda WHERE {column} = %s "
-                "AND status IN ('booked', 'confirmed') AND end_at > %s ORDER BY start_at",
-                (party_id, ending_after.astimezone(UTC)),
-            )
-            return [as_uuid(r[0]) for r in cur.fetchall()]
-
     def of_patient(self, patient_id: UUID) -> list[AgendaEntry]:
         return self._select("patient_id = %s ORDER BY start_at", [patient_id])
 
@@ -106,33 +93,3 @@ class SqlAgenda(SqlView):
             )
             for r in rows
         ]
-
-
-class AgendaLagging(RuntimeError):
-    """The agenda did not catch up with the log in time; the command is retried later."""
-
-
-class CaughtUpAgenda:
-    """The agenda read only once it has every event committed so far: for a command that must
-    not miss a booking made a moment before (an erasure cancels them all). It helps the agenda
-    catch up itself (batches are exclusive, so alongside the workers), within ``timeout``."""
-
-    def __init__(self, agenda: SqlAgenda, runner: ProjectionRunner, timeout: float) -> None:
-        self.agenda, self.runner, self.timeout = agenda, runner, timeout
-
-    def open_consultations_of(self, patient_id: UUID) -> list[UUID]:
-        self._catch_up()
-        return self.agenda.open_of("patient", patient_id, datetime.now(UTC))
-
-    def open_consultations_with(self, doctor_id: UUID) -> list[UUID]:
-        self._catch_up()
-        return self.agenda.open_of("doctor", doctor_id, datetime.now(UTC))
-
-    def _catch_up(self) -> None:
-        head = self.runner.recorder.max_notification_id() or 0
-        deadline = time.monotonic() + self.timeout
-        while self.runner.position() < head:
-            if self.runner.run_once() == 0:  # a worker has the batch: it is done shortly
-                if time.monotonic() > deadline:
-                    raise AgendaLagging("the agenda is behind the event log")
-                time.sleep(0.005)
