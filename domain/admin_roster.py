@@ -32,16 +32,13 @@ class AdminRoster(Aggregate):
         return uuid5(NAMESPACE_URL, f"/organisations/{organisation_id}/admins")
 
     @event(Opened)
-    def __init__(self, *, organisation_id: UUID, by: Actor) -> None:
+    def __init__(self, *, id: UUID, organisation_id: UUID, by: Actor) -> None:
         self.organisation_id = organisation_id
         self.admins: set[UUID] = set()
 
     @classmethod
     def open(cls, organisation_id: UUID, *, by: Actor) -> AdminRoster:
-        opened: AdminRoster = cls._create(
-            cls.Opened, id=cls.create_id(organisation_id), organisation_id=organisation_id, by=by
-        )
-        return opened
+        return cls(id=cls.create_id(organisation_id), organisation_id=organisation_id, by=by)
 
     def add(self, account_id: UUID, *, by: Actor) -> None:
         if account_id not in self.admins:

@@ -50,7 +50,14 @@ class Organisation(Aggregate):
         type_code: str
 
     @event(Founded)
-    def __init__(self, *, name: str, parent_id: UUID | None, by: Actor) -> None:
+    def __init__(  # the id is the caller's (an organisation's id comes with it)
+        self,
+        *,
+        id: UUID,
+        name: str,
+        parent_id: UUID | None,
+        by: Actor,
+    ) -> None:
         self.name, self.parent_id = name, parent_id
         self.settings: dict[str, str] = {}
         self.templates: dict[str, dict[str, Any]] = {}
@@ -61,10 +68,7 @@ class Organisation(Aggregate):
     ) -> Organisation:
         if not name.strip() or len(name) > 200:
             raise InvalidValue("an organisation's name has 1 to 200 characters")
-        created: Organisation = cls._create(
-            cls.Founded, id=organisation_id, name=name.strip(), parent_id=parent_id, by=by
-        )
-        return created
+        return cls(id=organisation_id, name=name.strip(), parent_id=parent_id, by=by)
 
     @event(SettingsChanged)
     def change_settings(self, *, settings: dict[str, str], by: Actor) -> None:
