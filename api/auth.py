@@ -29,7 +29,6 @@ from api.problems import Problem
 from api.state import services_of
 from commands.results import NotFound
 from domain.actor import Actor, Role
-from domain.organisation import Organisation
 from domain.patient import Patient
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from `POST /v1/sessions`")
@@ -186,14 +185,7 @@ def authorize_consultation(
 
 def organisation_chain(request: Request, organisation_id: UUID | None) -> OrganisationScope:
     """The organisation and those above it, nearest first (at most 20 levels)."""
-    uow = services_of(request).bus_uow()
-    chain: list[UUID] = []
-    current = organisation_id
-    while current is not None and len(chain) < 20 and current not in chain:
-        chain.append(current)
-        found = uow.find(Organisation, current)
-        current = found.parent_id if found else None
-    return OrganisationScope(tuple(chain))
+    return OrganisationScope(services_of(request).organisation_parents.chain(organisation_id))
 
 
 def authorize_organisation(

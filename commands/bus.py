@@ -78,7 +78,9 @@ HANDLERS: dict[type[Any], Handler] = {
     booking.RecordNoShow: _pure(booking.record_no_show),
     delegation.GiveGrant: lambda c, uow, p: delegation.give_grant(c, uow, p.grants),
     delegation.RevokeGrant: lambda c, uow, p: delegation.revoke_grant(c, uow, p.grants),
-    organisations.FoundOrganisation: _pure(organisations.found_organisation),
+    organisations.FoundOrganisation: lambda c, uow, p: organisations.found_organisation(
+        c, uow, p.organisation_parents
+    ),
     organisations.ChangeSettings: _pure(organisations.change_settings),
     organisations.SetBookingTemplate: _pure(organisations.set_booking_template),
     organisations.RemoveBookingTemplate: _pure(organisations.remove_booking_template),

@@ -147,6 +147,14 @@ class PartiesIndex(Protocol):
     ) -> object: ...
 
 
+class OrganisationParentsIndex(Protocol):
+    """Row writer for which organisation sits above which (adapters.organisation_parents),
+    attached to the founding so the routes walk up an organisation's parents without loading
+    Organisation aggregates."""
+
+    def record(self, organisation_id: UUID, parent_id: UUID | None) -> object: ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """Everything a handler may need besides its unit of work: one object, built once by the
@@ -161,4 +169,5 @@ class Ports:
     sessions: Sessions
     appointments: Appointments
     parties: PartiesIndex
+    organisation_parents: OrganisationParentsIndex
     public_url: str

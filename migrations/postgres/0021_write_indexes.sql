@@ -1,0 +1,11 @@
+-- Which organisation sits above which (adapters/organisation_parents.py): written by the founding
+-- command in the same transaction as the organisation's first event, so a route walks up an
+-- organisation's parents without loading Organisation aggregates.
+CREATE TABLE IF NOT EXISTS organisation_parents (
+    organisation_id uuid PRIMARY KEY,
+    parent_id       uuid
+);
+
+-- Organisations founded before this table existed, as the organisation view has seen them.
+INSERT INTO organisation_parents (organisation_id, parent_id)
+SELECT organisation_id, parent_id FROM organisation_view;
