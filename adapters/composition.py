@@ -32,6 +32,7 @@ from adapters.mail.outbox import MailTransport, Outbox
 from adapters.mail.smtp import SmtpRelay
 from adapters.migrate import migrate
 from adapters.organisation_parents import OrganisationParents
+from adapters.patient_registrations import PatientRegistrations
 from adapters.readmodels.account_view import SqlAccountView
 from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
@@ -96,6 +97,7 @@ class Services:
     checkpoint_key: SigningKey
     parties: ConsultationParties
     organisation_parents: OrganisationParents
+    patient_registrations: PatientRegistrations
     checkpoints: Checkpointer
     idempotency: IdempotencyStore
 
@@ -235,6 +237,7 @@ def build(settings: Settings | None = None) -> Services:
     sessions = SessionStore(db)
     parties = ConsultationParties(db)
     organisation_parents = OrganisationParents(db)
+    patient_registrations = PatientRegistrations(db)
     ports = Ports(
         ties=relations,
         grants=grants,
@@ -246,6 +249,7 @@ def build(settings: Settings | None = None) -> Services:
         appointments=parties,
         parties=parties,
         organisation_parents=organisation_parents,
+        patient_registrations=patient_registrations,
         public_url=settings.public_url,
     )
     bus = CommandBus(lambda: UnitOfWork(app, keys), ports)
@@ -311,6 +315,7 @@ def build(settings: Settings | None = None) -> Services:
         checkpoint_key=checkpoint_key,
         parties=parties,
         organisation_parents=organisation_parents,
+        patient_registrations=patient_registrations,
         checkpoints=checkpoints,
         idempotency=idempotency,
     )

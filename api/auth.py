@@ -29,7 +29,6 @@ from api.problems import Problem
 from api.state import services_of
 from commands.results import NotFound
 from domain.actor import Actor, Role
-from domain.patient import Patient
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from `POST /v1/sessions`")
 
@@ -114,10 +113,13 @@ def client_address(request: Request) -> str:
     return forwarded.client_address(peer, request.headers.getlist("x-forwarded-for"), proxies)
 
 
-def patient_subject(request: Request, patient_id: UUID) -> tuple[Patient, Subject]:
-    """The record an action touches (404 if there is none), as the policy sees it."""
-    patient = services_of(request).bus_uow().get(Patient, patient_id)
-    return patient, Subject(patient.id, patient.organisation_id)
+def patient_subject(request: Request, patient_id: UUID) -> Subject:
+    """The record an action touches (404 if there is none), as the policy sees it: from the
+    write-side registrations index (written with the record's first event), loading nothing."""
+    found = services_of(request).patient_registrations.of(patient_id)
+    if found is None:
+        raise NotFound("Patient", patient_id)
+    return Subject(found.patient_id, found.organisation_id)
 
 
 def ties_to_patient(request: Request, actor: Actor, patient_id: UUID) -> Ties:

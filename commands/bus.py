@@ -49,7 +49,9 @@ def _pure(handler: PureHandler) -> Handler:
 
 
 HANDLERS: dict[type[Any], Handler] = {
-    patients.RegisterPatient: _pure(patients.register_patient),
+    patients.RegisterPatient: lambda c, uow, p: patients.register_patient(
+        c, uow, p.patient_registrations
+    ),
     patients.ChangeContactDetails: _pure(patients.change_contact_details),
     patients.RecordConsent: _pure(patients.record_consent),
     patients.WithdrawConsent: _pure(patients.withdraw_consent),

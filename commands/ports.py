@@ -155,6 +155,14 @@ class OrganisationParentsIndex(Protocol):
     def record(self, organisation_id: UUID, parent_id: UUID | None) -> object: ...
 
 
+class PatientRegistrationsIndex(Protocol):
+    """Row writer for which records exist and their organisation
+    (adapters.patient_registrations), attached to the registration so the routes authorize an
+    action on a record without loading the Patient aggregate."""
+
+    def record(self, patient_id: UUID, organisation_id: UUID | None) -> object: ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """Everything a handler may need besides its unit of work: one object, built once by the
@@ -170,4 +178,5 @@ class Ports:
     appointments: Appointments
     parties: PartiesIndex
     organisation_parents: OrganisationParentsIndex
+    patient_registrations: PatientRegistrationsIndex
     public_url: str
