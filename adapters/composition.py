@@ -31,6 +31,8 @@ from adapters.mail.folder import MailFolder
 from adapters.mail.outbox import MailTransport, Outbox
 from adapters.mail.smtp import SmtpRelay
 from adapters.migrate import migrate
+from adapters.organisation_parents import OrganisationParents
+from adapters.patient_registrations import PatientRegistrations
 from adapters.readmodels.account_view import SqlAccountView
 from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
@@ -94,6 +96,8 @@ class Services:
     relations: RelationIndex
     checkpoint_key: SigningKey
     parties: ConsultationParties
+    organisation_parents: OrganisationParents
+    patient_registrations: PatientRegistrations
     checkpoints: Checkpointer
     idempotency: IdempotencyStore
 
@@ -232,6 +236,8 @@ def build(settings: Settings | None = None) -> Services:
     outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
     sessions = SessionStore(db)
     parties = ConsultationParties(db)
+    organisation_parents = OrganisationParents(db)
+    patient_registrations = PatientRegistrations(db)
     ports = Ports(
         ties=relations,
         grants=grants,
@@ -242,6 +248,8 @@ def build(settings: Settings | None = None) -> Services:
         sessions=sessions,
         appointments=parties,
         parties=parties,
+        organisation_parents=organisation_parents,
+        patient_registrations=patient_registrations,
         public_url=settings.public_url,
     )
     bus = CommandBus(lambda: UnitOfWork(app, keys), ports)
@@ -306,6 +314,8 @@ def build(settings: Settings | None = None) -> Services:
         relations=relations,
         checkpoint_key=checkpoint_key,
         parties=parties,
+        organisation_parents=organisation_parents,
+        patient_registrations=patient_registrations,
         checkpoints=checkpoints,
         idempotency=idempotency,
     )

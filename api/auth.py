@@ -29,8 +29,6 @@ from api.problems import Problem
 from api.state import services_of
 from commands.results import NotFound
 from domain.actor import Actor, Role
-from domain.organisation import Organisation
-from domain.patient import Patient
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from `POST /v1/sessions`")
 
@@ -115,10 +113,13 @@ def client_address(request: Request) -> str:
     return forwarded.client_address(peer, request.headers.getlist("x-forwarded-for"), proxies)
 
 
-def patient_subject(request: Request, patient_id: UUID) -> tuple[Patient, Subject]:
-    """The record an action touches (404 if there is none), as the policy sees it."""
-    patient = services_of(request).bus_uow().get(Patient, patient_id)
-    return patient, Subject(patient.id, patient.organisation_id)
+def patient_subject(request: Request, patient_id: UUID) -> Subject:
+    """The record an action touches (404 if there is none), as the policy sees it: from the
+    write-side registrations index (written with the record's first event), loading nothing."""
+    found = services_of(request).patient_registrations.of(patient_id)
+    if found is None:
+        raise NotFound("Patient", patient_id)
+    return Subject(found.patient_id, found.organisation_id)
 
 
 def ties_to_patient(request: Request, actor: Actor, patient_id: UUID) -> Ties:
@@ -186,14 +187,7 @@ def authorize_consultation(
 
 def organisation_chain(request: Request, organisation_id: UUID | None) -> OrganisationScope:
     """The organisation and those above it, nearest first (at most 20 levels)."""
-    uow = services_of(request).bus_uow()
-    chain: list[UUID] = []
-    current = organisation_id
-    while current is not None and len(chain) < 20 and current not in chain:
-        chain.append(current)
-        found = uow.find(Organisation, current)
-        current = found.parent_id if found else None
-    return OrganisationScope(tuple(chain))
+    return OrganisationScope(services_of(request).organisation_parents.chain(organisation_id))
 
 
 def authorize_organisation(

@@ -14,6 +14,7 @@ from adapters.composition import Services
 from api.problems import Problem
 from commands.results import Saved
 from domain.actor import Actor
+from domain.patient import Patient
 from domain.personal import Erased
 
 
@@ -100,3 +101,10 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         return datetime.fromisoformat(at), UUID(ident)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "bad-cursor", "The cursor is not one this API handed out") from None
+
+
+def load_patient_for_display(services: Services, patient_id: UUID) -> Patient:
+    """The one read that still loads a Patient aggregate: GET /v1/patients/{id} renders fields
+    the patient directory does not keep (notes, holder, account, pending invitation, phone and
+    address in clear). Authorization never comes from here (see api.auth.patient_subject)."""
+    return services.bus_uow().get(Patient, patient_id)

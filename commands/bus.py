@@ -49,7 +49,9 @@ def _pure(handler: PureHandler) -> Handler:
 
 
 HANDLERS: dict[type[Any], Handler] = {
-    patients.RegisterPatient: _pure(patients.register_patient),
+    patients.RegisterPatient: lambda c, uow, p: patients.register_patient(
+        c, uow, p.patient_registrations
+    ),
     patients.ChangeContactDetails: _pure(patients.change_contact_details),
     patients.RecordConsent: _pure(patients.record_consent),
     patients.WithdrawConsent: _pure(patients.withdraw_consent),
@@ -78,7 +80,9 @@ HANDLERS: dict[type[Any], Handler] = {
     booking.RecordNoShow: _pure(booking.record_no_show),
     delegation.GiveGrant: lambda c, uow, p: delegation.give_grant(c, uow, p.grants),
     delegation.RevokeGrant: lambda c, uow, p: delegation.revoke_grant(c, uow, p.grants),
-    organisations.FoundOrganisation: _pure(organisations.found_organisation),
+    organisations.FoundOrganisation: lambda c, uow, p: organisations.found_organisation(
+        c, uow, p.organisation_parents
+    ),
     organisations.ChangeSettings: _pure(organisations.change_settings),
     organisations.SetBookingTemplate: _pure(organisations.set_booking_template),
     organisations.RemoveBookingTemplate: _pure(organisations.remove_booking_template),

@@ -44,5 +44,6 @@ def add_beneficiary(cmd: AddBeneficiary, uow: UnitOfWork, ports: Ports) -> Saved
     )
     patient.become_beneficiary_of(holder_id=cmd.actor.actor_id, by=cmd.actor.acting_for(patient.id))
     uow.add_subject(patient.id)
+    uow.attach(ports.patient_registrations.record(patient.id, patient.organisation_id))
     uow.attach(ports.ties.link(patient.id, cmd.actor.actor_id, Link.HOLDER))
     return uow.save(patient)

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
-from commands.ports import UnitOfWork
+from commands.ports import OrganisationParentsIndex, UnitOfWork
 from commands.results import Saved
 from domain.actor import Actor
 from domain.organisation import Organisation
@@ -42,10 +42,13 @@ class RemoveBookingTemplate:
     type_code: str
 
 
-def found_organisation(cmd: FoundOrganisation, uow: UnitOfWork) -> Saved:
+def found_organisation(
+    cmd: FoundOrganisation, uow: UnitOfWork, parents: OrganisationParentsIndex
+) -> Saved:
     existing = uow.find(Organisation, cmd.organisation_id)
     if existing is not None:  # founding is idempotent: the record is there already
         return uow.save(existing)
+    uow.attach(parents.record(cmd.organisation_id, cmd.parent_id))
     return uow.save(Organisation.found(cmd.organisation_id, cmd.name, cmd.parent_id, by=cmd.actor))
 
 

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import date
 from uuid import UUID
 
-from commands.ports import UnitOfWork
+from commands.ports import PatientRegistrationsIndex, UnitOfWork
 from commands.results import Saved, StaleVersion
 from domain.actor import Actor, Role
 from domain.patient import ConsentPurpose, ErasureReason, Patient, record_of
@@ -60,7 +60,9 @@ class ErasePatient:
     expected_version: int | None = None
 
 
-def register_patient(cmd: RegisterPatient, uow: UnitOfWork) -> Saved:
+def register_patient(
+    cmd: RegisterPatient, uow: UnitOfWork, registrations: PatientRegistrationsIndex
+) -> Saved:
     self_registration = cmd.actor.role is Role.PATIENT
     patient = Patient.register(
         by=cmd.actor,
@@ -76,6 +78,7 @@ def register_patient(cmd: RegisterPatient, uow: UnitOfWork) -> Saved:
         self_registered=self_registration,
     )
     uow.add_subject(patient.id)
+    uow.attach(registrations.record(patient.id, patient.organisation_id))
     return uow.save(patient)
 
 

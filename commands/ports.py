@@ -147,6 +147,22 @@ class PartiesIndex(Protocol):
     ) -> object: ...
 
 
+class OrganisationParentsIndex(Protocol):
+    """Row writer for which organisation sits above which (adapters.organisation_parents),
+    attached to the founding so the routes walk up an organisation's parents without loading
+    Organisation aggregates."""
+
+    def record(self, organisation_id: UUID, parent_id: UUID | None) -> object: ...
+
+
+class PatientRegistrationsIndex(Protocol):
+    """Row writer for which records exist and their organisation
+    (adapters.patient_registrations), attached to the registration so the routes authorize an
+    action on a record without loading the Patient aggregate."""
+
+    def record(self, patient_id: UUID, organisation_id: UUID | None) -> object: ...
+
+
 @dataclass(frozen=True)
 class Ports:
     """Everything a handler may need besides its unit of work: one object, built once by the
@@ -161,4 +177,6 @@ class Ports:
     sessions: Sessions
     appointments: Appointments
     parties: PartiesIndex
+    organisation_parents: OrganisationParentsIndex
+    patient_registrations: PatientRegistrationsIndex
     public_url: str

@@ -122,7 +122,7 @@ def offer_transfer(
     """Mail the beneficiary a single-use link (valid a week) to take over their record in an
     account of their own. Needs a recent step-up; until the beneficiary accepts, nothing
     changes (and declining or letting the link expire changes nothing)."""
-    _, subject = patient_subject(request, patient_id)
+    subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.TRANSFER_BENEFICIARY, subject)
     session = current[0]
     offer = OfferRecord(
@@ -150,7 +150,7 @@ def withdraw_transfer(
     patient_id: UUID, request: Request, response: Response, actor: CurrentActor
 ) -> dict[str, Any]:
     """Take back a transfer that was not accepted yet: its link stops working."""
-    _, subject = patient_subject(request, patient_id)
+    subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.TRANSFER_BENEFICIARY, subject)
     try:
         saved = services_of(request).bus.handle(WithdrawRecordInvitation(actor, patient_id))
@@ -173,7 +173,7 @@ def invite_patient(
 ) -> dict[str, Any]:
     """For a patient the practice registered (and maybe booked) who has no account yet: mail
     a single-use link (valid a week) to register; their bookings and history come along."""
-    _, subject = patient_subject(request, patient_id)
+    subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.INVITE_PATIENT, subject)
     offer = OfferRecord(actor, patient_id, InvitationPurpose.JOIN, body.email)
     return accepted(response, _offer(request, offer))

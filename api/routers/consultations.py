@@ -136,7 +136,7 @@ def _may_book(request: Request, actor: Actor, scope: ConsultationScope) -> Actor
     practice's organisation, for a patient whose record they may see."""
     acting = authorize_consultation(request, actor, Action.BOOK, scope)
     if acting.on_behalf_of is None and actor.role is not Role.PATIENT:
-        _, subject = patient_subject(request, scope.patient_id)
+        subject = patient_subject(request, scope.patient_id)
         authorize_patient(request, actor, Action.BOOK, subject)
     return acting
 

@@ -37,7 +37,7 @@ def give(
 ) -> dict[str, Any]:
     """By the patient, or the nurse manager of the patient's organisation."""
     actor = authorize_patient(
-        request, actor, Action.MANAGE_DELEGATION, patient_subject(request, patient_id)[1]
+        request, actor, Action.MANAGE_DELEGATION, patient_subject(request, patient_id)
     )
     saved = services_of(request).bus.handle(
         GiveGrant(
@@ -58,7 +58,7 @@ def revoke(
 ) -> dict[str, Any]:
     """A grant of another patient is not found here."""
     actor = authorize_patient(
-        request, actor, Action.MANAGE_DELEGATION, patient_subject(request, patient_id)[1]
+        request, actor, Action.MANAGE_DELEGATION, patient_subject(request, patient_id)
     )
     saved = services_of(request).bus.handle(RevokeGrant(actor, patient_id, grant_id))
     return accepted(response, saved)

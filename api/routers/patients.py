@@ -30,6 +30,7 @@ from api.reads import (
     encode_cursor,
     etag,
     if_match_version,
+    load_patient_for_display,
     record_access,
 )
 from api.schemas import (
@@ -86,8 +87,9 @@ def read_patient(
     actor: CurrentActor,
     purpose: PurposeHeader = None,
 ) -> dict[str, Any]:
-    patient, subject = patient_subject(request, patient_id)
+    subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.READ_PATIENT, subject)
+    patient = load_patient_for_display(services_of(request), patient_id)
     record_access(services_of(request), actor, [patient.id], "patient.record", purpose)
     response.headers["ETag"] = etag(patient.version)
     return {
@@ -200,7 +202,7 @@ class PatientChange:
     ) -> dict[str, Any]:
         """``sensitive``: with two-factor on, the session needs a recent step-up (A6)."""
         services = services_of(self.request)
-        _, subject = patient_subject(self.request, self.patient_id)
+        subject = patient_subject(self.request, self.patient_id)
         self.actor = authorize_patient(self.request, self.actor, action, subject)
         if sensitive and services.accounts.has_second_factor(self.actor.actor_id):
             require_step_up(self.request.state.session)
