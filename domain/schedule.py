@@ -349,9 +349,6 @@ class DoctorSchedule(Aggregate):
             raise NotPractisingThere(f"the doctor has no practice in {booked_for}")
         return booked_for
 
-    def local_day(self, instant: datetime) -> date:
-        return instant.astimezone(zone(self.time_zone)).date()
-
     def _require_practice(self, practice_id: UUID) -> None:
         if practice_id not in self.practices:
             raise UnknownPractice(str(practice_id))
