@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from uuid import UUID
 
 from nacl.signing import SigningKey
@@ -142,7 +144,10 @@ def mail_transport(settings: Settings) -> MailTransport:
     return MailFolder(settings.mail_dir)
 
 
-def build(settings: Settings | None = None) -> Services:
+def build(
+    settings: Settings | None = None, *, clock: Callable[[], datetime] | None = None
+) -> Services:
+    """``clock``: the time commands act at (the real clock unless a benchmark simulates days)."""
     settings = settings or Settings()
     db = Database(settings.database_url, pool_size=settings.pool_size)
     migrate(db)
@@ -251,6 +256,7 @@ def build(settings: Settings | None = None) -> Services:
         organisation_parents=organisation_parents,
         patient_registrations=patient_registrations,
         public_url=settings.public_url,
+        clock=clock or (lambda: datetime.now(UTC)),
     )
     bus = CommandBus(lambda: UnitOfWork(app, keys), ports)
     calendar_sync = CalendarSync(

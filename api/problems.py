@@ -19,7 +19,9 @@ from commands.results import (
 )
 from domain.account import HoldsBeneficiaries, NotAMember, RoleMismatch
 from domain.admin_roster import LastAdmin
-from domain.booking import ConsultationClosed, SlotNotOffered, SlotTaken
+from domain.booking import SlotNotOffered, SlotTaken
+from domain.consultation import ConsultationClosed, NotNow
+from domain.doctor_desk import DoctorBusy
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import NotPractisingThere, UnknownPractice
@@ -179,6 +181,25 @@ def install(app: FastAPI) -> None:
             "Transfer or erase each beneficiary first",
             str(exc),
             beneficiaries=[str(b) for b in exc.beneficiaries],
+        )
+
+    @app.exception_handler(NotNow)
+    async def _not_now(_: Request, exc: NotNow) -> JSONResponse:
+        return problem_response(
+            409,
+            "not-now",
+            "The consultation's state does not allow that",
+            str(exc),
+            state=exc.state,
+        )
+
+    @app.exception_handler(DoctorBusy)
+    async def _busy(_: Request, exc: DoctorBusy) -> JSONResponse:
+        return problem_response(
+            409,
+            "doctor-busy",
+            "The doctor is in another consultation",
+            consultation_id=str(exc.consultation_id),
         )
 
     @app.exception_handler(KeyDestroyed)

@@ -11,14 +11,9 @@ from eventsourcing.domain import Aggregate
 from commands.ports import PartiesIndex, Ties, UnitOfWork
 from commands.results import NotFound, Saved
 from domain.actor import Actor, Role
-from domain.booking import (
-    BOOKING_HORIZON_DAYS,
-    Consultation,
-    DoctorDay,
-    Kind,
-    SlotNotOffered,
-)
+from domain.booking import BOOKING_HORIZON_DAYS, DoctorDay, SlotNotOffered
 from domain.calendar_links import ExternalCalendars
+from domain.consultation import Consultation, Kind
 from domain.organisation import Organisation
 from domain.patient import Link, record_of
 from domain.schedule import DoctorSchedule, Slot
@@ -185,7 +180,10 @@ def cancel_and_release(
     uow: UnitOfWork, consultation: Consultation, reason: str, actor: Actor
 ) -> list[Aggregate]:
     """Cancel and free the time on the doctor's day, within another command (an erasure);
-    answers the aggregates for that command to save."""
+    answers the aggregates for that command to save. An asynchronous one is closed."""
+    if consultation.asynchronous:
+        consultation.close(datetime.now(UTC), by=actor)
+        return [consultation]
     consultation.cancel(reason, by=actor)
     return [consultation, *_release(uow, consultation, actor).values()]
 

@@ -15,6 +15,7 @@ import orjson
 from commands import (
     accounts,
     booking,
+    consultations,
     delegation,
     erasure,
     memberships,
@@ -78,6 +79,15 @@ HANDLERS: dict[type[Any], Handler] = {
     booking.CancelConsultation: _pure(booking.cancel_consultation),
     booking.RescheduleConsultation: _pure(booking.reschedule_consultation),
     booking.RecordNoShow: _pure(booking.record_no_show),
+    consultations.CheckIn: consultations.check_in,
+    consultations.TakeConsultation: consultations.take_consultation,
+    consultations.AdmitPatient: consultations.admit_patient,
+    consultations.CompleteConsultation: consultations.complete_consultation,
+    consultations.AskQuestion: consultations.ask_question,
+    consultations.AnswerQuestion: consultations.answer_question,
+    consultations.CloseConsultation: consultations.close_consultation,
+    consultations.ReopenConsultation: consultations.reopen_consultation,
+    consultations.RateConsultation: _pure(consultations.rate_consultation),
     delegation.GiveGrant: lambda c, uow, p: delegation.give_grant(c, uow, p.grants),
     delegation.RevokeGrant: lambda c, uow, p: delegation.revoke_grant(c, uow, p.grants),
     organisations.FoundOrganisation: lambda c, uow, p: organisations.found_organisation(

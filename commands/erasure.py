@@ -27,7 +27,7 @@ from commands.ports import Grants, Ports, Ties, UnitOfWork
 from commands.results import Saved, StaleVersion
 from domain.account import Account
 from domain.actor import Actor, Role
-from domain.booking import Consultation
+from domain.consultation import Consultation
 from domain.delegation import Grant
 from domain.patient import ErasureReason, Patient, record_of
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -66,6 +67,7 @@ class Ties(Protocol):
     def own_record(self, account_id: UUID) -> UUID | None: ...
     def held_by(self, holder_id: UUID) -> list[UUID]: ...
     def assistants_of(self, doctor_id: UUID) -> list[tuple[UUID, UUID]]: ...
+    def memberships(self, account_id: UUID) -> list[UUID]: ...
     def end_all(self, party_ids: list[UUID]) -> object: ...
 
 
@@ -180,3 +182,5 @@ class Ports:
     organisation_parents: OrganisationParentsIndex
     patient_registrations: PatientRegistrationsIndex
     public_url: str
+    #: the time commands act at (the real clock; a simulated one in benchmarks)
+    clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

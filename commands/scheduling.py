@@ -9,8 +9,9 @@ from uuid import UUID
 from commands.ports import UnitOfWork
 from commands.results import NotFound, Saved
 from domain.actor import Actor
-from domain.booking import BOOKING_HORIZON_DAYS, Consultation, DoctorDay
+from domain.booking import BOOKING_HORIZON_DAYS, DoctorDay
 from domain.calendar_links import ExternalCalendars
+from domain.consultation import Consultation
 from domain.schedule import DoctorSchedule
 from domain.time_rules import Interval
 

@@ -11,7 +11,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
-from domain.booking import Consultation, Status
+from domain.consultation import Consultation, Status
 from projections.base import Projection
 
 

@@ -18,7 +18,7 @@ from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.utils import get_topic
 
-from domain.booking import Consultation
+from domain.consultation import Consultation
 from domain.patient import Patient
 from domain.schedule import DoctorSchedule
 from projections.base import Projection

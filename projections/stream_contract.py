@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID, uuid5
 
 from domain.actor import Actor, Role
-from domain.booking import Consultation
+from domain.consultation import Consultation
 from domain.patient import Patient
 from domain.personal import Erased
 

@@ -22,7 +22,7 @@ from adapters.migrate import migrate
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.stream.contract import Pseudonyms
 from domain.actor import Actor, Role
-from domain.booking import Consultation, Kind
+from domain.consultation import Consultation, Kind
 from domain.errors import DomainError
 from domain.time_rules import Interval
 from projections.analytics import AnalyticsProjection, period_of

@@ -12,7 +12,7 @@ import pytest
 
 from adapters.composition import Services
 from domain.actor import Actor, Role
-from domain.booking import Consultation, ConsultationClosed, Kind
+from domain.consultation import Consultation, ConsultationClosed, Kind
 from domain.errors import InvalidValue
 from domain.patient import record_of
 from domain.time_rules import Interval

@@ -33,8 +33,9 @@ from commands.scheduling import (
     SetWeeklyHours,
 )
 from domain.actor import Actor, Role
-from domain.booking import Consultation, DoctorDay, Kind
+from domain.booking import DoctorDay
 from domain.calendar_links import ExternalCalendars
+from domain.consultation import Consultation, Kind
 from domain.errors import DomainError
 from domain.schedule import DoctorSchedule, Slot
 from domain.time_rules import zone

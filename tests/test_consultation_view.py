@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 
 from adapters.composition import Services
-from domain.booking import Consultation
+from domain.consultation import Consultation
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import book_video, set_up_schedule, tomorrow_at
 

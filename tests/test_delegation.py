@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 from adapters.composition import Services
 from domain.actor import Role
-from domain.booking import Consultation
+from domain.consultation import Consultation
 from domain.patient import record_of
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import book_video, set_up_schedule, tomorrow_at

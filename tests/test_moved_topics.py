@@ -16,3 +16,12 @@ def test_a_staff_invitation_stored_in_domain_account_still_loads() -> None:
 
 def test_an_invitation_purpose_stored_in_domain_patient_still_loads() -> None:
     assert resolve_topic("domain.patient:InvitationPurpose") is InvitationPurpose
+
+
+def test_a_consultation_stored_in_domain_booking_still_loads() -> None:
+    from domain.consultation import Consultation, Kind, Status
+
+    assert resolve_topic("domain.booking:Consultation") is Consultation
+    assert resolve_topic("domain.booking:Consultation.Booked") is Consultation.Booked
+    assert resolve_topic("domain.booking:Kind") is Kind
+    assert resolve_topic("domain.booking:Status") is Status

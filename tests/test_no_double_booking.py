@@ -25,7 +25,7 @@ from commands.scheduling import (
     SetWeeklyHours,
 )
 from domain.actor import Actor, Role
-from domain.booking import Consultation, Kind
+from domain.consultation import Consultation, Kind
 from domain.patient import record_of
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import Practices, set_up_schedule, slots

@@ -9,7 +9,7 @@ import orjson
 
 from adapters.composition import Services
 from domain.actor import Role
-from domain.booking import Consultation
+from domain.consultation import Consultation
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import book_video, set_up_schedule, tomorrow_at
 

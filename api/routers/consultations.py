@@ -32,7 +32,8 @@ from api.state import services_of
 from commands import booking as cmd
 from commands.results import Saved
 from domain.actor import Actor, Role
-from domain.booking import Kind, SlotNotOffered, SlotTaken
+from domain.booking import SlotNotOffered, SlotTaken
+from domain.consultation import Kind
 
 router = APIRouter(prefix="/v1/consultations", tags=["consultations"], responses=PROBLEM_RESPONSES)
 

@@ -24,7 +24,7 @@ from commands.booking import BookConsultation
 from commands.patients import ChangeContactDetails, RecordConsent, RegisterPatient
 from commands.results import Saved
 from domain.actor import Actor, Role
-from domain.booking import Kind
+from domain.consultation import Kind
 from domain.patient import ConsentPurpose
 
 EVENTS_PER_PATIENT = 4
