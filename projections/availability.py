@@ -22,7 +22,8 @@ from eventsourcing.utils import get_topic
 
 from domain.booking import DoctorDay
 from domain.calendar_links import ExternalCalendars
-from domain.schedule import DoctorSchedule, Slot, free_slots
+from domain.schedule import DoctorSchedule
+from domain.slots import Slot, free_slots
 from domain.time_rules import Interval, local_day_bounds, zone
 from projections.availability_rules import DoctorRules
 from projections.base import Projection

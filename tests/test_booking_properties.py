@@ -36,7 +36,8 @@ from domain.actor import Actor, Role
 from domain.booking import Consultation, DoctorDay, Kind
 from domain.calendar_links import ExternalCalendars
 from domain.errors import DomainError
-from domain.schedule import DoctorSchedule, Slot
+from domain.schedule import DoctorSchedule
+from domain.slots import Slot
 from domain.time_rules import zone
 from projections.availability import compute_day, utc_days_of
 
