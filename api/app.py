@@ -33,10 +33,13 @@ from api.routers import (
     delegations,
     link_pages,
     organisations,
+    passwords,
     patients,
     schedules,
+    sessions,
     slots,
     system,
+    two_factor,
 )
 
 log = logging.getLogger("telemed.http")
@@ -134,6 +137,9 @@ def create_app(services: Services) -> FastAPI:
     problems.install(app)
     app.include_router(system.router)
     app.include_router(accounts.router)
+    app.include_router(sessions.router)
+    app.include_router(passwords.router)
+    app.include_router(two_factor.router)
     app.include_router(patients.router)
     app.include_router(delegations.router)
     app.include_router(organisations.router)

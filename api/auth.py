@@ -95,6 +95,15 @@ def require_step_up(session: Session) -> None:
         )
 
 
+def acting_account(session: Session) -> Actor:
+    """The account acting on itself (a session that may only enrol its second factor, too)."""
+    return Actor(session.account_id, session.role, session.organisation_id)
+
+
+def stepped_up_now(session: Session) -> bool:
+    return session.stepped_up(datetime.now(UTC))
+
+
 def _refuse(action: Action, detail: str = "Your role does not allow this here") -> Problem:
     return Problem(403, "forbidden", detail, action=action.value)
 

@@ -16,7 +16,8 @@ from domain.calendar_links import ExternalCalendars
 from domain.consultation import Consultation, Kind
 from domain.organisation import Organisation
 from domain.patient import Link, record_of
-from domain.schedule import DoctorSchedule, Slot
+from domain.schedule import DoctorSchedule
+from domain.slots import Slot
 from domain.time_rules import Interval
 
 

@@ -12,7 +12,8 @@ from uuid import UUID
 
 import orjson
 
-from domain.schedule import ConsultationType, DoctorSchedule, Rules
+from domain.schedule import DoctorSchedule
+from domain.slots import ConsultationType, Rules
 from domain.time_rules import Interval, LocalSpan
 
 

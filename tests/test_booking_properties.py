@@ -37,9 +37,10 @@ from domain.booking import DoctorDay
 from domain.calendar_links import ExternalCalendars
 from domain.consultation import Consultation, Kind
 from domain.errors import DomainError
-from domain.schedule import DoctorSchedule, Slot
+from domain.schedule import DoctorSchedule
+from domain.slots import Slot
 from domain.time_rules import zone
-from projections.availability import compute_day, utc_days_of
+from projections.free_slots import compute_day, utc_days_of
 
 TZ = "America/New_York"
 #: zones far apart, so that one instant falls on different local dates before and after a change

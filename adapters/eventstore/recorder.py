@@ -10,7 +10,6 @@ write transaction.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -25,6 +24,8 @@ from eventsourcing.persistence import (
 
 from adapters.db import Cursor, Database, IntegrityConflict, as_uuid
 from adapters.eventstore.chain import ChainSequencer, ChainSpec
+from adapters.eventstore.sequencing import SequencingBatcher, event_positions
+from adapters.eventstore.subscription import PollingSubscription
 
 RowWriter = Callable[[Cursor], None]
 
@@ -58,7 +59,7 @@ class EventRecorder(ApplicationRecorder):
         self.sequencer = ChainSequencer(EVENT_CHAIN, chain_key, db.dialect)
         self._listeners: list[Callable[[int], None]] = []
         self._listeners_lock = threading.Lock()
-        self._batcher = SequencingBatcher(self)
+        self._batcher = SequencingBatcher(db, self.sequencer)
 
     # -- writing -------------------------------------------------------------------------------
     def insert_events(
@@ -96,7 +97,7 @@ class EventRecorder(ApplicationRecorder):
                 write(cur)
             if self.db.dialect == "sqlite":
                 last = self.sequencer.sequence(cur)
-                ids = self._positions(cur, rows)
+                ids = event_positions(cur, self.db.dialect, [(r[0], r[1]) for r in rows])
         if self.db.dialect == "postgres":
             ids = self._batcher.positions_of([(r[0], r[1]) for r in rows])
             last = max(ids, default=0)
@@ -110,29 +111,6 @@ class EventRecorder(ApplicationRecorder):
             if numbered and self.db.dialect == "postgres":
                 cur.execute("SELECT pg_notify('telemed_events', %s)", (str(last),))
         return last
-
-    def _positions(self, cur: Cursor, rows: list[tuple[UUID, int, str, bytes]]) -> list[int]:
-        if not rows:
-            return []
-        if self.db.dialect == "postgres":
-            cur.execute(
-                "SELECT e.originator_id, e.originator_version, e.notification_id "
-                "FROM stored_events e JOIN unnest(%s::uuid[], %s::bigint[]) AS k(o, v) "
-                "ON e.originator_id = k.o AND e.originator_version = k.v",
-                ([r[0] for r in rows], [r[1] for r in rows]),
-            )
-            found = {(as_uuid(o), int(v)): int(n or 0) for o, v, n in cur.fetchall()}
-        else:
-            found = {}
-            for r in rows:
-                cur.execute(
-                    "SELECT notification_id FROM stored_events "
-                    "WHERE originator_id = %s AND originator_version = %s",
-                    (r[0], r[1]),
-                )
-                row = cur.fetchone()
-                found[(r[0], r[1])] = int(row[0] or 0) if row else 0
-        return [found.get((r[0], r[1]), 0) for r in rows]
 
     # -- in-process wake-ups for projection runners ---------------------------------------------
     def add_listener(self, listener: Callable[[int], None]) -> None:
@@ -241,95 +219,3 @@ class EventRecorder(ApplicationRecorder):
         self, gt: int | None = None, topics: Sequence[str] = ()
     ) -> Subscription[ApplicationRecorder]:
         return PollingSubscription(self, gt=gt, topics=topics)
-
-
-Key = tuple[UUID, int]
-
-
-class SequencingBatcher:
-    """Numbers committed rows for all writers of this process in batches (PostgreSQL).
-
-    A writer commits its events, then waits here for their positions. Whoever finds no round
-    running runs one for everybody waiting (flat combining): a lone writer sequences its own
-    rows without a thread hand-off, and under load one short transaction numbers the rows of
-    many commands. Rows numbered by another process's round are looked up instead.
-    """
-
-    def __init__(self, recorder: EventRecorder) -> None:
-        self._recorder = recorder
-        self._waiting: dict[Key, int] = {}
-        self._cond = threading.Condition()
-        self._round_running = False
-
-    def positions_of(self, keys: list[Key], timeout: float = 30.0) -> list[int]:
-        if not keys:
-            return []
-        deadline = time.monotonic() + timeout
-        with self._cond:
-            for key in keys:
-                self._waiting[key] = 0
-            while not all(self._waiting[k] for k in keys):
-                if not self._round_running:
-                    self._round_running = True
-                    self._cond.release()
-                    try:
-                        self._round()
-                    finally:
-                        self._cond.acquire()
-                        self._round_running = False
-                        self._cond.notify_all()
-                    continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    for key in keys:
-                        self._waiting.pop(key, None)
-                    raise TimeoutError("the event sequencer did not number the rows in time")
-                self._cond.wait(remaining)
-            return [self._waiting.pop(k) for k in keys]
-
-    def _round(self) -> None:
-        recorder = self._recorder
-        # pipelined: the lock and the first read go in one round trip, the writes in another
-        with recorder.db.transaction(pipeline=True) as cur:
-            last, numbered = recorder.sequencer.sequence_rows(cur)
-            if numbered:
-                cur.execute("SELECT pg_notify('telemed_events', %s)", (str(last),))
-        resolved = {(as_uuid(o), int(v)): int(p) for o, v, p in numbered}
-        with self._cond:
-            for key in self._waiting:
-                if key in resolved:
-                    self._waiting[key] = resolved[key]
-            missing = [k for k, v in self._waiting.items() if not v]
-        if missing:  # numbered by another process's round
-            with recorder.db.transaction(write=False) as cur:
-                positions = recorder._positions(cur, [(o, v, "", b"") for o, v in missing])
-            with self._cond:
-                for key, position in zip(missing, positions, strict=True):
-                    if key in self._waiting and position:
-                        self._waiting[key] = position
-
-
-class PollingSubscription(Subscription[ApplicationRecorder]):
-    """Yields notifications after ``gt``, then waits for new ones (woken in-process)."""
-
-    def __init__(self, recorder: EventRecorder, gt: int | None, topics: Sequence[str]) -> None:
-        super().__init__(recorder=recorder, gt=gt, topics=topics)
-        self._buffer: list[Notification] = []
-        self._event = threading.Event()
-        recorder.add_listener(lambda _last: self._event.set())
-
-    def __next__(self) -> Notification:
-        while not self._buffer:
-            if self._has_been_stopped:
-                raise StopIteration
-            self._buffer = list(
-                self._recorder.select_notifications(
-                    self._last_notification_id, 500, topics=self._topics, inclusive_of_start=False
-                )
-            )
-            if not self._buffer:
-                self._event.wait(0.2)
-                self._event.clear()
-        notification = self._buffer.pop(0)
-        self._last_notification_id = notification.id
-        return notification

@@ -18,7 +18,7 @@ from api.schemas import Timestamp
 from api.state import services_of
 from domain.errors import InvalidValue
 from domain.time_rules import zone
-from projections.availability import FreeSlot
+from projections.free_slots import FreeSlot
 
 router = APIRouter(prefix="/v1", tags=["schedules"], responses=PROBLEM_RESPONSES)
 TimeZone = Annotated[str | None, Query(max_length=64, description="answer times in this zone")]
