@@ -11,8 +11,7 @@ from fastapi import APIRouter, Request, Response, status
 from pydantic import BaseModel, Field, StringConstraints
 
 from adapters.crypto.passwords import provisioning_uri
-from adapters.sessions import Session
-from api.auth import CurrentActor, CurrentSession, client_address, require_step_up
+from api.auth import CurrentActor, CurrentSession, Session, client_address, require_step_up
 from api.problems import PROBLEM_RESPONSES, Problem
 from api.reads import PurposeHeader, accepted, await_position, record_access
 from api.schemas import Accepted, Body, Email
