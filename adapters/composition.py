@@ -41,6 +41,7 @@ from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.consultation_view import SqlConsultationView
 from adapters.readmodels.organisation_view import SqlOrganisationView
+from adapters.readmodels.patient_card import SqlPatientCard
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.record_invitations import SqlPendingInvitations
 from adapters.readmodels.runner import ProjectionRunner
@@ -60,6 +61,7 @@ from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
 from projections.consultation_view import ConsultationViewProjection
 from projections.organisation_view import OrganisationViewProjection
+from projections.patient_card import PatientCardProjection
 from projections.patient_directory import PatientDirectoryProjection
 from projections.record_invitations import PendingInvitationsProjection
 
@@ -89,6 +91,7 @@ class Services:
     organisations: SqlOrganisationView
     invitations: SqlPendingInvitations
     account_view: SqlAccountView
+    patient_cards: SqlPatientCard
     calendar_sync: CalendarSync
     sessions: SessionStore
     throttle: Throttle
@@ -176,6 +179,7 @@ def build(
     organisations = SqlOrganisationView(db)
     invitations = SqlPendingInvitations(db)
     account_view = SqlAccountView(db)
+    patient_cards = SqlPatientCard(db, keys)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -234,6 +238,14 @@ def build(
             app.mapper,
             AccountViewProjection(account_view),
             account_view,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        PatientCardProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            PatientCardProjection(patient_cards),
+            patient_cards,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
     }
@@ -311,6 +323,7 @@ def build(
         organisations=organisations,
         invitations=invitations,
         account_view=account_view,
+        patient_cards=patient_cards,
         calendar_sync=calendar_sync,
         sessions=sessions,
         throttle=Throttle(db, keyring.index_key),

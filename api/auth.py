@@ -11,7 +11,7 @@ from fastapi import Depends, Header, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from adapters import forwarded
-from adapters.sessions import Session
+from adapters.sessions import Session as Session  # (what routes annotate a session with)
 from api.policy import (
     STAFF,
     Action,

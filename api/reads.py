@@ -14,8 +14,6 @@ from adapters.composition import Services
 from api.problems import Problem
 from commands.results import Saved
 from domain.actor import Actor
-from domain.patient import Patient
-from domain.personal import Erased
 
 
 class Purpose(StrEnum):
@@ -54,11 +52,6 @@ def record_access(
     services: Services, actor: Actor, subjects: list[UUID], what: str, purpose: Purpose | None
 ) -> None:
     services.access_log.record(actor, subjects, what, (purpose or Purpose.CARE).value)
-
-
-def clear(value: Any) -> Any:
-    """Erased personal fields are answered as null."""
-    return None if isinstance(value, Erased) else value
 
 
 def etag(version: int) -> str:
@@ -101,10 +94,3 @@ def decode_cursor(cursor: str | None) -> tuple[datetime, UUID] | None:
         return datetime.fromisoformat(at), UUID(ident)
     except (ValueError, UnicodeDecodeError):
         raise Problem(400, "bad-cursor", "The cursor is not one this API handed out") from None
-
-
-def load_patient_for_display(services: Services, patient_id: UUID) -> Patient:
-    """The one read that still loads a Patient aggregate: GET /v1/patients/{id} renders fields
-    the patient directory does not keep (notes, holder, account, pending invitation, phone and
-    address in clear). Authorization never comes from here (see api.auth.patient_subject)."""
-    return services.bus_uow().get(Patient, patient_id)

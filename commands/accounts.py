@@ -14,7 +14,7 @@ from domain.account import Account
 from domain.actor import Actor, Role
 from domain.admin_roster import AdminRoster
 from domain.errors import DomainError, InvalidValue
-from domain.patient import normalise_email
+from domain.personal import normalise_email
 
 
 class InvalidCredentials(DomainError):

@@ -24,7 +24,8 @@ from commands.ports import Ports, UnitOfWork
 from commands.results import ConcurrencyConflict, Saved
 from domain.account import Account, TotpNotEnrolled
 from domain.actor import Actor, Role
-from domain.patient import Link, Patient, normalise_email
+from domain.patient import Link, Patient
+from domain.personal import normalise_email
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid, InvitationPurpose
 
 INVITATION_VALID = timedelta(days=7)

@@ -24,7 +24,7 @@ from domain.account import Account
 from domain.actor import Actor, Role
 from domain.admin_roster import AdminRoster
 from domain.errors import InvalidValue
-from domain.patient import normalise_email
+from domain.personal import normalise_email
 from domain.staff_invitation import Invitation
 
 INVITATION_VALID = timedelta(days=7)

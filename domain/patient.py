@@ -1,9 +1,9 @@
-"""The patient record: identity and contact details, consents, erasure; and the facts of the
-ways it comes to have an account of its own (their rules: ``domain.record_invitation``)."""
+"""The patient record: identity and contact details, consents, erasure. The ways it comes to
+have an account of its own (a holder's beneficiary, invitations, transfer) are the invitation
+flow of ``domain.record_invitation``, whose facts this aggregate records on its stream."""
 
 from __future__ import annotations
 
-import re
 from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
@@ -11,18 +11,11 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
+from domain import record_invitation as offer
 from domain.actor import Actor
 from domain.errors import ConsentNotGiven, InvalidValue, PatientErased
-from domain.personal import ERASED, RecordedCreation, RecordedEvent
-from domain.record_invitation import (
-    InvitationNotValid,
-    InvitationPurpose,
-    PendingInvitation,
-    check_offer,
-    opened,
-)
-
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+from domain.personal import ERASED, RecordedCreation, RecordedEvent, normalise_email
+from domain.record_invitation import InvitationPurpose, OfferedRecord, PendingInvitation
 
 
 class ConsentPurpose(StrEnum):
@@ -45,18 +38,6 @@ class ErasureReason(StrEnum):
     RETENTION_EXPIRED = "retention-expired"
 
 
-def normalise_email(email: str) -> str:
-    value = email.strip().lower()
-    if not _EMAIL.match(value):
-        raise InvalidValue("email address is not valid")
-    return value
-
-
-def normalise_name(*parts: str) -> str:
-    """The form names are searched by: case-folded, single-spaced."""
-    return " ".join(" ".join(parts).casefold().split())
-
-
 CONTACT_FIELDS = ("email", "phone", "address")
 
 
@@ -66,7 +47,7 @@ def record_of(actor_id: UUID) -> UUID:
     return uuid5(NAMESPACE_URL, f"/patients/of-account/{actor_id}")
 
 
-class Patient(Aggregate):
+class Patient(OfferedRecord, Aggregate):
     """A data subject receiving care. Personal fields are encrypted with the patient's own key."""
 
     class Registered(RecordedCreation):
@@ -104,25 +85,22 @@ class Patient(Aggregate):
     class Erased(RecordedEvent):
         reason: ErasureReason
 
-    class BecameBeneficiary(RecordedEvent):
-        holder_id: UUID
-
-    class InvitationIssued(RecordedEvent):
-        personal_fields = ("email",)
-        purpose: InvitationPurpose
-        email: str
-        token_hash: str
-        expires_at: datetime
-
-    class InvitationDeclined(RecordedEvent):
+    # the facts of the invitation flow (declared there), recorded on this stream under the
+    # topics they always had (domain.patient:Patient.InvitationIssued, ...)
+    class BecameBeneficiary(offer.BecameBeneficiary):
         pass
 
-    class InvitationWithdrawn(RecordedEvent):
+    class InvitationIssued(offer.InvitationIssued):
         pass
 
-    class AccountLinked(RecordedEvent):
-        account_id: UUID
-        former_holder_id: UUID | None
+    class InvitationDeclined(offer.InvitationDeclined):
+        pass
+
+    class InvitationWithdrawn(offer.InvitationWithdrawn):
+        pass
+
+    class AccountLinked(offer.AccountLinked):
+        pass
 
     @event(Registered)
     def __init__(
@@ -226,32 +204,12 @@ class Patient(Aggregate):
         for name in Patient.Registered.personal_fields:
             setattr(self, name, ERASED)
 
-    # -- beneficiaries, invitations and transfer (A1, A3, A4) ------------------------------------
+    # -- beneficiaries, invitations and transfer (A1, A3, A4): their steps are OfferedRecord's --
 
     @event(BecameBeneficiary)
     def become_beneficiary_of(self, *, holder_id: UUID, by: Actor) -> None:
         """Right after registration by the holder: the holder manages this record."""
         self.holder_id = holder_id
-
-    def invite(
-        self,
-        *,
-        purpose: InvitationPurpose,
-        email: str,
-        token_hash: str,
-        expires_at: datetime,
-        by: Actor,
-    ) -> None:
-        """Offer the record to the owner of ``email``; a new offer replaces an open one."""
-        self._refuse_if_erased()
-        check_offer(self.id, purpose, self.account_id, self.holder_id)
-        self._invitation_issued(
-            purpose=purpose,
-            email=normalise_email(email),
-            token_hash=token_hash,
-            expires_at=expires_at,
-            by=by,
-        )
 
     @event(InvitationIssued)
     def _invitation_issued(
@@ -267,35 +225,15 @@ class Patient(Aggregate):
             InvitationPurpose(purpose), email, token_hash, expires_at
         )
 
-    def open_invitation(self, token_hash: str, now: datetime) -> PendingInvitation:
-        """The invitation this link opens: single use, and only until it expires."""
-        return opened(self.id, None if self.erased else self.invitation, token_hash, now)
-
-    def accept_invitation(
-        self, token_hash: str, account_id: UUID, now: datetime, *, by: Actor
-    ) -> None:
-        """The record becomes the account's own; a former holder's access ends with it."""
-        self.open_invitation(token_hash, now)
-        self._account_linked(account_id=account_id, former_holder_id=self.holder_id, by=by)
-
     @event(AccountLinked)
     def _account_linked(
         self, *, account_id: UUID, former_holder_id: UUID | None, by: Actor
     ) -> None:
         self.account_id, self.holder_id, self.invitation = account_id, None, None
 
-    def decline_invitation(self, token_hash: str, now: datetime, *, by: Actor) -> None:
-        self.open_invitation(token_hash, now)
-        self._invitation_declined(by=by)
-
     @event(InvitationDeclined)
     def _invitation_declined(self, *, by: Actor) -> None:
         self.invitation = None
-
-    def withdraw_invitation(self, *, by: Actor) -> None:
-        if self.invitation is None:
-            raise InvitationNotValid(str(self.id))
-        self._invitation_withdrawn(by=by)
 
     @event(InvitationWithdrawn)
     def _invitation_withdrawn(self, *, by: Actor) -> None:

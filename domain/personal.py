@@ -6,12 +6,16 @@ subject's own key on the way out and decrypts them (or yields ``ERASED``) on the
 
 from __future__ import annotations
 
+import re
 from typing import Any, ClassVar
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain.actor import Actor
+from domain.errors import InvalidValue
+
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 
 
 class Erased(str):
@@ -24,6 +28,19 @@ class Erased(str):
 
 
 ERASED = Erased("")
+
+
+def normalise_email(email: str) -> str:
+    """The form an email address is kept, compared and indexed in."""
+    value = email.strip().lower()
+    if not _EMAIL.match(value):
+        raise InvalidValue("email address is not valid")
+    return value
+
+
+def normalise_name(*parts: str) -> str:
+    """The form names are searched by: case-folded, single-spaced."""
+    return " ".join(" ".join(parts).casefold().split())
 
 
 class RecordedEvent(Aggregate.Event):

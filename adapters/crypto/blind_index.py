@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 
-from domain.patient import normalise_email, normalise_name
+from domain.personal import normalise_email, normalise_name
 
 
 class BlindIndex:

@@ -25,12 +25,10 @@ from api.reads import (
     PurposeHeader,
     accepted,
     await_position,
-    clear,
     decode_cursor,
     encode_cursor,
     etag,
     if_match_version,
-    load_patient_for_display,
     record_access,
 )
 from api.schemas import (
@@ -50,6 +48,7 @@ from commands.patients import (
     RegisterPatient,
     WithdrawConsent,
 )
+from commands.results import NotFound
 from domain.actor import Actor, Role
 from domain.errors import InvalidValue
 from domain.patient import ConsentPurpose, ErasureReason, record_of
@@ -89,25 +88,30 @@ def read_patient(
 ) -> dict[str, Any]:
     subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.READ_PATIENT, subject)
-    patient = load_patient_for_display(services_of(request), patient_id)
-    record_access(services_of(request), actor, [patient.id], "patient.record", purpose)
-    response.headers["ETag"] = etag(patient.version)
+    services = services_of(request)
+    # as current as the write: the card is awaited (bounded) up to the log's head
+    await_position(services, "patient_card", services.recorder.max_notification_id())
+    card = services.patient_cards.get(patient_id)
+    if card is None:
+        raise NotFound("Patient", patient_id)
+    record_access(services, actor, [card.patient_id], "patient.record", purpose)
+    response.headers["ETag"] = etag(card.version)
     return {
-        "id": patient.id,
-        "version": patient.version,
-        "organisation_id": patient.organisation_id,
-        "given_name": clear(patient.given_name),
-        "family_name": clear(patient.family_name),
-        "birth_date": clear(patient.birth_date),
-        "email": clear(patient.email),
-        "phone": clear(patient.phone),
-        "address": clear(patient.address),
-        "notes": clear(patient.notes),
-        "consents": sorted(str(c) for c in patient.consents),
-        "erased": patient.erased,
-        "holder_id": patient.holder_id,
-        "has_account": patient.account_id is not None or patient.self_registered,
-        "invitation_pending": patient.invitation is not None,
+        "id": card.patient_id,
+        "version": card.version,
+        "organisation_id": card.organisation_id,
+        "given_name": card.given_name,
+        "family_name": card.family_name,
+        "birth_date": card.birth_date,
+        "email": card.email,
+        "phone": card.phone,
+        "address": card.address,
+        "notes": card.notes,
+        "consents": list(card.consents),
+        "erased": card.erased,
+        "holder_id": card.holder_id,
+        "has_account": card.has_account,
+        "invitation_pending": card.invitation_pending,
     }
 
 
