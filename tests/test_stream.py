@@ -101,6 +101,15 @@ def test_every_published_event_type_has_a_valid_schema_and_vice_versa() -> None:
             "consultation.rescheduled",
             "consultation.no-show",
             "consultation.flagged",
+            "consultation.checked-in",
+            "consultation.taken",
+            "consultation.escalated",
+            "consultation.admitted",
+            "consultation.completed",
+            "consultation.answered",
+            "consultation.closed",
+            "consultation.reopened",
+            "consultation.rated",
         )
     )
     for name in files:
