@@ -105,6 +105,8 @@ class Services:
     patient_registrations: PatientRegistrations
     checkpoints: Checkpointer
     idempotency: IdempotencyStore
+    #: the time commands act at; read models' "now" (cohorts due by now) reads it too
+    clock: Callable[[], datetime]
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -337,4 +339,5 @@ def build(
         patient_registrations=patient_registrations,
         checkpoints=checkpoints,
         idempotency=idempotency,
+        clock=ports.clock,
     )

@@ -27,6 +27,7 @@ from api.routers import (
     assistants,
     beneficiaries,
     calendars,
+    care_analytics,
     compliance,
     consultation_reads,
     consultations,
@@ -144,6 +145,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(delegations.router)
     app.include_router(organisations.router)
     app.include_router(compliance.router)
+    app.include_router(care_analytics.router)  # before analytics' /{metric}
     app.include_router(analytics.router)
     app.include_router(schedules.router)
     app.include_router(calendars.router)
@@ -155,6 +157,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(beneficiaries.router)
     app.include_router(assistants.router)
     app.include_router(link_pages.router)
+    app.include_router(care_analytics.doctors_router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

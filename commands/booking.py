@@ -101,12 +101,14 @@ def book_consultation(
     return uow.save(consultation, *days.values())
 
 
-def book_urgent(cmd: BookUrgent, uow: UnitOfWork, ties: Ties, parties: PartiesIndex) -> Saved:
+def book_urgent(
+    cmd: BookUrgent, uow: UnitOfWork, ties: Ties, parties: PartiesIndex, now: datetime
+) -> Saved:
     """At once, outside the schedule: the consultation occupies its time on the doctor's days
     (after any urgent one already there) and flags the bookings it overlaps. It is the
     organisation's that books it, where the doctor must practise."""
     organisation_id = _schedule(uow, cmd.doctor_id).urgent_organisation(cmd.organisation_id)
-    now, length = datetime.now(UTC), timedelta(minutes=cmd.minutes)
+    length = timedelta(minutes=cmd.minutes)
     window = Interval(now, now + length)
     days = _days(uow, cmd.doctor_id, window, cmd.actor)
     while (after := _end_of_urgent(days, window)) is not None:

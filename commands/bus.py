@@ -74,7 +74,7 @@ HANDLERS: dict[type[Any], Handler] = {
     booking.BookConsultation: lambda c, uow, p: booking.book_consultation(
         c, uow, p.ties, p.parties
     ),
-    booking.BookUrgent: lambda c, uow, p: booking.book_urgent(c, uow, p.ties, p.parties),
+    booking.BookUrgent: lambda c, uow, p: booking.book_urgent(c, uow, p.ties, p.parties, p.clock()),
     booking.ConfirmConsultation: _pure(booking.confirm_consultation),
     booking.CancelConsultation: _pure(booking.cancel_consultation),
     booking.RescheduleConsultation: _pure(booking.reschedule_consultation),

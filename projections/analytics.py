@@ -5,10 +5,19 @@ are taken over a cohort instead: the appointments *due* in a period are those wh
 falls in it, that were not cancelled before that start, and whose start has come; the no-show
 rate is the share of them with a no-show recorded (a no-show is recorded only once the start has
 passed, on an appointment still open, so it is always one of them: the rate stays within 0..1).
+
+Care figures (G2) take the same cohorts, counting cancelled ones too (an asynchronous
+consultation's start is when it was asked): how many were completed (or answered), the
+booking-to-completed conversion, the wait in the waiting room (check-in to admission; an urgent
+patient waits from the consultation's start, which is its booking) and the time to the first
+answer of a question. NPS is taken over the ratings given in a period: scores 9-10 promote, 0-6
+detract, NPS = % promoters - % detractors. Only scores are kept; the comment never is.
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Literal, Protocol
@@ -50,6 +59,72 @@ class ConsultationFigures:
     no_shows: int
     average_lead_minutes: float | None
     no_show_rate: float | None
+    cohort: int = 0  # due in the period, cancelled ones included
+    completed: int = 0  # of the cohort
+    conversion_rate: float | None = None  # completed / cohort
+
+
+@dataclass(frozen=True)
+class CareFigures:
+    """One cohort (consultations whose start falls in the period and has come) of an
+    organisation, specialty and kind: how many, how many completed, how long patients waited
+    to be admitted and questions to be answered (minutes)."""
+
+    period: date
+    organisation_id: str
+    specialty: str
+    kind: str
+    consultations: int
+    completed: int
+    conversion_rate: float | None
+    waits: int
+    average_wait_minutes: float | None
+    p90_wait_minutes: float | None
+    answers: int
+    average_answer_minutes: float | None
+    p90_answer_minutes: float | None
+
+
+@dataclass(frozen=True)
+class Nps:
+    """Net promoter score of some ratings (None without any)."""
+
+    ratings: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: float | None
+
+
+@dataclass(frozen=True)
+class NpsFigure:
+    """NPS of an organisation (specialty and doctor None), of one of its specialties (doctor
+    None) or of one of its doctors (a keyed pseudonym, with the specialty)."""
+
+    organisation_id: str
+    specialty: str | None
+    doctor: str | None
+    score: Nps
+
+
+def nps_of(scores: Sequence[int]) -> Nps:
+    promoters = sum(1 for s in scores if s >= 9)
+    detractors = sum(1 for s in scores if s <= 6)
+    n = len(scores)
+    nps = round(100 * (promoters - detractors) / n, 1) if n else None
+    return Nps(n, promoters, n - promoters - detractors, detractors, nps)
+
+
+def average(values: Sequence[float]) -> float | None:
+    return round(sum(values) / len(values), 1) if values else None
+
+
+def p90(values: Sequence[float]) -> float | None:
+    """The 90th percentile by nearest rank: 90% of the values are at most this."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return round(ordered[math.ceil(0.9 * len(ordered)) - 1], 1)
 
 
 CONSULTATION_METRICS = ("bookings", "urgent", "cancellations", "reschedules")
@@ -66,6 +141,23 @@ class Analytics(Protocol):
         organisation_id: UUID | None = None,
         as_of: datetime | None = None,
     ) -> list[ConsultationFigures]: ...
+
+    def care(
+        self,
+        start: date,
+        end: date,
+        granularity: Granularity = "day",
+        organisation_id: UUID | None = None,
+        as_of: datetime | None = None,
+    ) -> list[CareFigures]: ...
+
+    def nps(
+        self, start: date, end: date, organisation_id: UUID | None = None
+    ) -> list[NpsFigure]: ...
+
+    def nps_of_doctor(self, doctor_id: UUID, start: date, end: date) -> Nps:
+        """One doctor's own NPS, over the ratings of all their organisations."""
+        ...
 
     def query(
         self,
@@ -103,6 +195,9 @@ class AnalyticsView(Protocol):
         lead_minutes: int,
         urgent: bool,
         start: datetime,
+        doctor_id: UUID,
+        kind: str,
+        asynchronous: bool,
     ) -> None: ...
 
     def consultation_counted(
@@ -118,6 +213,24 @@ class AnalyticsView(Protocol):
     def appointment_cancelled(self, consultation_id: UUID, before_start: bool) -> None: ...
 
     def appointment_missed(self, consultation_id: UUID) -> None: ...
+
+    def checked_in(self, consultation_id: UUID, at: datetime) -> None:
+        """The patient waits from ``at`` (unless already waiting: urgent ones from booking)."""
+        ...
+
+    def admitted(self, consultation_id: UUID, at: datetime) -> None: ...
+
+    def taken(self, consultation_id: UUID, schedule_id: UUID, doctor_id: UUID) -> None:
+        """The doctor (and their specialty) who has it now."""
+        ...
+
+    def completed(self, consultation_id: UUID) -> None: ...
+
+    def answered(self, consultation_id: UUID, at: datetime) -> None:
+        """Completed; the first answer's time counts from the question."""
+        ...
+
+    def rated(self, consultation_id: UUID, score: int, day: date) -> None: ...
 
 
 def lead_minutes(start: datetime, at: datetime) -> int:
@@ -139,6 +252,12 @@ class AnalyticsProjection(Projection[AnalyticsView]):
             Consultation.Cancelled,
             Consultation.Rescheduled,
             Consultation.NoShowRecorded,
+            Consultation.CheckedIn,
+            Consultation.Admitted,
+            Consultation.Taken,
+            Consultation.Completed,
+            Consultation.Answered,
+            Consultation.Rated,
         )
     )
 
@@ -184,6 +303,9 @@ class AnalyticsProjection(Projection[AnalyticsView]):
             lead_minutes(event.start, event.timestamp),
             event.urgent,
             event.start,
+            event.doctor_id,
+            str(event.kind),
+            bool(event.asynchronous),
         )
 
     @process_event.register
@@ -206,3 +328,28 @@ class AnalyticsProjection(Projection[AnalyticsView]):
     @process_event.register
     def _(self, event: Consultation.NoShowRecorded, tracking: Tracking) -> None:
         self.view.appointment_missed(event.originator_id)
+
+    @process_event.register
+    def _(self, event: Consultation.CheckedIn, tracking: Tracking) -> None:
+        self.view.checked_in(event.originator_id, event.at)
+
+    @process_event.register
+    def _(self, event: Consultation.Admitted, tracking: Tracking) -> None:
+        self.view.admitted(event.originator_id, event.at)
+
+    @process_event.register
+    def _(self, event: Consultation.Taken, tracking: Tracking) -> None:
+        schedule = DoctorSchedule.create_id(event.doctor_id)
+        self.view.taken(event.originator_id, schedule, event.doctor_id)
+
+    @process_event.register
+    def _(self, event: Consultation.Completed, tracking: Tracking) -> None:
+        self.view.completed(event.originator_id)
+
+    @process_event.register
+    def _(self, event: Consultation.Answered, tracking: Tracking) -> None:
+        self.view.answered(event.originator_id, event.at)
+
+    @process_event.register
+    def _(self, event: Consultation.Rated, tracking: Tracking) -> None:
+        self.view.rated(event.originator_id, event.score, event.timestamp.date())

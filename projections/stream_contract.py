@@ -7,6 +7,7 @@ explicit map; events without an entry are not published.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -17,6 +18,8 @@ from domain.actor import Actor, Role
 from domain.consultation import Consultation
 from domain.patient import Patient
 from domain.personal import Erased
+
+_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
 
 PATIENTS_TOPIC = "telemed.patients.v1"
 CONSULTATIONS_TOPIC = "telemed.consultations.v1"
@@ -178,6 +181,48 @@ def _flagged(event: Consultation.FlaggedForRescheduling, pseudonym: Pseudonym) -
     return _consultation(event, "consultation.flagged", pseudonym, {"why": event.why})
 
 
+def _at(event: Any, event_type: str, pseudonym: Pseudonym, **data: Any) -> IntegrationEvent:
+    return _consultation(event, event_type, pseudonym, {"at": event.at.isoformat(), **data})
+
+
+def _checked_in(event: Consultation.CheckedIn, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _at(event, "consultation.checked-in", pseudonym)
+
+
+def _taken(event: Consultation.Taken, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _at(event, "consultation.taken", pseudonym, doctor=pseudonym("doctor", event.doctor_id))
+
+
+def _escalated(event: Consultation.Escalated, pseudonym: Pseudonym) -> IntegrationEvent:
+    why = event.why if _CODE.match(event.why) else "other"  # a code, never free text
+    return _at(event, "consultation.escalated", pseudonym, why=why)
+
+
+def _admitted(event: Consultation.Admitted, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _at(event, "consultation.admitted", pseudonym)
+
+
+def _completed(event: Consultation.Completed, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _at(event, "consultation.completed", pseudonym)
+
+
+def _answered(event: Consultation.Answered, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _at(event, "consultation.answered", pseudonym)
+
+
+def _closed(event: Consultation.Closed, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _at(event, "consultation.closed", pseudonym)
+
+
+def _reopened(event: Consultation.Reopened, pseudonym: Pseudonym) -> IntegrationEvent:
+    return _at(event, "consultation.reopened", pseudonym, answer_by=event.answer_by.isoformat())
+
+
+def _rated(event: Consultation.Rated, pseudonym: Pseudonym) -> IntegrationEvent:
+    """The score only: the comment is the patient's and never leaves the record."""
+    return _consultation(event, "consultation.rated", pseudonym, {"score": int(event.score)})
+
+
 TRANSLATIONS: dict[type[Any], Callable[[Any, Pseudonym], IntegrationEvent]] = {
     Patient.Registered: _registered,
     Patient.ContactDetailsChanged: _contact_changed,
@@ -190,6 +235,15 @@ TRANSLATIONS: dict[type[Any], Callable[[Any, Pseudonym], IntegrationEvent]] = {
     Consultation.Rescheduled: _rescheduled,
     Consultation.NoShowRecorded: _no_show,
     Consultation.FlaggedForRescheduling: _flagged,
+    Consultation.CheckedIn: _checked_in,
+    Consultation.Taken: _taken,
+    Consultation.Escalated: _escalated,
+    Consultation.Admitted: _admitted,
+    Consultation.Completed: _completed,
+    Consultation.Answered: _answered,
+    Consultation.Closed: _closed,
+    Consultation.Reopened: _reopened,
+    Consultation.Rated: _rated,
 }
 
 TOPICS = (PATIENTS_TOPIC, CONSULTATIONS_TOPIC)

@@ -546,6 +546,26 @@ CASES: dict[tuple[str, str], Case] = {
         patient_record({Role.ORG_ADMIN}),
         lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}", {}),
     ),
+    ("GET", "/v1/analytics/care"): Case(
+        own_only({Role.ANALYST, Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "GET",
+            "/v1/analytics/care",
+            {"params": {"organisation_id": str(w.org[o])}},
+        ),
+    ),
+    ("GET", "/v1/analytics/nps"): Case(
+        own_only({Role.ANALYST, Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "GET",
+            "/v1/analytics/nps",
+            {"params": {"organisation_id": str(w.org[o])}},
+        ),
+    ),
+    ("GET", "/v1/doctors/{doctor_id}/nps"): Case(  # the doctor's own only: others read pseudonyms
+        lambda who, own: who is Role.DOCTOR and own,
+        lambda w, r, o: ("GET", f"/v1/doctors/{d(w, o)}/nps", {}),
+    ),
 }
 
 #: routes of the sign-in flow: only a live session of one's own opens them

@@ -6,12 +6,12 @@ import threading
 import time
 import uuid
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from adapters.composition import Services
-from adapters.stream.contract import schema_files, validate, validator
+from adapters.stream.contract import Pseudonyms, schema_files, validate, validator
 from adapters.stream.relay import KafkaRelay
 from commands.patients import (
     ChangeContactDetails,
@@ -101,6 +101,15 @@ def test_every_published_event_type_has_a_valid_schema_and_vice_versa() -> None:
             "consultation.rescheduled",
             "consultation.no-show",
             "consultation.flagged",
+            "consultation.checked-in",
+            "consultation.taken",
+            "consultation.escalated",
+            "consultation.admitted",
+            "consultation.completed",
+            "consultation.answered",
+            "consultation.closed",
+            "consultation.reopened",
+            "consultation.rated",
         )
     )
     for name in files:
@@ -355,3 +364,150 @@ def test_a_consultations_life_is_on_its_own_topic_and_counted_for_analysts(
     # cancelled before its start: not in any cohort of appointments due, so no rate
     assert figures["due"] == 0 and figures["no_show_rate"] is None
     assert figures["average_lead_minutes"] > 0
+
+
+RATING_COMMENT = "Zephyrina canary: the doctor mocked my rash"
+LIFECYCLE_TYPES = [
+    "consultation.checked-in",
+    "consultation.taken",
+    "consultation.escalated",
+    "consultation.admitted",
+    "consultation.completed",
+    "consultation.answered",
+    "consultation.closed",
+    "consultation.reopened",
+    "consultation.rated",
+]
+
+
+def test_every_step_of_a_consultations_life_matches_its_schema() -> None:
+    """Each lifecycle event, translated: valid against its schema, the score without the
+    comment, the escalation's reason a code (free text would become 'other')."""
+    from domain.consultation import Consultation
+
+    pseudonyms = Pseudonyms(b"stream test key".ljust(32, b"."))
+    now = datetime(2026, 3, 2, 9, tzinfo=UTC)
+    patient, doctor, other = uuid.uuid4(), uuid.uuid4(), uuid.uuid4()
+    urgent = Consultation.book_urgent(
+        patient_id=patient,
+        doctor_id=doctor,
+        organisation_id=DR.organisation_id,
+        reason="chest pain",
+        now=now,
+        minutes=20,
+        by=DR,
+    )
+    urgent.escalate("offer-lapsed", now + timedelta(minutes=6), by=DR)
+    urgent.take(other, now + timedelta(minutes=7), by=DR)
+    urgent.check_in(now + timedelta(minutes=8), by=DR.acting_for(patient))
+    urgent.admit(now + timedelta(minutes=9), by=DR)
+    urgent.complete(now + timedelta(minutes=19), by=DR)
+    urgent.rate(9, RATING_COMMENT, by=DR.acting_for(patient))
+    question = Consultation.ask(
+        patient_id=patient,
+        doctor_id=doctor,
+        organisation_id=uuid.uuid4(),
+        type_code="general",
+        question="Is it serious?",
+        now=now,
+        by=DR.acting_for(patient),
+    )
+    question.escalate("Nobody answered, Dr Weber was away", now + timedelta(days=2), by=DR)
+    question.take(other, now + timedelta(days=2, hours=1), by=DR)
+    question.answer(other, now + timedelta(days=2, hours=2), by=DR)
+    question.close(now + timedelta(days=3), by=DR)
+    question.reopen(now + timedelta(days=4), by=DR.acting_for(patient))
+    events = [*urgent.collect_events(), *question.collect_events()]
+    translated = [t for e in events if (t := translate(e, pseudonyms)) is not None]
+    assert len(translated) == len(events)  # every step is published
+    assert set(LIFECYCLE_TYPES) <= {t.event_type for t in translated}
+    for t in translated:
+        validate(t.event_type, t.schema_version, t.body)
+    rated = next(t for t in translated if t.event_type == "consultation.rated")
+    assert rated.body["data"] == {"score": 9}
+    whys = [t.body["data"]["why"] for t in translated if t.event_type == "consultation.escalated"]
+    assert whys == ["offer-lapsed", "other"]
+    taken = next(t for t in translated if t.event_type == "consultation.taken")
+    assert taken.body["data"]["doctor"] == pseudonyms("doctor", other)
+    everything = str([t.body for t in translated])
+    for needle in ("Zephyrina", "Weber", "serious", "chest", str(patient), str(other)):
+        assert needle not in everything, needle
+
+
+def test_a_consultations_whole_life_reaches_the_stream_without_the_comment(
+    clinic: Clinic,
+    dr_weber: Person,
+    services: Services,
+    relay: KafkaRelay,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+) -> None:
+    from commands.booking import BookUrgent
+    from commands.consultations import (
+        AdmitPatient,
+        AnswerQuestion,
+        AskQuestion,
+        CheckIn,
+        CloseConsultation,
+        CompleteConsultation,
+        RateConsultation,
+        ReopenConsultation,
+        TakeConsultation,
+    )
+    from tests.scheduling_fixtures import set_up_schedule
+
+    set_up_schedule(clinic, dr_weber)
+    dr = dr_weber.actor
+    patient = uuid.UUID(clinic.register(dr_weber)["id"])
+    for_patient = Actor(patient, Role.PATIENT)
+    bus = services.bus
+    urgent = bus.handle(BookUrgent(dr, patient, dr.actor_id, "chest pain")).aggregate_id
+    for step in (
+        TakeConsultation(dr, urgent),
+        CheckIn(for_patient, urgent),
+        AdmitPatient(dr, urgent),
+        CompleteConsultation(dr, urgent),
+        RateConsultation(for_patient, urgent, 10, RATING_COMMENT),
+    ):
+        bus.handle(step)
+    asked = AskQuestion(for_patient, patient, dr.actor_id, clinic.org_a, "general", "Serious?")
+    question = bus.handle(asked).aggregate_id
+    for later in (
+        TakeConsultation(dr, question),
+        AnswerQuestion(dr, question),
+        CloseConsultation(for_patient, question),
+        ReopenConsultation(for_patient, question),
+        AnswerQuestion(dr, question),
+        CloseConsultation(dr, question),
+        RateConsultation(for_patient, question, 3, RATING_COMMENT),
+    ):
+        bus.handle(later)
+    publish_all(relay, services)
+    messages = read_all(kafka_bootstrap, topic_prefix + CONSULTATIONS_TOPIC, expect=14)
+    assert_valid(messages)
+    by_key: dict[str, list[str]] = {}
+    for m in messages:
+        by_key.setdefault(m.key, []).append(m.body["event_type"])
+    assert by_key[services.pseudonyms("consultation", urgent)] == [
+        "consultation.booked",
+        "consultation.taken",
+        "consultation.checked-in",
+        "consultation.admitted",
+        "consultation.completed",
+        "consultation.rated",
+    ]
+    assert by_key[services.pseudonyms("consultation", question)] == [
+        "consultation.booked",
+        "consultation.taken",
+        "consultation.answered",
+        "consultation.closed",
+        "consultation.reopened",
+        "consultation.answered",
+        "consultation.closed",
+        "consultation.rated",
+    ]
+    scores = [m.body["data"] for m in messages if m.body["event_type"] == "consultation.rated"]
+    assert scores == [{"score": 10}, {"score": 3}]
+    everything = b"".join(m.raw for m in messages)
+    for needle in ("Zephyrina", "mocked", "chest", "Serious", str(patient), str(dr.actor_id)):
+        assert needle.encode() not in everything, needle

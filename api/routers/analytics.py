@@ -51,6 +51,9 @@ class ConsultationFiguresOut(BaseModel):
     no_shows: int
     average_lead_minutes: float | None
     no_show_rate: float | None
+    cohort: int
+    completed: int
+    conversion_rate: float | None
 
 
 class ConsultationReport(BaseModel):
@@ -60,7 +63,8 @@ class ConsultationReport(BaseModel):
     figures: list[ConsultationFiguresOut]
 
 
-def _scope(actor: Any, organisation_id: UUID | None) -> UUID | None:
+def organisation_scope(actor: Any, organisation_id: UUID | None) -> UUID | None:
+    """The organisation whose figures the actor reads (403 for another one)."""
     if actor.organisation_id is not None:  # organisation staff see their own organisation
         if organisation_id not in (None, actor.organisation_id):
             raise Problem(403, "forbidden", "Only your own organisation's figures")
@@ -68,7 +72,7 @@ def _scope(actor: Any, organisation_id: UUID | None) -> UUID | None:
     return organisation_id
 
 
-def _range(start: date | None, end: date | None) -> tuple[date, date]:
+def date_range(start: date | None, end: date | None) -> tuple[date, date]:
     end = end or date.today()
     start = start or end - timedelta(days=30)
     if start > end or (end - start).days > 3660:
@@ -91,14 +95,17 @@ def consultation_figures(
     happened), organisation, specialty and consultation type, with the average time from booking
     to appointment. Rates are per cohort: `due` counts the appointments whose start falls in the
     period and has come, not cancelled before it; `no_shows` counts those of them recorded as
-    no-shows, and `no_show_rate` = no_shows / due. (Completions and conversion come with the
-    consultation lifecycle.)"""
+    no-shows, and `no_show_rate` = no_shows / due. `cohort` counts every consultation whose start
+    falls in the period and has come (cancelled ones and questions included), `completed` those
+    of them completed or answered, and `conversion_rate` = completed / cohort."""
     authorize(actor, Action.READ_ANALYTICS)
-    organisation_id = _scope(actor, organisation_id)
-    start, end = _range(start, end)
+    organisation_id = organisation_scope(actor, organisation_id)
+    start, end = date_range(start, end)
     services = services_of(request)
     await_position(services, "analytics", after, after_header)
-    figures = services.analytics.consultations(start, end, granularity, organisation_id)
+    figures = services.analytics.consultations(
+        start, end, granularity, organisation_id, as_of=services.clock()
+    )
     return {
         "granularity": granularity,
         "start": start,
@@ -122,8 +129,8 @@ def counts(
     """Daily counts (or weekly/monthly sums) per organisation and dimension: how patients
     registered (self or by which role), consents by purpose, erasures by reason."""
     authorize(actor, Action.READ_ANALYTICS)
-    organisation_id = _scope(actor, organisation_id)
-    start, end = _range(start, end)
+    organisation_id = organisation_scope(actor, organisation_id)
+    start, end = date_range(start, end)
     services = services_of(request)
     await_position(services, "analytics", after, after_header)
     rows = services.analytics.query(metric, start, end, granularity, organisation_id)
