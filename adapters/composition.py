@@ -25,6 +25,7 @@ from adapters.crypto.keyring import Keyring, KeyringFile
 from adapters.crypto.passwords import PyNaClCredentials
 from adapters.crypto.subject_keys import SubjectKeys, unopened_masters
 from adapters.db import Database
+from adapters.deadlines import DeadlineWorker
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
 from adapters.eventstore.recorder import EventRecorder
 from adapters.grants import GrantIndex
@@ -40,6 +41,7 @@ from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.consultation_view import SqlConsultationView
+from adapters.readmodels.on_call import SqlOnCall
 from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.record_invitations import SqlPendingInvitations
@@ -59,6 +61,7 @@ from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
 from projections.consultation_view import ConsultationViewProjection
+from projections.on_call import OnCallProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_directory import PatientDirectoryProjection
 from projections.record_invitations import PendingInvitationsProjection
@@ -102,6 +105,8 @@ class Services:
     patient_registrations: PatientRegistrations
     checkpoints: Checkpointer
     idempotency: IdempotencyStore
+    on_call: SqlOnCall
+    deadlines: DeadlineWorker
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -176,6 +181,7 @@ def build(
     organisations = SqlOrganisationView(db)
     invitations = SqlPendingInvitations(db)
     account_view = SqlAccountView(db)
+    on_call = SqlOnCall(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -236,6 +242,14 @@ def build(
             account_view,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
+        OnCallProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            OnCallProjection(on_call),
+            on_call,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
     }
     access_log = AccessLog(db, keyring.chain_key)
     outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
@@ -276,6 +290,7 @@ def build(
         every_seconds=settings.checkpoint_seconds,
     )
     idempotency = IdempotencyStore(db, keyring.index_key)
+    deadlines = DeadlineWorker(on_call, bus.handle, ports.clock)
     worker = ProjectionWorker(
         list(runners.values()),
         recorder,
@@ -285,7 +300,7 @@ def build(
             calendar_sync.sync_all,
             idempotency.forget_expired,
         ],
-        every_tick=[outbox.deliver_due, checkpoints.write_if_due],
+        every_tick=[outbox.deliver_due, checkpoints.write_if_due, deadlines.run_due],
         chore_seconds=settings.calendar_sync_seconds,
     )
     accounts = AccountLookup(lambda: UnitOfWork(app, keys), ports)
@@ -324,4 +339,6 @@ def build(
         patient_registrations=patient_registrations,
         checkpoints=checkpoints,
         idempotency=idempotency,
+        on_call=on_call,
+        deadlines=deadlines,
     )

@@ -40,6 +40,11 @@ class Action(StrEnum):
     MANAGE_ORGANISATION = "organisation:manage"
     READ_ORGANISATION = "organisation:read"
     MANAGE_STAFF = "staff:manage"
+    ON_CALL_DUTY = "on-call:duty"
+    REQUEST_ON_CALL = "on-call:request"
+    READ_ON_CALL_REQUEST = "on-call:read-request"
+    READ_ON_CALL_OFFERS = "on-call:offers"
+    ACCEPT_ON_CALL = "on-call:accept"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -72,6 +77,13 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MANAGE_ORGANISATION: frozenset({Role.ORG_ADMIN}),
     Action.READ_ORGANISATION: STAFF,
     Action.MANAGE_STAFF: frozenset({Role.ORG_ADMIN}),
+    # the pool's doctors go on duty, see its open requests and accept them (on duty only)
+    Action.ON_CALL_DUTY: frozenset({Role.DOCTOR}),
+    Action.READ_ON_CALL_OFFERS: frozenset({Role.DOCTOR}),
+    Action.ACCEPT_ON_CALL: frozenset({Role.DOCTOR}),
+    # the patient's side: their own record (a holder for a beneficiary, a grantee by scope)
+    Action.REQUEST_ON_CALL: frozenset({Role.PATIENT}),
+    Action.READ_ON_CALL_REQUEST: frozenset({Role.PATIENT}),
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)
@@ -85,6 +97,8 @@ HOLDER_ACTIONS = frozenset(
         Action.BOOK,
         Action.READ_CONSULTATION,
         Action.CHANGE_CONSULTATION,
+        Action.REQUEST_ON_CALL,
+        Action.READ_ON_CALL_REQUEST,
     }
 )
 
@@ -98,6 +112,8 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.BOOK: frozenset({Scope.BOOK}),
     Action.CHANGE_CONSULTATION: frozenset({Scope.BOOK}),
     Action.READ_CONSULTATION: frozenset({Scope.BOOK, Scope.ATTEND, Scope.READ_RECORDS}),
+    Action.REQUEST_ON_CALL: frozenset({Scope.BOOK}),
+    Action.READ_ON_CALL_REQUEST: frozenset({Scope.BOOK, Scope.ATTEND, Scope.READ_RECORDS}),
 }
 
 
