@@ -154,7 +154,8 @@ def test_a_question_to_the_pool_becomes_the_accepting_doctors_consultation(
     assert consultation.asynchronous and consultation.status is Status.TAKEN
     assert consultation.doctor_id == dr_weber.actor.actor_id
     [stored] = services.recorder.select_events(consultation.id, limit=1)
-    assert services.app.mapper.to_domain_event(stored).question == question
+    booked = services.app.mapper.to_domain_event(stored)
+    assert isinstance(booked, Consultation.Booked) and booked.question == question
     assert b"zorbquatl" not in raw_database_bytes(services)  # encrypted with Anna's key
     again = accept(clinic, dr_weber, made["id"])  # the same doctor's retry: the same answer
     assert again.status_code == 200 and again.json()["consultation_id"] == str(consultation.id)
