@@ -4,19 +4,32 @@ pool, requests nobody accepts expire, patients withdraw."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import copy
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
+from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from adapters.composition import Services, build
 from adapters.settings import Settings
-from domain.actor import Role
+from domain.actor import Actor, Role, system_actor
 from domain.booking import DoctorDay
 from domain.consultation import Consultation, Status
+from domain.errors import DomainError
+from domain.on_call import (
+    AlreadyTaken,
+    NotOnDuty,
+    OnCallPool,
+    PoolRequest,
+    RequestOver,
+    RequestState,
+)
 from domain.patient import record_of
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import set_up_schedule
@@ -266,3 +279,152 @@ def test_fifty_doctors_accept_one_request_at_once_and_exactly_one_gets_it(
     [winner] = [body for status, body in answers if status == 200]
     seen = request_state(clinic, anna, made["id"])
     assert seen["consultation_id"] == winner["consultation_id"]
+
+
+# -- the pool's invariants, on the domain: a hypothesis state machine ----------------------------
+
+T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
+DOCTORS = [uuid4() for _ in range(3)]
+CLINIC_ORG = uuid4()
+
+
+class Conflict(Exception):
+    """Another writer saved the stream since it was loaded (the event store's unique key)."""
+
+
+class Streams:
+    """The event store's optimistic concurrency, in memory: a save names the version loaded."""
+
+    def __init__(self) -> None:
+        self.saved: dict[UUID, PoolRequest] = {}
+
+    def load(self, request_id: UUID) -> PoolRequest:
+        return copy.deepcopy(self.saved[request_id])
+
+    def save(self, request: PoolRequest, loaded_version: int) -> None:
+        request.collect_events()
+        current = self.saved.get(request.id)
+        if current is not None and current.version != loaded_version:
+            raise Conflict
+        self.saved[request.id] = request
+
+
+def doctor(n: int) -> Actor:
+    return Actor(DOCTORS[n], Role.DOCTOR, CLINIC_ORG)
+
+
+def accept_on(request: PoolRequest, pool: OnCallPool, who: Actor, now: datetime) -> None:
+    if request.check_acceptable(who.actor_id, pool):
+        request.accept(who.actor_id, uuid4(), now, by=who)
+
+
+class PoolMachine(RuleBasedStateMachine):
+    """Requests, duty, accepts (some of them racing), withdrawals and expiries in any order:
+    no request is accepted twice (nor by a second doctor), and none is lost: once time has
+    passed, every request is accepted, withdrawn or expired."""
+
+    requests = Bundle("requests")
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.now = T0
+        self.pool = OnCallPool.open(CLINIC_ORG, "cardiology", by=system_actor())
+        self.streams = Streams()
+        self.taker: dict[UUID, UUID] = {}  # request -> the doctor who got it
+
+    @rule(n=st.integers(0, 2), on=st.booleans())
+    def duty(self, n: int, on: bool) -> None:
+        if on:
+            self.pool.go_on_duty(DOCTORS[n], by=doctor(n))
+        else:
+            self.pool.go_off_duty(DOCTORS[n], by=doctor(n))
+
+    @rule(target=requests, urgent=st.booleans())
+    def request(self, urgent: bool) -> UUID:
+        patient = Actor(uuid4(), Role.PATIENT)
+        made = PoolRequest.make(
+            self.pool,
+            patient_id=patient.actor_id,
+            reason="sudden pain" if urgent else None,
+            question=None if urgent else "a question",
+            now=self.now,
+            by=patient,
+        )
+        self.streams.save(made, 0)
+        return made.id
+
+    @rule(request_id=requests, n=st.integers(0, 2))
+    def accept(self, request_id: UUID, n: int) -> None:
+        self._dispatch(request_id, lambda r: accept_on(r, self.pool, doctor(n), self.now))
+
+    @rule(request_id=requests, first=st.integers(0, 2), second=st.integers(0, 2))
+    def two_accept_at_once(self, request_id: UUID, first: int, second: int) -> None:
+        """Both load the same version; the first save wins, the second is retried (the bus)."""
+        copies = [self.streams.load(request_id) for _ in range(2)]
+        versions = [c.version for c in copies]
+        for copy_, n in zip(copies, (first, second), strict=True):
+            try:
+                accept_on(copy_, self.pool, doctor(n), self.now)
+            except DomainError:
+                return
+        self.streams.save(copies[0], versions[0])
+        self._observe(request_id)
+        try:
+            self.streams.save(copies[1], versions[1])
+            assert not copies[1].collect_events() and first == second
+        except Conflict:
+            self.accept(request_id, second)
+
+    @rule(request_id=requests)
+    def withdraw(self, request_id: UUID) -> None:
+        self._dispatch(request_id, lambda r: r.withdraw(self.now, by=system_actor()))
+
+    @rule(minutes=st.integers(1, 40))
+    def time_passes(self, minutes: int) -> None:
+        self.now += timedelta(minutes=minutes)
+
+    @rule(request_id=requests)
+    def expire(self, request_id: UUID) -> None:
+        self._dispatch(request_id, lambda r: r.expire(self.now, by=system_actor()))
+
+    def _dispatch(self, request_id: UUID, act: Callable[[PoolRequest], object]) -> None:
+        for _ in range(3):
+            request = self.streams.load(request_id)
+            loaded = request.version
+            try:
+                act(request)
+            except (AlreadyTaken, RequestOver, NotOnDuty):
+                return
+            try:
+                self.streams.save(request, loaded)
+            except Conflict:
+                continue
+            self._observe(request_id)
+            return
+
+    def _observe(self, request_id: UUID) -> None:
+        request = self.streams.saved[request_id]
+        if request.state is RequestState.ACCEPTED:
+            assert request.accepted_by is not None
+            assert self.taker.setdefault(request_id, request.accepted_by) == request.accepted_by
+
+    @invariant()
+    def accepted_once_by_one_doctor(self) -> None:
+        for request_id, request in self.streams.saved.items():
+            if request_id in self.taker:
+                assert request.state is RequestState.ACCEPTED
+                assert request.accepted_by == self.taker[request_id]
+
+    def teardown(self) -> None:
+        """None lost: after the longest expiry, the deadline worker expires what is open."""
+        self.now += timedelta(days=2)
+        for request_id in list(self.streams.saved):
+            self.expire(request_id)
+        states = {r.state for r in self.streams.saved.values()}
+        assert states <= {RequestState.ACCEPTED, RequestState.WITHDRAWN, RequestState.EXPIRED}
+
+
+TestPoolMachine = PoolMachine.TestCase
+TestPoolMachine.settings = hypothesis_settings(
+    max_examples=60, stateful_step_count=30, deadline=None
+)
