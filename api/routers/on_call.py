@@ -219,8 +219,10 @@ def _row(request: Request, request_id: UUID, position: int | None) -> RequestRow
 
 
 def _requester(request: Request, actor: Actor, request_id: UUID, action: Action) -> Actor:
-    """The patient the request is for (their holder, a grantee by scope) may act on it."""
-    return _for_patient(request, actor, action, _row(request, request_id, None).patient_id)
+    """The patient the request is for (their holder, a grantee by scope) may act on it. Whose
+    request it is never changes: the read model is awaited only when it has not seen it yet."""
+    row = services_of(request).on_call.request(request_id) or _row(request, request_id, None)
+    return _for_patient(request, actor, action, row.patient_id)
 
 
 def _for_patient(request: Request, actor: Actor, action: Action, patient_id: UUID) -> Actor:
