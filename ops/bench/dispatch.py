@@ -21,7 +21,7 @@ due at ``t0 + n / --rate`` for ``--seconds``:
 
 Keys: ``dispatch_p50_ms``, ``dispatch_p99_ms`` (goal < 1000), ``floor_p50_ms``,
 ``floor_p99_ms``, ``dispatch_over_floor_p99``, ``achieved_rate`` (requests answered per second),
-``requests``, ``errors``, ``not_sent`` (requests still unsent 10 s after the load's end, when
+``requests``, ``errors``, ``not_sent`` (requests still unsent 5 s after the load's end, when
 the server cannot keep up: dropped, so the run stays under two minutes; their latency would
 only be worse). The last line of output is one JSON object.
 """
@@ -56,7 +56,7 @@ PASSWORD = "bench passphrase 1"
 GOALS = {"dispatch_p99_ms": ("<=", 1000.0)}
 #: requests still unsent this long after the load's end are dropped (``not_sent``): the run stays
 #: short when the server cannot keep up, and the figures say so
-GRACE_SECONDS = 10.0
+GRACE_SECONDS = 5.0
 
 
 def parse_args() -> argparse.Namespace:
@@ -109,6 +109,14 @@ class Dispatch:
         self.not_sent = 0
 
     def once(
+        self, patient: httpx.Client, patient_id: UUID, doctor: httpx.Client, due: float
+    ) -> None:
+        try:
+            self._once(patient, patient_id, doctor, due)
+        except httpx.HTTPError as exc:  # a connection dropped under load: counted, not fatal
+            self.errors.append(f"{type(exc).__name__}: {exc}")
+
+    def _once(
         self, patient: httpx.Client, patient_id: UUID, doctor: httpx.Client, due: float
     ) -> None:
         made = patient.post(
