@@ -64,7 +64,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rate", type=float, default=100.0, help="requests per second")
     parser.add_argument("--seconds", type=float, default=10.0, help="length of the load")
     parser.add_argument("--doctors", type=int, default=5, help="doctors on duty")
-    parser.add_argument("--threads", type=int, default=32, help="client threads (patients)")
+    parser.add_argument("--threads", type=int, default=16, help="client threads (patients)")
     return parser.parse_args()
 
 
