@@ -43,4 +43,6 @@ class DeadlineWorker:
                 self.handle(command)
             except DomainError as exc:  # the aggregate refused: the next tick sees the outcome
                 log.warning("%s refused: %s", type(command).__name__, exc)
+            except Exception:  # one failing item does not hold up the others
+                log.exception("%s failed", type(command).__name__)
         return len(commands)

@@ -18,6 +18,7 @@ from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
 from adapters.composition import Services, build
 from adapters.settings import Settings
+from commands.consultations import AskQuestion
 from domain.actor import Actor, Role, system_actor
 from domain.booking import DoctorDay
 from domain.consultation import Consultation, Status
@@ -70,8 +71,8 @@ def dr_roth(clinic: Clinic) -> Person:
     return clinic.person("Dr Roth", Role.DOCTOR, clinic.org_a)
 
 
-def duty(clinic: Clinic, doctor: Person, on: bool = True) -> dict[str, Any]:
-    path = f"/v1/on-call/pools/{doctor.actor.organisation_id}/{POOL}/duty"
+def duty(clinic: Clinic, doctor: Person, on: bool = True, pool: str = POOL) -> dict[str, Any]:
+    path = f"/v1/on-call/pools/{doctor.actor.organisation_id}/{pool}/duty"
     call = clinic.client.put if on else clinic.client.delete
     response = call(path, headers=doctor.headers)
     assert response.status_code == 200, response.text
@@ -257,6 +258,43 @@ def test_an_urgent_consultation_the_named_doctor_does_not_take_goes_to_the_pool(
     assert parties is not None and parties.doctor_id == dr_roth.actor.actor_id
     requested = request_state(clinic, anna, offer["request_id"])
     assert requested["state"] == "accepted" and requested["escalated"]
+
+
+def test_a_question_left_unanswered_past_its_deadline_goes_to_the_pool(
+    clinic: Clinic,
+    services: Services,
+    clock: Clock,
+    dr_weber: Person,
+    dr_roth: Person,
+    anna: Person,
+) -> None:
+    asked = services.bus.handle(
+        AskQuestion(
+            anna.actor,
+            record_of(anna.actor.actor_id),
+            dr_weber.actor.actor_id,
+            clinic.org_a,
+            "general",
+            "May I take ibuprofen with my pills?",
+        )
+    )
+    duty(clinic, dr_roth, pool="general")  # Dr Weber has no schedule: the general pool
+    clock.ahead = timedelta(hours=23)
+    run_deadlines(services)
+    assert not services.bus_uow().get(Consultation, asked.aggregate_id).escalated
+    clock.ahead = timedelta(hours=25)
+    run_deadlines(services)
+    [offer] = clinic.client.get(
+        "/v1/on-call/offers",
+        headers=dr_roth.headers,
+        params={"after": services.recorder.max_notification_id()},
+    ).json()
+    assert offer["escalated"] and not offer["urgent"]
+    taken = accept(clinic, dr_roth, offer["request_id"])
+    assert taken.json()["consultation_id"] == str(asked.aggregate_id), taken.text
+    consultation = services.bus_uow().get(Consultation, asked.aggregate_id)
+    assert consultation.doctor_id == dr_roth.actor.actor_id
+    assert consultation.status is Status.TAKEN
 
 
 def test_fifty_doctors_accept_one_request_at_once_and_exactly_one_gets_it(
