@@ -25,6 +25,7 @@ from adapters.crypto.keyring import Keyring, KeyringFile
 from adapters.crypto.passwords import PyNaClCredentials
 from adapters.crypto.subject_keys import SubjectKeys, unopened_masters
 from adapters.db import Database
+from adapters.deadlines import DeadlineWorker
 from adapters.eventstore.application import EventStoreApplication, UnitOfWork
 from adapters.eventstore.recorder import EventRecorder
 from adapters.grants import GrantIndex
@@ -40,6 +41,7 @@ from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.consultation_view import SqlConsultationView
+from adapters.readmodels.on_call import SqlOnCall
 from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_card import SqlPatientCard
 from adapters.readmodels.patient_directory import SqlPatientDirectory
@@ -60,6 +62,7 @@ from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
 from projections.consultation_view import ConsultationViewProjection
+from projections.on_call import OnCallProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_card import PatientCardProjection
 from projections.patient_directory import PatientDirectoryProjection
@@ -107,6 +110,8 @@ class Services:
     idempotency: IdempotencyStore
     #: the time commands act at; read models' "now" (cohorts due by now) reads it too
     clock: Callable[[], datetime]
+    on_call: SqlOnCall
+    deadlines: DeadlineWorker
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -182,6 +187,7 @@ def build(
     invitations = SqlPendingInvitations(db)
     account_view = SqlAccountView(db)
     patient_cards = SqlPatientCard(db, keys)
+    on_call = SqlOnCall(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -250,6 +256,14 @@ def build(
             patient_cards,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
+        OnCallProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            OnCallProjection(on_call),
+            on_call,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
     }
     access_log = AccessLog(db, keyring.chain_key)
     outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
@@ -290,6 +304,7 @@ def build(
         every_seconds=settings.checkpoint_seconds,
     )
     idempotency = IdempotencyStore(db, keyring.index_key)
+    deadlines = DeadlineWorker(on_call, bus.handle, ports.clock)
     worker = ProjectionWorker(
         list(runners.values()),
         recorder,
@@ -299,7 +314,7 @@ def build(
             calendar_sync.sync_all,
             idempotency.forget_expired,
         ],
-        every_tick=[outbox.deliver_due, checkpoints.write_if_due],
+        every_tick=[outbox.deliver_due, checkpoints.write_if_due, deadlines.run_due],
         chore_seconds=settings.calendar_sync_seconds,
     )
     accounts = AccountLookup(lambda: UnitOfWork(app, keys), ports)
@@ -340,4 +355,6 @@ def build(
         checkpoints=checkpoints,
         idempotency=idempotency,
         clock=ports.clock,
+        on_call=on_call,
+        deadlines=deadlines,
     )

@@ -41,6 +41,17 @@ class ConsultationParties:
 
         return write
 
+    def reassign(self, consultation_id: UUID, doctor_id: UUID) -> RowWriter:
+        """The doctor of the on-call pool who took an escalated consultation is its doctor now."""
+
+        def write(cur: Cursor) -> None:
+            cur.execute(
+                "UPDATE consultation_parties SET doctor_id = %s WHERE consultation_id = %s",
+                (doctor_id, consultation_id),
+            )
+
+        return write
+
     def of(self, consultation_id: UUID) -> Parties | None:
         with self.db.transaction(write=False) as cur:
             cur.execute(

@@ -33,6 +33,7 @@ from api.routers import (
     consultations,
     delegations,
     link_pages,
+    on_call,
     organisations,
     passwords,
     patients,
@@ -158,6 +159,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(assistants.router)
     app.include_router(link_pages.router)
     app.include_router(care_analytics.doctors_router)
+    app.include_router(on_call.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

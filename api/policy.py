@@ -41,6 +41,11 @@ class Action(StrEnum):
     READ_ORGANISATION = "organisation:read"
     MANAGE_STAFF = "staff:manage"
     READ_OWN_NPS = "nps:read-own"
+    ON_CALL_DUTY = "on-call:duty"
+    REQUEST_ON_CALL = "on-call:request"
+    READ_ON_CALL_REQUEST = "on-call:read-request"
+    READ_ON_CALL_OFFERS = "on-call:offers"
+    ACCEPT_ON_CALL = "on-call:accept"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -74,6 +79,13 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ_ORGANISATION: STAFF,
     Action.MANAGE_STAFF: frozenset({Role.ORG_ADMIN}),
     Action.READ_OWN_NPS: frozenset({Role.DOCTOR}),  # analysts read them pseudonymously
+    # the pool's doctors go on duty, see its open requests and accept them (on duty only)
+    Action.ON_CALL_DUTY: frozenset({Role.DOCTOR}),
+    Action.READ_ON_CALL_OFFERS: frozenset({Role.DOCTOR}),
+    Action.ACCEPT_ON_CALL: frozenset({Role.DOCTOR}),
+    # the patient's side: their own record (a holder for a beneficiary, a grantee by scope)
+    Action.REQUEST_ON_CALL: frozenset({Role.PATIENT}),
+    Action.READ_ON_CALL_REQUEST: frozenset({Role.PATIENT}),
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)
@@ -87,6 +99,8 @@ HOLDER_ACTIONS = frozenset(
         Action.BOOK,
         Action.READ_CONSULTATION,
         Action.CHANGE_CONSULTATION,
+        Action.REQUEST_ON_CALL,
+        Action.READ_ON_CALL_REQUEST,
     }
 )
 
@@ -100,6 +114,8 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.BOOK: frozenset({Scope.BOOK}),
     Action.CHANGE_CONSULTATION: frozenset({Scope.BOOK}),
     Action.READ_CONSULTATION: frozenset({Scope.BOOK, Scope.ATTEND, Scope.READ_RECORDS}),
+    Action.REQUEST_ON_CALL: frozenset({Scope.BOOK}),
+    Action.READ_ON_CALL_REQUEST: frozenset({Scope.BOOK, Scope.ATTEND, Scope.READ_RECORDS}),
 }
 
 

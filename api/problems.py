@@ -23,6 +23,7 @@ from domain.booking import SlotNotOffered, SlotTaken
 from domain.consultation import ConsultationClosed, NotNow
 from domain.doctor_desk import DoctorBusy
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
+from domain.on_call import AlreadyTaken, NotOnDuty, RequestOver
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import NotPractisingThere, UnknownPractice
 
@@ -95,6 +96,7 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     InvitationNotValid: (400, "invalid-invitation", "The link is not valid"),
     AlreadyHasAccount: (409, "already-has-account", "The record has its own account"),
     LastAdmin: (409, "last-admin", "An organisation keeps at least one active admin"),
+    NotOnDuty: (409, "not-on-duty", "Only a doctor on duty in the pool accepts its requests"),
 }
 
 
@@ -191,6 +193,21 @@ def install(app: FastAPI) -> None:
             "The consultation's state does not allow that",
             str(exc),
             state=exc.state,
+        )
+
+    @app.exception_handler(AlreadyTaken)
+    async def _taken(_: Request, exc: AlreadyTaken) -> JSONResponse:
+        return problem_response(
+            409,
+            "already-taken",
+            "Another doctor accepted this request first",
+            taken_by_role=exc.taken_by_role,
+        )
+
+    @app.exception_handler(RequestOver)
+    async def _over(_: Request, exc: RequestOver) -> JSONResponse:
+        return problem_response(
+            409, "request-over", "The request is no longer open", state=exc.state
         )
 
     @app.exception_handler(DoctorBusy)

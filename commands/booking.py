@@ -108,13 +108,7 @@ def book_urgent(
     (after any urgent one already there) and flags the bookings it overlaps. It is the
     organisation's that books it, where the doctor must practise."""
     organisation_id = _schedule(uow, cmd.doctor_id).urgent_organisation(cmd.organisation_id)
-    length = timedelta(minutes=cmd.minutes)
-    window = Interval(now, now + length)
-    days = _days(uow, cmd.doctor_id, window, cmd.actor)
-    while (after := _end_of_urgent(days, window)) is not None:
-        window = Interval(after, after + length)
-        days = _days(uow, cmd.doctor_id, window, cmd.actor, days)
-    days = {day: days[day] for day in DoctorDay.days_of(window)}
+    window, days = urgent_window(uow, cmd.doctor_id, now, cmd.minutes, cmd.actor)
     consultation = Consultation.book_urgent(
         patient_id=cmd.patient_id,
         doctor_id=cmd.doctor_id,
@@ -124,19 +118,60 @@ def book_urgent(
         minutes=cmd.minutes,
         by=_for(cmd.actor, cmd.patient_id),
     )
-    overlapped = {
-        held
-        for day in days.values()
-        for held in day.occupy_urgently(consultation.id, window, by=cmd.actor)
-    }
-    flagged = [uow.get(Consultation, held) for held in sorted(overlapped)]
-    for other in flagged:
-        other.flag("urgent-consultation", by=cmd.actor)
+    flagged = occupy_urgently(uow, days, consultation.id, window, cmd.actor)
     uow.ensure_subject(cmd.patient_id)
     if organisation_id is not None:
         uow.attach(ties.link(cmd.patient_id, organisation_id, Link.CARE))
     uow.attach(parties.record(consultation.id, cmd.patient_id, cmd.doctor_id, organisation_id))
     return uow.save(consultation, *days.values(), *flagged)
+
+
+def urgent_window(
+    uow: UnitOfWork, doctor_id: UUID, now: datetime, minutes: int, actor: Actor
+) -> tuple[Interval, dict[date, DoctorDay]]:
+    """When an urgent consultation of ``minutes`` from ``now`` fits on the doctor's days (after
+    any urgent one already there), and the days it touches."""
+    length = timedelta(minutes=minutes)
+    window = Interval(now, now + length)
+    days = _days(uow, doctor_id, window, actor)
+    while (after := _end_of_urgent(days, window)) is not None:
+        window = Interval(after, after + length)
+        days = _days(uow, doctor_id, window, actor, days)
+    return window, {day: days[day] for day in DoctorDay.days_of(window)}
+
+
+def occupy_urgently(
+    uow: UnitOfWork,
+    days: dict[date, DoctorDay],
+    consultation_id: UUID,
+    window: Interval,
+    actor: Actor,
+) -> list[Consultation]:
+    """Hold an urgent consultation's time on the doctor's ``days``; answers the bookings it
+    overlaps, flagged for rescheduling, for the caller to save."""
+    overlapped = {
+        held
+        for day in days.values()
+        for held in day.occupy_urgently(consultation_id, window, by=actor)
+    }
+    flagged = [uow.get(Consultation, held) for held in sorted(overlapped)]
+    for other in flagged:
+        other.flag("urgent-consultation", by=actor)
+    return flagged
+
+
+def doctor_days(
+    uow: UnitOfWork, doctor_id: UUID, interval: Interval, actor: Actor
+) -> dict[date, DoctorDay]:
+    """The doctor's days that ``interval`` touches (opened where new)."""
+    return _days(uow, doctor_id, interval, actor)
+
+
+def release_days(
+    uow: UnitOfWork, consultation: Consultation, actor: Actor
+) -> dict[date, DoctorDay]:
+    """Free the consultation's time on every day of its doctor that holds it."""
+    return _release(uow, consultation, actor)
 
 
 def confirm_consultation(cmd: ConfirmConsultation, uow: UnitOfWork) -> Saved:

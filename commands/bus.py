@@ -19,6 +19,7 @@ from commands import (
     delegation,
     erasure,
     memberships,
+    on_call,
     onboarding,
     organisations,
     passwords,
@@ -115,6 +116,13 @@ HANDLERS: dict[type[Any], Handler] = {
     record_invitations.AcceptRecordInvitation: record_invitations.accept_record_invitation,
     record_invitations.DeclineRecordInvitation: record_invitations.decline_record_invitation,
     record_invitations.WithdrawRecordInvitation: record_invitations.withdraw_record_invitation,
+    on_call.GoOnDuty: on_call.go_on_duty,
+    on_call.GoOffDuty: _pure(on_call.go_off_duty),
+    on_call.RequestOnCall: on_call.request_on_call,
+    on_call.AcceptRequest: on_call.accept_request,
+    on_call.WithdrawRequest: on_call.withdraw_request,
+    on_call.ExpireRequest: on_call.expire_request,
+    on_call.EscalateConsultation: on_call.escalate_consultation,
 }
 
 

@@ -148,6 +148,10 @@ class PartiesIndex(Protocol):
         organisation_id: UUID | None,
     ) -> object: ...
 
+    def reassign(self, consultation_id: UUID, doctor_id: UUID) -> object:
+        """The consultation's doctor changed (a doctor of the on-call pool took it)."""
+        ...
+
 
 class OrganisationParentsIndex(Protocol):
     """Row writer for which organisation sits above which (adapters.organisation_parents),

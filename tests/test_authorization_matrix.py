@@ -19,7 +19,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
-from domain.actor import Role
+from commands.on_call import RequestOnCall
+from domain.actor import Role, system_actor
 from domain.patient import record_of
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import Practices, book_video, set_up_schedule, tomorrow_at
@@ -221,6 +222,20 @@ def booking(world: World, role: Who, own: bool) -> dict[str, Any]:
         "start": slot["start"],
         "kind": "video",
     }
+
+
+def on_call(world: World, role: Who, own: bool) -> str:
+    """A fresh urgent request to the cardiology pool, for the record at hand."""
+    made = world.clinic.services.bus.handle(
+        RequestOnCall(
+            system_actor(),
+            uuid.UUID(p(world, role, own)),
+            world.org[own],
+            "cardiology",
+            reason="sudden pain",
+        )
+    )
+    return str(made.aggregate_id)
 
 
 SOON = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
@@ -541,6 +556,45 @@ CASES: dict[tuple[str, str], Case] = {
     ("DELETE", "/v1/organisations/{organisation_id}/staff/{account_id}"): Case(
         own_only({Role.ORG_ADMIN}),
         lambda w, r, o: ("DELETE", f"/v1/organisations/{w.org[o]}/staff/{uuid.uuid4()}", {}),
+    ),
+    ("PUT", "/v1/on-call/pools/{organisation_id}/{specialty}/duty"): Case(
+        own_only({Role.DOCTOR}),
+        lambda w, r, o: ("PUT", f"/v1/on-call/pools/{w.org[o]}/cardiology/duty", {}),
+    ),
+    ("DELETE", "/v1/on-call/pools/{organisation_id}/{specialty}/duty"): Case(
+        own_only({Role.DOCTOR}),
+        lambda w, r, o: ("DELETE", f"/v1/on-call/pools/{w.org[o]}/cardiology/duty", {}),
+    ),
+    ("POST", "/v1/on-call/requests"): Case(
+        patient_record(set(), grantee=True),
+        lambda w, r, o: (
+            "POST",
+            "/v1/on-call/requests",
+            {
+                "json": {
+                    "patient_id": p(w, r, o),
+                    "organisation_id": str(w.org[o]),
+                    "specialty": "cardiology",
+                    "reason": "sudden pain",
+                }
+            },
+        ),
+    ),
+    ("GET", "/v1/on-call/offers"): Case(
+        anyone_of({Role.DOCTOR}), lambda w, r, o: ("GET", "/v1/on-call/offers", {})
+    ),
+    # a doctor not on duty in the request's pool: 409 not-on-duty (the pool refuses, not the role)
+    ("POST", "/v1/on-call/requests/{request_id}/accept"): Case(
+        anyone_of({Role.DOCTOR}),
+        lambda w, r, o: ("POST", f"/v1/on-call/requests/{on_call(w, r, o)}/accept", {}),
+    ),
+    ("POST", "/v1/on-call/requests/{request_id}/withdraw"): Case(
+        patient_record(set(), grantee=True),
+        lambda w, r, o: ("POST", f"/v1/on-call/requests/{on_call(w, r, o)}/withdraw", {}),
+    ),
+    ("GET", "/v1/on-call/requests/{request_id}"): Case(
+        patient_record(set(), grantee=True),
+        lambda w, r, o: ("GET", f"/v1/on-call/requests/{on_call(w, r, o)}", {}),
     ),
     ("DELETE", "/v1/patients/{patient_id}"): Case(
         patient_record({Role.ORG_ADMIN}),

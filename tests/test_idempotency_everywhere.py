@@ -37,6 +37,7 @@ from tests.test_authorization_matrix import (
     World,
     build_world,
     d,
+    on_call,
     p,
 )
 from tests.test_beneficiaries import stepped_up_holder
@@ -102,7 +103,13 @@ def _scenarios(world: World, made: dict[str, Any]) -> dict[tuple[str, str], Call
         practices = world.doctor[True]
         return str(tomorrow_at(clinic, weber, practices, practices.city, "video-15", 12)["start"])
 
+    def on_duty_then_accept() -> Call:
+        on = clinic.client.put(f"/v1/on-call/pools/{org}/cardiology/duty", headers=weber.headers)
+        assert on.status_code == 200, on.text
+        return ("POST", f"/v1/on-call/requests/{on_call(world, Role.DOCTOR, True)}/accept", {})
+
     return {
+        ("POST", "/v1/on-call/requests/{request_id}/accept"): on_duty_then_accept,
         ("DELETE", "/v1/patients/{patient_id}/consents/{purpose}"): lambda: (
             "DELETE",
             f"/v1/patients/{p(world, Role.DOCTOR, True)}/consents/research",
