@@ -44,6 +44,7 @@ from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.record_invitations import SqlPendingInvitations
 from adapters.readmodels.runner import ProjectionRunner
+from adapters.readmodels.waiting_room import SqlWaitingRoom
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.relations import RelationIndex
 from adapters.sessions import SessionStore
@@ -62,6 +63,7 @@ from projections.consultation_view import ConsultationViewProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_directory import PatientDirectoryProjection
 from projections.record_invitations import PendingInvitationsProjection
+from projections.waiting_room import WaitingRoomProjection
 
 log = logging.getLogger("telemed")
 
@@ -102,6 +104,7 @@ class Services:
     patient_registrations: PatientRegistrations
     checkpoints: Checkpointer
     idempotency: IdempotencyStore
+    waiting_room: SqlWaitingRoom
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -176,6 +179,7 @@ def build(
     organisations = SqlOrganisationView(db)
     invitations = SqlPendingInvitations(db)
     account_view = SqlAccountView(db)
+    waiting_room = SqlWaitingRoom(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -234,6 +238,14 @@ def build(
             app.mapper,
             AccountViewProjection(account_view),
             account_view,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        WaitingRoomProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            WaitingRoomProjection(waiting_room),
+            waiting_room,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
     }
@@ -324,4 +336,5 @@ def build(
         patient_registrations=patient_registrations,
         checkpoints=checkpoints,
         idempotency=idempotency,
+        waiting_room=waiting_room,
     )

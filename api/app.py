@@ -37,6 +37,7 @@ from api.routers import (
     schedules,
     slots,
     system,
+    waiting_room,
 )
 
 log = logging.getLogger("telemed.http")
@@ -149,6 +150,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(beneficiaries.router)
     app.include_router(assistants.router)
     app.include_router(link_pages.router)
+    app.include_router(waiting_room.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

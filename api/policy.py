@@ -40,6 +40,7 @@ class Action(StrEnum):
     MANAGE_ORGANISATION = "organisation:manage"
     READ_ORGANISATION = "organisation:read"
     MANAGE_STAFF = "staff:manage"
+    READ_WAITING_ROOM = "waiting-room:read"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -72,6 +73,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.MANAGE_ORGANISATION: frozenset({Role.ORG_ADMIN}),
     Action.READ_ORGANISATION: STAFF,
     Action.MANAGE_STAFF: frozenset({Role.ORG_ADMIN}),
+    Action.READ_WAITING_ROOM: STAFF,
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)

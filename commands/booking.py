@@ -69,14 +69,14 @@ class RecordNoShow:
 
 
 def book_consultation(
-    cmd: BookConsultation, uow: UnitOfWork, ties: Ties, parties: PartiesIndex
+    cmd: BookConsultation, uow: UnitOfWork, ties: Ties, parties: PartiesIndex, now: datetime
 ) -> Saved:
     """Book a free slot (staff: at a practice of the organisation they book for); the
     practice's organisation gains a consultation relationship with the patient (its care team
     may then read the record)."""
     schedule = _schedule(uow, cmd.doctor_id)
     schedule.require_practice_of(cmd.practice_id, cmd.organisation_id)
-    slot = _bookable(uow, schedule, cmd.practice_id, cmd.type_code, cmd.start, cmd.kind)
+    slot = _bookable(uow, schedule, cmd.practice_id, cmd.type_code, cmd.start, cmd.kind, now)
     organisation_id = schedule.practices[cmd.practice_id].organisation_id
     organisation = uow.find(Organisation, organisation_id)
     options = organisation.templates.get(cmd.type_code, {}) if organisation else {}
@@ -100,12 +100,14 @@ def book_consultation(
     return uow.save(consultation, *days.values())
 
 
-def book_urgent(cmd: BookUrgent, uow: UnitOfWork, ties: Ties, parties: PartiesIndex) -> Saved:
+def book_urgent(
+    cmd: BookUrgent, uow: UnitOfWork, ties: Ties, parties: PartiesIndex, now: datetime
+) -> Saved:
     """At once, outside the schedule: the consultation occupies its time on the doctor's days
     (after any urgent one already there) and flags the bookings it overlaps. It is the
     organisation's that books it, where the doctor must practise."""
     organisation_id = _schedule(uow, cmd.doctor_id).urgent_organisation(cmd.organisation_id)
-    now, length = datetime.now(UTC), timedelta(minutes=cmd.minutes)
+    length = timedelta(minutes=cmd.minutes)
     window = Interval(now, now + length)
     days = _days(uow, cmd.doctor_id, window, cmd.actor)
     while (after := _end_of_urgent(days, window)) is not None:
@@ -147,7 +149,7 @@ def cancel_consultation(cmd: CancelConsultation, uow: UnitOfWork) -> Saved:
     return uow.save(*cancel_and_release(uow, consultation, cmd.reason, cmd.actor))
 
 
-def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork) -> Saved:
+def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork, now: datetime) -> Saved:
     """Atomic: the old time is released and the new one taken in one transaction, or
     neither."""
     consultation = _consultation(uow, cmd.consultation_id)
@@ -161,6 +163,7 @@ def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork) -> Sav
         consultation.type_code,
         cmd.start,
         consultation.kind,
+        now,
     )
     days = _release(uow, consultation, cmd.actor)
     days = _days(uow, consultation.doctor_id, slot.interval, cmd.actor, days)
@@ -170,9 +173,9 @@ def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork) -> Sav
     return uow.save(consultation, *days.values())
 
 
-def record_no_show(cmd: RecordNoShow, uow: UnitOfWork) -> Saved:
+def record_no_show(cmd: RecordNoShow, uow: UnitOfWork, now: datetime) -> Saved:
     consultation = _consultation(uow, cmd.consultation_id)
-    consultation.record_no_show(datetime.now(UTC), by=cmd.actor)
+    consultation.record_no_show(now, by=cmd.actor)
     return uow.save(consultation)
 
 
@@ -195,6 +198,7 @@ def _bookable(
     type_code: str,
     start: datetime,
     kind: Kind,
+    now: datetime,
 ) -> Slot:
     if start.tzinfo is None:
         raise SlotNotOffered("the start time needs a UTC offset")
@@ -204,7 +208,6 @@ def _bookable(
     kinds = schedule.types[(practice_id, type_code)].kinds
     if Kind(kind).value not in kinds:
         raise SlotNotOffered(f"{type_code} is offered as {', '.join(kinds)}")
-    now = datetime.now(UTC)
     if slot.start <= now:
         raise SlotNotOffered("that slot has passed")
     if slot.start > now + timedelta(days=BOOKING_HORIZON_DAYS):
