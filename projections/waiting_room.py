@@ -28,7 +28,7 @@ from projections.wait_estimate import Expected, History, InProgress, Waiting, es
 #: the samples of each kind kept per doctor (and type): the recent past counts
 KEEP_SAMPLES = 60
 #: an admission after this long without one starts a new session (the start lag applies)
-SESSION_GAP = timedelta(hours=2)
+SESSION_GAP = timedelta(minutes=45)
 
 
 class Spot(StrEnum):
