@@ -1,18 +1,23 @@
 """The estimated wait in a doctor's queue, from the queue's own history: a pure function.
 
-The doctor works through the queue in order. The one in progress ends after the expected rest of
-its length given how long it has run; each next patient is admitted when the doctor is free and,
-for a booked one, not before the appointment, after the doctor's usual delay (``lags``: how long
-the doctor takes to admit once both are ready; ``start_lags``: how late the doctor starts the
-day). Lengths are lognormal, fitted per doctor and consultation type to the lengths seen and
-shrunk towards the slot's length when there are few. Booked patients not in the room yet whose
-appointment comes first may still check in and go ahead: they count with the chance they still
-come, learnt from when this doctor's patients arrived and how many never did.
+The doctor works through the queue in order. The consultation in progress ends after a length
+drawn given how long it has run; each next patient is admitted once the doctor is free (after
+the doctor's usual ``turnaround`` between two patients) and the patient is ready (present; for a
+booked one, the appointment has come, after the doctor's usual delay, ``lags``, or ``start_lags``
+for a session's first patient). Lengths are lognormal, fitted per doctor and consultation type to
+the lengths seen and shrunk towards the slot's length while there are few. Booked patients not in
+the room yet whose appointment comes first may still check in and go ahead, with the chance learnt
+from when this doctor's patients arrived and how many never came.
+
+The queue's future is drawn many times; each patient's estimate is the value that minimises the
+expected relative error over those draws (the median weighted by 1/wait, waits under
+``SHORT_WAIT`` counting as that), never below the estimate of the patient ahead.
 """
 
 from __future__ import annotations
 
 import math
+import random
 import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +31,12 @@ PRIOR_LAG = 1.0
 PRIOR_ARRIVALS = (-10.0, -5.0, 0.0, 5.0, 10.0, 15.0)
 PRIOR_NO_SHOW = 0.1
 PRIOR_WEIGHT = 3.0
+#: draws of the queue's future per estimate, from a fixed seed
+RUNS = 200
+#: minutes: a shorter wait weighs as this much (a few minutes' precision is enough)
+SHORT_WAIT = 5.0
+SEED = 20_24
+_NORMAL = statistics.NormalDist()
 
 
 @dataclass(frozen=True)
@@ -58,8 +69,9 @@ class History:
     """What the queue has seen of this doctor (minutes)."""
 
     durations: Mapping[str, Sequence[float]] = field(default_factory=dict)
-    lags: Sequence[float] = ()
-    start_lags: Sequence[float] = ()
+    lags: Sequence[float] = ()  # patient ready (doctor free already) -> admitted
+    start_lags: Sequence[float] = ()  # the same, a session's first patient
+    turnarounds: Sequence[float] = ()  # doctor free (patient ready already) -> admitted
     arrivals: Sequence[float] = ()  # check-in minus appointment, booked patients
     shows: Sequence[float] = ()  # 1 checked in, 0 no-show
 
@@ -71,33 +83,92 @@ def estimate_waits(
     current: InProgress | None = None,
     started: bool = True,
     expected: Sequence[Expected] = (),
+    free_since: datetime | None = None,
 ) -> list[float]:
     """Minutes each patient of ``queue`` (in order) still waits until admitted. ``started``:
-    the doctor admitted someone this session already (else the start lag applies)."""
+    the doctor admitted someone this session already (else the start lag applies);
+    ``free_since``: when the doctor's last consultation ended. The draws are deterministic:
+    the same question gets the same answer."""
+    if not queue:
+        return []
+    rng = random.Random(SEED)
     lag = _robust(history.lags, PRIOR_LAG)
-    free = 0.0  # minutes from now until the doctor is free
+    first_lag = lag if started or current is not None else _robust(history.start_lags, lag)
+    turnaround = _robust(history.turnarounds, PRIOR_LAG)
+    if current is None and free_since is not None and started:
+        idle = max(0.0, turnaround - _minutes(now, free_since))  # the doctor's turnaround left
+    else:
+        idle = 0.0
+    fits = {
+        code: _fit(history.durations.get(code, ()), minutes)
+        for code, minutes in {
+            **{w.type_code: w.slot_minutes for w in queue},
+            **{e.type_code: e.slot_minutes for e in expected},
+        }.items()
+    }
+    ahead = sorted(expected, key=lambda e: e.scheduled_at)
+    chances = [arrival_chance(history, _minutes(now, e.scheduled_at)) for e in ahead]
+    elapsed = 0.0
+    busy: Lognormal | None = None
     if current is not None:
-        elapsed = max(0.0, (now - current.admitted_at).total_seconds() / 60)
-        free = remaining(_fit(history.durations.get(current.type_code, ()), current), elapsed)
-    elif not started:
-        lag = _robust(history.start_lags, lag)
-    pending = sorted(expected, key=lambda e: e.scheduled_at)
+        elapsed = max(0.0, _minutes(now, current.admitted_at))
+        busy = _fit(history.durations.get(current.type_code, ()), current.slot_minutes)
+    draws: list[list[float]] = [[] for _ in queue]
+    for _ in range(RUNS):
+        free = idle if busy is None else _draw_rest(busy, elapsed, rng) + turnaround
+        next_lag = first_lag
+        pending = 0
+        for i, patient in enumerate(queue):
+            while (
+                pending < len(ahead)
+                and patient.scheduled_at is not None
+                and ahead[pending].scheduled_at < patient.scheduled_at
+            ):
+                e = ahead[pending]
+                if rng.random() < chances[pending]:
+                    at = max(free, _minutes(e.scheduled_at, now) + next_lag)
+                    free = at + _draw(fits[e.type_code], rng) + turnaround
+                    next_lag = lag
+                pending += 1
+            ready = 0.0 if patient.scheduled_at is None else _minutes(patient.scheduled_at, now)
+            at = max(free, max(ready, 0.0) + next_lag)
+            draws[i].append(at)
+            free = at + _draw(fits[patient.type_code], rng) + turnaround
+            next_lag = lag
     waits: list[float] = []
-    for patient in queue:
-        while pending and (
-            patient.scheduled_at is not None and pending[0].scheduled_at < patient.scheduled_at
-        ):
-            e = pending.pop(0)
-            chance = arrival_chance(history, _minutes(now, e.scheduled_at))
-            at = max(free + lag, _minutes(e.scheduled_at, now))
-            free += chance * (at - free + mean(_fit(history.durations.get(e.type_code, ()), e)))
-        at = free + lag
-        if patient.scheduled_at is not None:
-            at = max(at, _minutes(patient.scheduled_at, now))
-        waits.append(max(0.0, at))
-        free = at + mean(_fit(history.durations.get(patient.type_code, ()), patient))
-        lag = _robust(history.lags, PRIOR_LAG)
+    for samples in draws:
+        best = _relative_median(samples)
+        waits.append(max(best, waits[-1]) if waits else best)
     return waits
+
+
+def _relative_median(samples: list[float]) -> float:
+    """The value minimising the mean of |value - s| / s over the samples (s at least
+    ``SHORT_WAIT``): their median weighted by 1/s."""
+    ordered = sorted(samples)
+    weights = [1 / max(s, SHORT_WAIT) for s in ordered]
+    half, total = sum(weights) / 2, 0.0
+    for s, w in zip(ordered, weights, strict=True):
+        total += w
+        if total >= half:
+            return s
+    return ordered[-1]
+
+
+def _draw(d: Lognormal, rng: random.Random) -> float:
+    return rng.lognormvariate(d.mu, d.sigma)
+
+
+def _draw_rest(d: Lognormal, elapsed: float, rng: random.Random) -> float:
+    """Minutes left of a consultation that has lasted ``elapsed``: a length drawn given it is
+    longer than that."""
+    if elapsed <= 0:
+        return _draw(d, rng)
+    low = _phi((math.log(elapsed) - d.mu) / d.sigma)
+    u = low + (1 - low) * rng.random()
+    if u >= 1 - 1e-12:  # far in the tail: the lognormal's mean residual life, asymptotically
+        return remaining(d, elapsed)
+    return max(0.0, math.exp(d.mu + d.sigma * _NORMAL.inv_cdf(u)) - elapsed)
 
 
 def arrival_chance(history: History, late_by: float) -> float:
@@ -133,10 +204,10 @@ def remaining(d: Lognormal, elapsed: float) -> float:
     return max(0.0, tail / survival - elapsed)
 
 
-def _fit(samples: Sequence[float], slot: Waiting | InProgress | Expected) -> Lognormal:
+def _fit(samples: Sequence[float], slot_minutes: float) -> Lognormal:
     """Lengths seen for the doctor and type, shrunk towards the slot's length."""
     prior_sigma = PRIOR_SIGMA
-    prior_mu = math.log(max(slot.slot_minutes, 1.0)) - prior_sigma**2 / 2
+    prior_mu = math.log(max(slot_minutes, 1.0)) - prior_sigma**2 / 2
     logs = [math.log(s) for s in samples if s > 0]
     n = len(logs)
     if n == 0:

@@ -44,10 +44,15 @@ class Spot(StrEnum):
 
 class Measure(StrEnum):
     DURATION = "duration"  # admitted -> completed, per type
-    LAG = "lag"  # doctor and patient ready -> admitted
+    LAG = "lag"  # patient ready (the doctor was free) -> admitted
     START_LAG = "start-lag"  # the same, for a session's first admission
+    TURNAROUND = "turnaround"  # doctor free (the patient was ready) -> admitted
     ARRIVAL = "arrival"  # check-in minus appointment (booked)
     SHOW = "show"  # 1 checked in, 0 no-show
+
+
+def _minutes(later: datetime, earlier: datetime) -> float:
+    return max(0.0, (later - earlier).total_seconds() / 60)
 
 
 def doctor_queue(doctor_id: UUID) -> str:
@@ -167,6 +172,7 @@ def compute_queue(
         else None,
         started=last is not None and now - last < SESSION_GAP,
         expected=expected,
+        free_since=pace.free_since if pace else None,
     )
     return Queue(
         queue_key=queue_key,
@@ -264,11 +270,17 @@ class WaitingRoomProjection(Projection[WaitingRoomWriter]):
         if entry is None:
             return
         pace = self.view.pace(entry.doctor_id)
-        ready = max(t for t in (entry.scheduled_at, entry.arrived_at, pace.free_since) if t)
+        times = [t for t in (entry.scheduled_at, entry.arrived_at) if t is not None]
+        patient_ready = min(max(times, default=event.at), event.at)
+        minutes = _minutes(event.at, patient_ready)
         first = pace.last_admitted_at is None or event.at - pace.last_admitted_at >= SESSION_GAP
-        lag = max(0.0, (event.at - ready).total_seconds() / 60)
-        measure = Measure.START_LAG if first and entry.scheduled_at else Measure.LAG
-        self.view.sample(entry.doctor_id, measure, "", lag)
+        if pace.free_since is not None and not first and pace.free_since >= patient_ready:
+            self.view.sample(
+                entry.doctor_id, Measure.TURNAROUND, "", _minutes(event.at, pace.free_since)
+            )
+        elif entry.scheduled_at is not None:  # urgent ones are not on time or late
+            measure = Measure.START_LAG if first else Measure.LAG
+            self.view.sample(entry.doctor_id, measure, "", minutes)
         self.view.paced(DoctorPace(entry.doctor_id, None, event.at))
         self._move(event, spot=Spot.IN_PROGRESS, admitted_at=event.at)
 

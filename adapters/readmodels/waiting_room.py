@@ -165,6 +165,7 @@ def _history(cur: Cursor, doctor_id: UUID) -> History:
         durations=durations,
         lags=other.get(Measure.LAG.value, []),
         start_lags=other.get(Measure.START_LAG.value, []),
+        turnarounds=other.get(Measure.TURNAROUND.value, []),
         arrivals=other.get(Measure.ARRIVAL.value, []),
         shows=other.get(Measure.SHOW.value, []),
     )

@@ -49,6 +49,7 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable
+from functools import partial
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
@@ -106,6 +107,7 @@ class Given:
     at: datetime
     estimate: float
     baseline: float
+    position: int
 
 
 class Replay:
@@ -125,6 +127,7 @@ class Replay:
         self.given: dict[UUID, list[Given]] = {}
         self.errors: list[float] = []
         self.baseline_errors: list[float] = []
+        self.signed: dict[str, list[float]] = {}  # (estimate - actual) / actual, by position
 
     def _lengths(self) -> dict[str, tuple[float, float]]:
         out = {}
@@ -144,7 +147,7 @@ class Replay:
                 late = (
                     self.rng.uniform(5, 25) if self.rng.random() < 0.25 else self.rng.uniform(0, 2)
                 )
-                self.at(start + timedelta(minutes=late), lambda i=index, s=stop: self.on_duty(i, s))
+                self.at(start + timedelta(minutes=late), partial(self.on_duty, index, stop))
                 self.clock.now = start - timedelta(hours=3)
                 self.book_session(index, start, stop)
         first = min(_local(day, SESSIONS[0][0], ZoneInfo(d.doctor.time_zone)) for d in self.doctors)
@@ -182,16 +185,24 @@ class Replay:
                 visit = Visit(saved.aggregate_id, index, code, t)
                 fate = self.rng.random()
                 if fate < 0.10:
-                    self.at(t + timedelta(minutes=20), lambda v=visit: self.no_show(v))
+                    self.at(t + timedelta(minutes=20), partial(self.no_show, visit))
                 elif fate < 0.13:
                     gone = t - timedelta(minutes=self.rng.uniform(0, 180))
-                    self.at(gone, lambda v=visit: self.cancel(v))
+                    self.at(gone, partial(self.cancel, visit))
                 else:
                     came = t + timedelta(minutes=self.rng.uniform(-10, 15))
-                    self.at(came, lambda v=visit: self.check_in(v))
+                    self.at(came, partial(self.check_in, visit))
             t += timedelta(minutes=minutes)
 
     # -- the simulation ------------------------------------------------------------------------
+
+    def breakdown(self) -> None:
+        for bucket, signed in sorted(self.signed.items()):
+            say(
+                f"  {bucket}: {len(signed)} estimates, p80 error "
+                f"{percentile([abs(x) for x in signed], 0.8):.2f}, median bias "
+                f"{percentile(signed, 0.5):+.2f}"
+            )
 
     def at(self, when: datetime, action: Callable[[], None]) -> None:
         heapq.heappush(self.events, (when, next(self.order), action))
@@ -292,7 +303,7 @@ class Replay:
         longest = max((now - q.arrived_at).total_seconds() / 60 for q in queue.waiting)
         for q in queue.waiting:
             self.given.setdefault(q.consultation_id, []).append(
-                Given(now, q.estimated_wait_minutes, longest + 15)
+                Given(now, q.estimated_wait_minutes, longest + 15, q.position)
             )
 
     def settle(self, visit: Visit, admitted: datetime) -> None:
@@ -300,6 +311,8 @@ class Replay:
             actual = (admitted - given.at).total_seconds() / 60
             if actual >= SHORTEST_COUNTED:
                 self.errors.append(abs(given.estimate - actual) / actual)
+                bucket = f"position {min(given.position, 3)}{'+' if given.position >= 3 else ''}"
+                self.signed.setdefault(bucket, []).append((given.estimate - actual) / actual)
                 self.baseline_errors.append(abs(given.baseline - actual) / actual)
 
 
@@ -314,7 +327,8 @@ def _local(day: date, hhmm: str, tz: ZoneInfo) -> datetime:
 
 
 def weekdays(first: date, count: int) -> list[date]:
-    days, day = [], first
+    days: list[date] = []
+    day = first
     while len(days) < count:
         if day.weekday() in people.WORKDAYS:
             days.append(day)
@@ -348,6 +362,7 @@ def main() -> None:
                     f"{time.perf_counter() - started:.0f} s"
                 )
             events = services.recorder.max_notification_id() or 0
+            replay.breakdown()
         finally:
             services.close()
     result: dict[str, Any] = {
