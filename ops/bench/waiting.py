@@ -49,10 +49,10 @@ import secrets
 import tempfile
 import time
 from collections.abc import Callable
-from functools import partial
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from datetime import time as time_of_day
+from functools import partial
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
