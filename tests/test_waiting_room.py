@@ -13,6 +13,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.persistence import Tracking
 
 from adapters.composition import Services, build
 from adapters.settings import Settings
@@ -26,8 +27,8 @@ from commands.booking import (
 from commands.consultations import AdmitPatient, CheckIn, CompleteConsultation, TakeConsultation
 from commands.patients import RegisterPatient
 from domain.actor import Actor, Role
-from domain.consultation import Kind
-from projections.waiting_room import Queue, Spot, doctor_queue
+from domain.consultation import URGENT_OFFER_MINUTES, Consultation, Kind
+from projections.waiting_room import Queue, Spot, WaitingRoomProjection, doctor_queue
 from tests.conftest import Clinic, Person
 
 
@@ -231,3 +232,38 @@ def test_the_patient_polls_their_place_and_the_doctor_reads_the_queue(
     (entry,) = queue.json()["waiting"]
     assert entry["consultation_id"] == str(consultation) and entry["patient_id"] == anna
     assert entry["intake"] is None and "Anna" not in queue.text
+
+
+def test_an_urgent_patient_taken_by_a_doctor_of_the_pool_moves_to_that_doctors_queue(
+    room: Room,
+) -> None:
+    """The on-call pool's commands come with their issue: the consultation's own events are
+    fed to the waiting room here, as the runner would."""
+    nurse, dr_pool = room.nurse, Actor(uuid4(), Role.DOCTOR, room.nurse.organisation_id)
+    room.clock.at(9, 0)
+    consultation = Consultation.book_urgent(
+        patient_id=uuid4(),
+        doctor_id=room.doctor.actor_id,
+        organisation_id=nurse.organisation_id,
+        reason="sudden pain",
+        now=room.clock.now,
+        minutes=20,
+        by=nurse,
+    )
+    consultation.check_in(room.clock.now, by=nurse)
+    events = list(consultation.collect_events())
+    offered = room.clock.now + timedelta(minutes=URGENT_OFFER_MINUTES)
+    assert consultation.escalate("nobody-took-it", offered, by=nurse)
+    consultation.take(dr_pool.actor_id, offered, by=dr_pool)
+    moved = list(consultation.collect_events())
+    view = room.services.waiting_room
+    projection = WaitingRoomProjection(view)
+    for batch in (events, moved):
+        with view.batch():
+            for event in batch:
+                projection.process_event(event, Tracking(projection.name, 0))
+        if batch is events:
+            assert room.order() == [consultation.id]
+    assert room.order() == []
+    theirs = view.queue(doctor_queue(dr_pool.actor_id), offered)
+    assert [q.consultation_id for q in theirs.waiting] == [consultation.id]
