@@ -47,6 +47,7 @@ from adapters.readmodels.patient_card import SqlPatientCard
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.record_invitations import SqlPendingInvitations
 from adapters.readmodels.runner import ProjectionRunner
+from adapters.readmodels.waiting_room import SqlWaitingRoom
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.relations import RelationIndex
 from adapters.sessions import SessionStore
@@ -67,6 +68,7 @@ from projections.organisation_view import OrganisationViewProjection
 from projections.patient_card import PatientCardProjection
 from projections.patient_directory import PatientDirectoryProjection
 from projections.record_invitations import PendingInvitationsProjection
+from projections.waiting_room import WaitingRoomProjection
 
 log = logging.getLogger("telemed")
 
@@ -112,6 +114,7 @@ class Services:
     clock: Callable[[], datetime]
     on_call: SqlOnCall
     deadlines: DeadlineWorker
+    waiting_room: SqlWaitingRoom
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -188,6 +191,7 @@ def build(
     account_view = SqlAccountView(db)
     patient_cards = SqlPatientCard(db, keys)
     on_call = SqlOnCall(db)
+    waiting_room = SqlWaitingRoom(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -262,6 +266,14 @@ def build(
             app.mapper,
             OnCallProjection(on_call),
             on_call,
+            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        WaitingRoomProjection.name: ProjectionRunner(
+            db,
+            recorder,
+            app.mapper,
+            WaitingRoomProjection(waiting_room),
+            waiting_room,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
     }
@@ -357,4 +369,5 @@ def build(
         clock=ports.clock,
         on_call=on_call,
         deadlines=deadlines,
+        waiting_room=waiting_room,
     )

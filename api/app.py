@@ -42,6 +42,7 @@ from api.routers import (
     slots,
     system,
     two_factor,
+    waiting_room,
 )
 
 log = logging.getLogger("telemed.http")
@@ -160,6 +161,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(link_pages.router)
     app.include_router(care_analytics.doctors_router)
     app.include_router(on_call.router)
+    app.include_router(waiting_room.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

@@ -46,6 +46,7 @@ class Action(StrEnum):
     READ_ON_CALL_REQUEST = "on-call:read-request"
     READ_ON_CALL_OFFERS = "on-call:offers"
     ACCEPT_ON_CALL = "on-call:accept"
+    READ_WAITING_ROOM = "waiting-room:read"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -86,6 +87,7 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     # the patient's side: their own record (a holder for a beneficiary, a grantee by scope)
     Action.REQUEST_ON_CALL: frozenset({Role.PATIENT}),
     Action.READ_ON_CALL_REQUEST: frozenset({Role.PATIENT}),
+    Action.READ_WAITING_ROOM: STAFF,
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)

@@ -70,14 +70,14 @@ class RecordNoShow:
 
 
 def book_consultation(
-    cmd: BookConsultation, uow: UnitOfWork, ties: Ties, parties: PartiesIndex
+    cmd: BookConsultation, uow: UnitOfWork, ties: Ties, parties: PartiesIndex, now: datetime
 ) -> Saved:
     """Book a free slot (staff: at a practice of the organisation they book for); the
     practice's organisation gains a consultation relationship with the patient (its care team
     may then read the record)."""
     schedule = _schedule(uow, cmd.doctor_id)
     schedule.require_practice_of(cmd.practice_id, cmd.organisation_id)
-    slot = _bookable(uow, schedule, cmd.practice_id, cmd.type_code, cmd.start, cmd.kind)
+    slot = _bookable(uow, schedule, cmd.practice_id, cmd.type_code, cmd.start, cmd.kind, now)
     organisation_id = schedule.practices[cmd.practice_id].organisation_id
     organisation = uow.find(Organisation, organisation_id)
     options = organisation.templates.get(cmd.type_code, {}) if organisation else {}
@@ -185,7 +185,7 @@ def cancel_consultation(cmd: CancelConsultation, uow: UnitOfWork) -> Saved:
     return uow.save(*cancel_and_release(uow, consultation, cmd.reason, cmd.actor))
 
 
-def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork) -> Saved:
+def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork, now: datetime) -> Saved:
     """Atomic: the old time is released and the new one taken in one transaction, or
     neither."""
     consultation = _consultation(uow, cmd.consultation_id)
@@ -199,6 +199,7 @@ def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork) -> Sav
         consultation.type_code,
         cmd.start,
         consultation.kind,
+        now,
     )
     days = _release(uow, consultation, cmd.actor)
     days = _days(uow, consultation.doctor_id, slot.interval, cmd.actor, days)
@@ -208,9 +209,9 @@ def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork) -> Sav
     return uow.save(consultation, *days.values())
 
 
-def record_no_show(cmd: RecordNoShow, uow: UnitOfWork) -> Saved:
+def record_no_show(cmd: RecordNoShow, uow: UnitOfWork, now: datetime) -> Saved:
     consultation = _consultation(uow, cmd.consultation_id)
-    consultation.record_no_show(datetime.now(UTC), by=cmd.actor)
+    consultation.record_no_show(now, by=cmd.actor)
     return uow.save(consultation)
 
 
@@ -233,6 +234,7 @@ def _bookable(
     type_code: str,
     start: datetime,
     kind: Kind,
+    now: datetime,
 ) -> Slot:
     if start.tzinfo is None:
         raise SlotNotOffered("the start time needs a UTC offset")
@@ -242,7 +244,6 @@ def _bookable(
     kinds = schedule.types[(practice_id, type_code)].kinds
     if Kind(kind).value not in kinds:
         raise SlotNotOffered(f"{type_code} is offered as {', '.join(kinds)}")
-    now = datetime.now(UTC)
     if slot.start <= now:
         raise SlotNotOffered("that slot has passed")
     if slot.start > now + timedelta(days=BOOKING_HORIZON_DAYS):

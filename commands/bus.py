@@ -73,13 +73,15 @@ HANDLERS: dict[type[Any], Handler] = {
     scheduling.UnlinkCalendar: _pure(scheduling.unlink_calendar),
     scheduling.RecordBusyPeriods: _pure(scheduling.record_busy_periods),
     booking.BookConsultation: lambda c, uow, p: booking.book_consultation(
-        c, uow, p.ties, p.parties
+        c, uow, p.ties, p.parties, p.clock()
     ),
     booking.BookUrgent: lambda c, uow, p: booking.book_urgent(c, uow, p.ties, p.parties, p.clock()),
     booking.ConfirmConsultation: _pure(booking.confirm_consultation),
     booking.CancelConsultation: _pure(booking.cancel_consultation),
-    booking.RescheduleConsultation: _pure(booking.reschedule_consultation),
-    booking.RecordNoShow: _pure(booking.record_no_show),
+    booking.RescheduleConsultation: lambda c, uow, p: booking.reschedule_consultation(
+        c, uow, p.clock()
+    ),
+    booking.RecordNoShow: lambda c, uow, p: booking.record_no_show(c, uow, p.clock()),
     consultations.CheckIn: consultations.check_in,
     consultations.TakeConsultation: consultations.take_consultation,
     consultations.AdmitPatient: consultations.admit_patient,

@@ -596,6 +596,14 @@ CASES: dict[tuple[str, str], Case] = {
         patient_record(set(), grantee=True),
         lambda w, r, o: ("GET", f"/v1/on-call/requests/{on_call(w, r, o)}", {}),
     ),
+    ("GET", "/v1/waiting-room/doctors/{doctor_id}"): Case(
+        doctor_own(STAFF),
+        lambda w, r, o: ("GET", f"/v1/waiting-room/doctors/{d(w, o)}", {}),
+    ),
+    ("GET", "/v1/consultations/{consultation_id}/waiting"): Case(
+        consultation(STAFF),
+        lambda w, r, o: ("GET", f"/v1/consultations/{c(w, r, o)}/waiting", {}),
+    ),
     ("DELETE", "/v1/patients/{patient_id}"): Case(
         patient_record({Role.ORG_ADMIN}),
         lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}", {}),

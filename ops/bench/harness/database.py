@@ -8,8 +8,9 @@ import secrets
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -79,9 +80,15 @@ def scratch_database(prefix: str = "telemed_bench_") -> Iterator[str]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def compose(url: str, keyring: Path, pool_size: int = 8, **settings: Any) -> Services:
+def compose(
+    url: str,
+    keyring: Path,
+    pool_size: int = 8,
+    clock: Callable[[], datetime] | None = None,
+    **settings: Any,
+) -> Services:
     """The composition root (``build``) on ``url``, projections external (the benchmark decides
-    when they run)."""
+    when they run); ``clock``: the time commands act at, for simulated days."""
     return build(
         Settings(
             database_url=url,
@@ -89,7 +96,8 @@ def compose(url: str, keyring: Path, pool_size: int = 8, **settings: Any) -> Ser
             projections="external",
             pool_size=pool_size,
             **settings,
-        )
+        ),
+        clock=clock,
     )
 
 
