@@ -44,6 +44,7 @@ from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.record_invitations import SqlPendingInvitations
 from adapters.readmodels.runner import ProjectionRunner
+from adapters.readmodels.teleconference_view import SqlTeleconferenceView
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.relations import RelationIndex
 from adapters.sessions import SessionStore
@@ -62,6 +63,7 @@ from projections.consultation_view import ConsultationViewProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_directory import PatientDirectoryProjection
 from projections.record_invitations import PendingInvitationsProjection
+from projections.teleconference_view import TeleconferenceViewProjection
 
 log = logging.getLogger("telemed")
 
@@ -86,6 +88,7 @@ class Services:
     availability: SqlAvailability
     agenda: SqlAgenda
     consultations: SqlConsultationView
+    teleconferences: SqlTeleconferenceView
     organisations: SqlOrganisationView
     invitations: SqlPendingInvitations
     account_view: SqlAccountView
@@ -173,6 +176,7 @@ def build(
     availability_projection = AvailabilityProjection(availability, settings.availability_days)
     agenda = SqlAgenda(db)
     consultations = SqlConsultationView(db)
+    teleconferences = SqlTeleconferenceView(db)
     organisations = SqlOrganisationView(db)
     invitations = SqlPendingInvitations(db)
     account_view = SqlAccountView(db)
@@ -216,6 +220,9 @@ def build(
             ConsultationViewProjection(consultations),
             consultations,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        TeleconferenceViewProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, TeleconferenceViewProjection(teleconferences), teleconferences
         ),
         OrganisationViewProjection.name: ProjectionRunner(
             db, recorder, app.mapper, OrganisationViewProjection(organisations), organisations
@@ -308,6 +315,7 @@ def build(
         availability=availability,
         agenda=agenda,
         consultations=consultations,
+        teleconferences=teleconferences,
         organisations=organisations,
         invitations=invitations,
         account_view=account_view,

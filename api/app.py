@@ -29,6 +29,7 @@ from api.routers import (
     calendars,
     compliance,
     consultation_reads,
+    consultation_steps,
     consultations,
     delegations,
     link_pages,
@@ -37,6 +38,7 @@ from api.routers import (
     schedules,
     slots,
     system,
+    teleconferences,
 )
 
 log = logging.getLogger("telemed.http")
@@ -144,11 +146,13 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(slots.router)
     app.include_router(agenda.router)
     app.include_router(consultations.router)
+    app.include_router(consultation_steps.router)
     app.include_router(consultation_reads.router)
     app.include_router(consultation_reads.patients_router)
     app.include_router(beneficiaries.router)
     app.include_router(assistants.router)
     app.include_router(link_pages.router)
+    app.include_router(teleconferences.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

@@ -25,6 +25,7 @@ from domain.doctor_desk import DoctorBusy
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import NotPractisingThere, UnknownPractice
+from domain.teleconference import NotInvited, TeleconferenceFull
 
 log = logging.getLogger("telemed.api")
 
@@ -95,6 +96,8 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     InvitationNotValid: (400, "invalid-invitation", "The link is not valid"),
     AlreadyHasAccount: (409, "already-has-account", "The record has its own account"),
     LastAdmin: (409, "last-admin", "An organisation keeps at least one active admin"),
+    TeleconferenceFull: (409, "teleconference-full", "The teleconference has 20 participants"),
+    NotInvited: (409, "not-invited", "Not a participant of the teleconference"),
 }
 
 
