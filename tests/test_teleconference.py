@@ -85,11 +85,13 @@ def test_a_case_conference_from_invitations_to_its_end(
         f"/v1/teleconferences/{conference}/participants/{otto}", headers=dr_weber.headers
     )
     assert removed.status_code == 200, removed.text
-    assert invitations(clinic, anna, conference) == {
+    assert invitations(clinic, nurse, conference) == {
         nurse_id: "declined",
         annas: "accepted",
         otto: "removed",
     }
+    # a patient sees the staff and themself, never the other patients invited
+    assert invitations(clinic, anna, conference) == {nurse_id: "declined", annas: "accepted"}
     assert record_of(anna.actor.actor_id) == uuid.UUID(annas)
 
     outsider = clinic.person("Nurse Lea", Role.NURSE, clinic.org_a)

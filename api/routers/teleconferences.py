@@ -26,7 +26,7 @@ from api.schemas import Accepted, Body, Timestamp
 from api.state import services_of
 from commands import teleconferences as cmd
 from commands.results import NotFound
-from domain.actor import Actor
+from domain.actor import Actor, Role
 from domain.teleconference import MAX_PARTICIPANTS, ParticipantKind
 
 router = APIRouter(
@@ -121,14 +121,22 @@ def _organiser(request: Request, teleconference_id: UUID, actor: Actor) -> Actor
 def read(
     teleconference_id: UUID, request: Request, actor: CurrentActor, purpose: PurposeHeader = None
 ) -> dict[str, Any]:
-    """For the organiser and the participants: each participant's invitation state."""
+    """For the organiser and the participants: each participant's invitation state. The
+    patient side sees the staff invited and itself, never the other patients."""
     services = services_of(request)
     scope = teleconference_scope(request, teleconference_id)
-    acting, _ = authorize_teleconference(request, actor, Action.JOIN_TELECONFERENCE, scope)
+    acting, myself = authorize_teleconference(request, actor, Action.JOIN_TELECONFERENCE, scope)
     row = services.teleconferences.get(teleconference_id)
     if row is None:
         raise NotFound("Teleconference", teleconference_id)
-    patients = [p.participant_id for p in row.participants if p.kind == ParticipantKind.PATIENT]
+    shown = [
+        p
+        for p in row.participants
+        if actor.role is not Role.PATIENT
+        or p.kind == ParticipantKind.STAFF
+        or p.participant_id == myself
+    ]
+    patients = [p.participant_id for p in shown if p.kind == ParticipantKind.PATIENT]
     if patients:
         record_access(services, acting, patients, "teleconference", purpose)
     return {
@@ -143,7 +151,7 @@ def read(
         "ended_at": row.ended_at,
         "participants": [
             {"participant_id": p.participant_id, "kind": p.kind, "invitation": p.invitation}
-            for p in row.participants
+            for p in shown
         ],
     }
 
