@@ -47,6 +47,7 @@ from adapters.readmodels.patient_card import SqlPatientCard
 from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.record_invitations import SqlPendingInvitations
 from adapters.readmodels.runner import ProjectionRunner
+from adapters.readmodels.teleconference_view import SqlTeleconferenceView
 from adapters.readmodels.waiting_room import SqlWaitingRoom
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.relations import RelationIndex
@@ -68,6 +69,7 @@ from projections.organisation_view import OrganisationViewProjection
 from projections.patient_card import PatientCardProjection
 from projections.patient_directory import PatientDirectoryProjection
 from projections.record_invitations import PendingInvitationsProjection
+from projections.teleconference_view import TeleconferenceViewProjection
 from projections.waiting_room import WaitingRoomProjection
 
 log = logging.getLogger("telemed")
@@ -93,6 +95,7 @@ class Services:
     availability: SqlAvailability
     agenda: SqlAgenda
     consultations: SqlConsultationView
+    teleconferences: SqlTeleconferenceView
     organisations: SqlOrganisationView
     invitations: SqlPendingInvitations
     account_view: SqlAccountView
@@ -186,6 +189,7 @@ def build(
     availability_projection = AvailabilityProjection(availability, settings.availability_days)
     agenda = SqlAgenda(db)
     consultations = SqlConsultationView(db)
+    teleconferences = SqlTeleconferenceView(db)
     organisations = SqlOrganisationView(db)
     invitations = SqlPendingInvitations(db)
     account_view = SqlAccountView(db)
@@ -232,6 +236,9 @@ def build(
             ConsultationViewProjection(consultations),
             consultations,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        TeleconferenceViewProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, TeleconferenceViewProjection(teleconferences), teleconferences
         ),
         OrganisationViewProjection.name: ProjectionRunner(
             db, recorder, app.mapper, OrganisationViewProjection(organisations), organisations
@@ -349,6 +356,7 @@ def build(
         availability=availability,
         agenda=agenda,
         consultations=consultations,
+        teleconferences=teleconferences,
         organisations=organisations,
         invitations=invitations,
         account_view=account_view,

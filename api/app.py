@@ -30,6 +30,7 @@ from api.routers import (
     care_analytics,
     compliance,
     consultation_reads,
+    consultation_steps,
     consultations,
     delegations,
     link_pages,
@@ -41,6 +42,7 @@ from api.routers import (
     sessions,
     slots,
     system,
+    teleconferences,
     two_factor,
     waiting_room,
 )
@@ -154,6 +156,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(slots.router)
     app.include_router(agenda.router)
     app.include_router(consultations.router)
+    app.include_router(consultation_steps.router)
     app.include_router(consultation_reads.router)
     app.include_router(consultation_reads.patients_router)
     app.include_router(beneficiaries.router)
@@ -162,6 +165,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(care_analytics.doctors_router)
     app.include_router(on_call.router)
     app.include_router(waiting_room.router)
+    app.include_router(teleconferences.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

@@ -19,16 +19,21 @@ from api.policy import (
     DoctorScope,
     OrganisationScope,
     Subject,
+    TeleconferenceScope,
     Ties,
     decide,
     decide_for_consultation,
     decide_for_doctor,
     decide_for_organisation,
+    decide_for_teleconference,
 )
 from api.problems import Problem
+from api.reads import await_position
 from api.state import services_of
 from commands.results import NotFound
 from domain.actor import Actor, Role
+from domain.patient import record_of
+from domain.teleconference import ParticipantKind
 
 _bearer = HTTPBearer(auto_error=False, description="Session token from `POST /v1/sessions`")
 
@@ -204,6 +209,54 @@ def authorize_organisation(
 ) -> None:
     if not decide_for_organisation(actor, action, organisation_chain(request, organisation_id)):
         raise _refuse(action, "Only the organisation's own people (or those above it)")
+
+
+def teleconference_scope(request: Request, teleconference_id: UUID) -> TeleconferenceScope:
+    """Who organises the teleconference and who is invited (not removed), from its view awaited
+    up to the log's head (404 if there is none)."""
+    services = services_of(request)
+    await_position(services, "teleconference_view", services.recorder.max_notification_id())
+    row = services.teleconferences.get(teleconference_id)
+    if row is None:
+        raise NotFound("Teleconference", teleconference_id)
+    invited = [p for p in row.participants if p.invitation != "removed"]
+    return TeleconferenceScope(
+        row.organiser_id,
+        frozenset(p.participant_id for p in invited if p.kind == ParticipantKind.STAFF),
+        frozenset(p.participant_id for p in invited if p.kind == ParticipantKind.PATIENT),
+    )
+
+
+def authorize_teleconference(
+    request: Request,
+    actor: Actor,
+    action: Action,
+    scope: TeleconferenceScope,
+    participant_id: UUID | None = None,
+) -> tuple[Actor, UUID]:
+    """Raise 403 unless the policy allows it; answers the actor to record (on a patient's
+    behalf for a holder or a caregiver) and the participant they act as (``participant_id``
+    if given; else themself, or for the patient side the first participant they act for)."""
+    if actor.role is not Role.PATIENT:
+        if participant_id in (None, actor.actor_id) and decide_for_teleconference(
+            actor, action, scope
+        ):
+            return actor, actor.actor_id
+        raise _refuse(action, "Only the teleconference's organiser and participants")
+    own = record_of(actor.actor_id)
+    candidates = [participant_id] if participant_id else [own, *sorted(scope.patients - {own})]
+    for patient_id in candidates:
+        if patient_id not in scope.patients:
+            continue
+        ties = NO_TIES_OWN if patient_id == own else ties_to_patient(request, actor, patient_id)
+        verdict = decide_for_teleconference(actor, action, scope, patient_id, ties)
+        if verdict:
+            acting = actor.acting_for(patient_id) if verdict.on_behalf else actor
+            return acting, patient_id
+    raise _refuse(action, "Only the teleconference's organiser and participants")
+
+
+NO_TIES_OWN = Ties(own=True)
 
 
 def _uuid_or_new(value: str | None) -> UUID:

@@ -47,6 +47,14 @@ class Action(StrEnum):
     READ_ON_CALL_OFFERS = "on-call:offers"
     ACCEPT_ON_CALL = "on-call:accept"
     READ_WAITING_ROOM = "waiting-room:read"
+    ASK = "consultation:ask"
+    ATTEND = "consultation:attend"
+    TREAT = "consultation:treat"
+    CLOSE = "consultation:close"
+    REOPEN = "consultation:reopen"
+    RATE = "consultation:rate"
+    ORGANISE_TELECONFERENCE = "teleconference:organise"
+    JOIN_TELECONFERENCE = "teleconference:join"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -88,6 +96,14 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.REQUEST_ON_CALL: frozenset({Role.PATIENT}),
     Action.READ_ON_CALL_REQUEST: frozenset({Role.PATIENT}),
     Action.READ_WAITING_ROOM: STAFF,
+    Action.ASK: STAFF | {Role.PATIENT},
+    Action.ATTEND: STAFF | {Role.PATIENT},
+    Action.TREAT: frozenset({Role.DOCTOR}),
+    Action.CLOSE: frozenset({Role.DOCTOR, Role.PATIENT}),
+    Action.REOPEN: frozenset({Role.PATIENT}),
+    Action.RATE: frozenset({Role.PATIENT}),
+    Action.ORGANISE_TELECONFERENCE: STAFF,
+    Action.JOIN_TELECONFERENCE: STAFF | {Role.PATIENT},
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)
@@ -103,12 +119,21 @@ HOLDER_ACTIONS = frozenset(
         Action.CHANGE_CONSULTATION,
         Action.REQUEST_ON_CALL,
         Action.READ_ON_CALL_REQUEST,
+        Action.ASK,
+        Action.ATTEND,
+        Action.CLOSE,
+        Action.REOPEN,
+        Action.RATE,
+        Action.JOIN_TELECONFERENCE,
     }
 )
 
+#: steps only the consultation's own doctor takes among staff (never a colleague or assistant)
+DOCTOR_ACTIONS = frozenset({Action.TREAT, Action.CLOSE})
+
 #: what a consultation relationship lets the care team of that organisation do with a record
 #: that another organisation (or nobody: a self-registered patient, a beneficiary) holds
-CARE_ACTIONS = frozenset({Action.READ_PATIENT, Action.BOOK, Action.INVITE_PATIENT})
+CARE_ACTIONS = frozenset({Action.READ_PATIENT, Action.BOOK, Action.ASK, Action.INVITE_PATIENT})
 
 #: which delegation scope lets a grantee take an action (on the patient's behalf)
 GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
@@ -118,6 +143,11 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.READ_CONSULTATION: frozenset({Scope.BOOK, Scope.ATTEND, Scope.READ_RECORDS}),
     Action.REQUEST_ON_CALL: frozenset({Scope.BOOK}),
     Action.READ_ON_CALL_REQUEST: frozenset({Scope.BOOK, Scope.ATTEND, Scope.READ_RECORDS}),
+    Action.ASK: frozenset({Scope.BOOK}),
+    Action.ATTEND: frozenset({Scope.ATTEND}),
+    Action.CLOSE: frozenset({Scope.ATTEND}),
+    Action.REOPEN: frozenset({Scope.ATTEND}),
+    Action.JOIN_TELECONFERENCE: frozenset({Scope.ATTEND}),
 }
 
 
@@ -234,7 +264,11 @@ def decide_for_consultation(
             verdict = _patient(actor, action, scope.patient_id, ties)
         elif actor.actor_id == scope.doctor_id:
             verdict = ALLOW
-        elif actor.organisation_id is None or actor.organisation_id != scope.organisation_id:
+        elif (
+            action in DOCTOR_ACTIONS
+            or actor.organisation_id is None
+            or actor.organisation_id != scope.organisation_id
+        ):
             verdict = DENY
         elif actor.role is Role.ASSISTANT:
             verdict = ALLOW if scope.doctor_id in ties.assisted_doctors else DENY
@@ -256,3 +290,34 @@ def decide_for_organisation(actor: Actor, action: Action, scope: OrganisationSco
     if actor.role not in ALLOWED[action] or actor.organisation_id is None:
         return DENY
     return ALLOW if actor.organisation_id in scope.chain else DENY
+
+
+@dataclass(frozen=True)
+class TeleconferenceScope:
+    """Who is in a teleconference: its organiser, and the participants not removed (staff by
+    account, patients by record)."""
+
+    organiser_id: UUID
+    staff: frozenset[UUID]
+    patients: frozenset[UUID]
+
+
+def decide_for_teleconference(
+    actor: Actor,
+    action: Action,
+    scope: TeleconferenceScope,
+    patient_id: UUID | None = None,
+    ties: Ties = NO_TIES,
+) -> Verdict:
+    """The organiser organises; the organiser and the participants join (a patient's holder,
+    or a caregiver with the attend scope, for the patient). ``patient_id``: the participant a
+    patient-side actor acts as."""
+    if actor.role not in ALLOWED[action]:
+        return DENY
+    if action is Action.ORGANISE_TELECONFERENCE:
+        return ALLOW if actor.actor_id == scope.organiser_id else DENY
+    if actor.role is Role.PATIENT:
+        if patient_id is None or patient_id not in scope.patients:
+            return DENY
+        return _patient(actor, action, patient_id, ties) or _by_grant(action, ties)
+    return ALLOW if actor.actor_id in scope.staff | {scope.organiser_id} else DENY

@@ -26,6 +26,7 @@ from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientEra
 from domain.on_call import AlreadyTaken, NotOnDuty, RequestOver
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import NotPractisingThere, UnknownPractice
+from domain.teleconference import NotInvited, TeleconferenceFull
 
 log = logging.getLogger("telemed.api")
 
@@ -97,6 +98,8 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     AlreadyHasAccount: (409, "already-has-account", "The record has its own account"),
     LastAdmin: (409, "last-admin", "An organisation keeps at least one active admin"),
     NotOnDuty: (409, "not-on-duty", "Only a doctor on duty in the pool accepts its requests"),
+    TeleconferenceFull: (409, "teleconference-full", "The teleconference has 20 participants"),
+    NotInvited: (409, "not-invited", "Not a participant of the teleconference"),
 }
 
 

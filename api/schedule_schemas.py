@@ -116,3 +116,33 @@ class ConsultationOut(BaseModel):
     flagged: str | None
     booked_by_role: str
     options: dict[str, Any] = {}
+    checked_in_at: datetime | None = None
+    admitted_at: datetime | None = None
+    ended_at: datetime | None = None
+    taken: bool = True
+    escalated: bool = False
+    answer_by: datetime | None = Field(
+        default=None, description="an asynchronous consultation's answer deadline"
+    )
+    asynchronous: bool = False
+    rated: bool = False
+
+
+class QuestionBody(Body):
+    """An asynchronous consultation: the question goes to the doctor, encrypted with the
+    patient's key; it is never shown in lists or read models."""
+
+    patient_id: UUID
+    doctor_id: UUID
+    organisation_id: UUID
+    type_code: Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9-]{0,59}$")]
+    question: Annotated[
+        str, StringConstraints(strip_whitespace=True, min_length=1, max_length=4000)
+    ]
+
+
+class RatingBody(Body):
+    score: int = Field(ge=0, le=10, description="0-10, as in a net promoter score")
+    comment: Annotated[str, StringConstraints(strip_whitespace=True, max_length=2000)] | None = (
+        Field(default=None, description="encrypted with the patient's key; never in analytics")
+    )

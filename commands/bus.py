@@ -29,6 +29,7 @@ from commands import (
     second_factor,
     sign_in,
     staff_invitations,
+    teleconferences,
 )
 from commands.ports import Ports, UnitOfWork
 from commands.results import ConcurrencyConflict, IdempotencyConflict, IdempotentReplay, Saved
@@ -91,6 +92,13 @@ HANDLERS: dict[type[Any], Handler] = {
     consultations.CloseConsultation: consultations.close_consultation,
     consultations.ReopenConsultation: consultations.reopen_consultation,
     consultations.RateConsultation: _pure(consultations.rate_consultation),
+    teleconferences.ScheduleTeleconference: _pure(teleconferences.schedule_teleconference),
+    teleconferences.InviteParticipant: _pure(teleconferences.invite_participant),
+    teleconferences.RemoveParticipant: _pure(teleconferences.remove_participant),
+    teleconferences.RespondToInvitation: _pure(teleconferences.respond_to_invitation),
+    teleconferences.StartTeleconference: teleconferences.start_teleconference,
+    teleconferences.EndTeleconference: teleconferences.end_teleconference,
+    teleconferences.CancelTeleconference: teleconferences.cancel_teleconference,
     delegation.GiveGrant: lambda c, uow, p: delegation.give_grant(c, uow, p.grants),
     delegation.RevokeGrant: lambda c, uow, p: delegation.revoke_grant(c, uow, p.grants),
     organisations.FoundOrganisation: lambda c, uow, p: organisations.found_organisation(

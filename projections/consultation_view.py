@@ -1,5 +1,7 @@
-"""One consultation as its parties read it (``GET /v1/consultations/{id}``): its state and the
-options its organisation's booking template preset, computed from the consultation's events."""
+"""One consultation as its parties read it (``GET /v1/consultations/{id}``): its state, the
+times of its life (checked in, admitted, ended, the answer deadline of a question) and the
+options its organisation's booking template preset, computed from the consultation's events.
+Never the question, the urgent reason or a rating's comment."""
 
 from __future__ import annotations
 
@@ -33,12 +35,29 @@ class ConsultationRow:
     flagged: str | None
     booked_by_role: str
     options: dict[str, Any]
+    checked_in_at: datetime | None = None
+    admitted_at: datetime | None = None
+    ended_at: datetime | None = None
+    taken: bool = True
+    escalated: bool = False
+    answer_by: datetime | None = None
+    asynchronous: bool = False
+    rated: bool = False
 
 
 class ConsultationViewWriter(Protocol):
     def booked(self, row: ConsultationRow) -> None: ...
 
     def changed(self, consultation_id: UUID, version: int, **fields: Any) -> None: ...
+
+    def taken(self, consultation_id: UUID, version: int, doctor_id: UUID) -> None:
+        """A doctor took it: theirs now; a question waits for their answer (``taken``)."""
+
+    def escalated(self, consultation_id: UUID, version: int) -> None:
+        """Handed to the on-call pool: an unanswered question is nobody's again (``asked``)."""
+
+    def reopened(self, consultation_id: UUID, version: int, answer_by: datetime) -> None:
+        """Asked again: ``taken`` by the doctor who had it, or ``asked`` of the pool."""
 
 
 class Consultations(Protocol):
@@ -58,6 +77,15 @@ class ConsultationViewProjection(Projection[ConsultationViewWriter]):
             Consultation.Rescheduled,
             Consultation.NoShowRecorded,
             Consultation.FlaggedForRescheduling,
+            Consultation.CheckedIn,
+            Consultation.Taken,
+            Consultation.Escalated,
+            Consultation.Admitted,
+            Consultation.Completed,
+            Consultation.Answered,
+            Consultation.Closed,
+            Consultation.Reopened,
+            Consultation.Rated,
         )
     )
 
@@ -79,11 +107,14 @@ class ConsultationViewProjection(Projection[ConsultationViewWriter]):
                 kind=str(event.kind),
                 start_at=event.start,
                 end_at=event.end,
-                status=Status.BOOKED.value,
+                status=(Status.ASKED if event.asynchronous else Status.BOOKED).value,
                 urgent=event.urgent,
                 flagged=None,
                 booked_by_role=event.by.role.value,
                 options=dict(event.options),
+                taken=not (event.urgent or event.asynchronous),
+                answer_by=event.answer_by,
+                asynchronous=event.asynchronous,
             )
         )
 
@@ -108,11 +139,50 @@ class ConsultationViewProjection(Projection[ConsultationViewWriter]):
             end_at=event.end,
             status=Status.BOOKED.value,
             flagged=None,
+            checked_in_at=None,
         )
 
     @process_event.register
     def _(self, event: Consultation.FlaggedForRescheduling, tracking: Tracking) -> None:
         self.view.changed(event.originator_id, event.originator_version, flagged=event.why)
 
-    def _status(self, event: Any, status: Status) -> None:
-        self.view.changed(event.originator_id, event.originator_version, status=status.value)
+    @process_event.register
+    def _(self, event: Consultation.CheckedIn, tracking: Tracking) -> None:
+        self._status(event, Status.CHECKED_IN, checked_in_at=event.at)
+
+    @process_event.register
+    def _(self, event: Consultation.Taken, tracking: Tracking) -> None:
+        self.view.taken(event.originator_id, event.originator_version, event.doctor_id)
+
+    @process_event.register
+    def _(self, event: Consultation.Escalated, tracking: Tracking) -> None:
+        self.view.escalated(event.originator_id, event.originator_version)
+
+    @process_event.register
+    def _(self, event: Consultation.Admitted, tracking: Tracking) -> None:
+        self._status(event, Status.IN_PROGRESS, admitted_at=event.at)
+
+    @process_event.register
+    def _(self, event: Consultation.Completed, tracking: Tracking) -> None:
+        self._status(event, Status.COMPLETED, ended_at=event.at)
+
+    @process_event.register
+    def _(self, event: Consultation.Answered, tracking: Tracking) -> None:
+        self._status(event, Status.ANSWERED, ended_at=event.at)
+
+    @process_event.register
+    def _(self, event: Consultation.Closed, tracking: Tracking) -> None:
+        self._status(event, Status.CLOSED, ended_at=event.at)
+
+    @process_event.register
+    def _(self, event: Consultation.Reopened, tracking: Tracking) -> None:
+        self.view.reopened(event.originator_id, event.originator_version, event.answer_by)
+
+    @process_event.register
+    def _(self, event: Consultation.Rated, tracking: Tracking) -> None:
+        self.view.changed(event.originator_id, event.originator_version, rated=True)
+
+    def _status(self, event: Any, status: Status, **times: datetime) -> None:
+        self.view.changed(
+            event.originator_id, event.originator_version, status=status.value, **times
+        )

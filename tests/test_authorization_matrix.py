@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
@@ -94,6 +94,8 @@ class World:
     slot: dict[bool, dict[str, Any]]
     org: dict[bool, uuid.UUID]
     spare_assistant: Person
+    other_doctor: Person
+    teleconferences: dict[bool, str] = field(default_factory=dict)
 
 
 def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
@@ -187,6 +189,7 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
         slots,
         {True: clinic.org_a, False: clinic.org_b},
         spare,
+        dr_other,
     )
 
 
@@ -236,6 +239,50 @@ def on_call(world: World, role: Who, own: bool) -> str:
         )
     )
     return str(made.aggregate_id)
+
+
+def conference_body(participants: list[str]) -> dict[str, Any]:
+    return {
+        "start": SOON.isoformat(),
+        "end": (SOON + timedelta(hours=1)).isoformat(),
+        "participants": participants,
+    }
+
+
+def tc(world: World, own: bool) -> str:
+    """Own: Dr Weber's teleconference with the staff of organisation A (but the analyst) and
+    the patients of the world (for the holder, the beneficiary; for the grantee, the granted
+    patient); other: Dr Novak's, with nobody of ours."""
+    if own not in world.teleconferences:
+        staff = (Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER, Role.ORG_ADMIN)
+        invited = [str(world.people[r].actor.actor_id) for r in (*staff, Tie.LONE_ASSISTANT)]
+        invited += sorted({p(world, who, True) for who in (Role.PATIENT, Tie.HOLDER, Tie.GRANTEE)})
+        organiser = world.people[Role.DOCTOR] if own else world.other_doctor
+        made = world.clinic.client.post(
+            "/v1/teleconferences",
+            headers=organiser.headers,
+            json=conference_body(invited if own else []),
+        )
+        assert made.status_code == 201, made.text
+        world.teleconferences[own] = str(made.json()["id"])
+    return world.teleconferences[own]
+
+
+Call = Callable[[World, Who, bool], tuple[str, str, dict[str, Any]]]
+
+
+def consultation_step(name: str) -> Call:
+    return lambda w, r, o: ("POST", f"/v1/consultations/{c(w, r, o)}/{name}", {})
+
+
+def conference_step(name: str) -> Call:
+    return lambda w, r, o: ("POST", f"/v1/teleconferences/{tc(w, o)}/{name}", {})
+
+
+def in_conference(who: Who, own: bool) -> bool:
+    """The organiser and the participants of their own teleconference (a holder and a grantee
+    for the patient they act for)."""
+    return own and who not in (Role.ANALYST, Role.COMPLIANCE_OFFICER)
 
 
 SOON = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
@@ -604,6 +651,84 @@ CASES: dict[tuple[str, str], Case] = {
         consultation(STAFF),
         lambda w, r, o: ("GET", f"/v1/consultations/{c(w, r, o)}/waiting", {}),
     ),
+    # the consultation's life (before erasure, which ends the ties these rely on)
+    ("POST", "/v1/consultations/async"): Case(
+        consultation(STAFF),
+        lambda w, r, o: (
+            "POST",
+            "/v1/consultations/async",
+            {
+                "json": {
+                    "patient_id": p(w, r, o),
+                    "doctor_id": d(w, o),
+                    "organisation_id": str(w.org[o]),
+                    "type_code": "general",
+                    "question": "A question for the matrix",
+                }
+            },
+        ),
+    ),
+    ("POST", "/v1/consultations/{consultation_id}/check-in"): Case(
+        consultation(STAFF),
+        lambda w, r, o: ("POST", f"/v1/consultations/{c(w, r, o)}/check-in", {}),
+    ),
+    **{
+        ("POST", f"/v1/consultations/{{consultation_id}}/{name}"): Case(
+            lambda who, own: who is Role.DOCTOR and own,
+            consultation_step(name),
+        )
+        for name in ("take", "admit", "complete", "answer")
+    },
+    ("POST", "/v1/consultations/{consultation_id}/close"): Case(
+        lambda who, own: own and who in (Role.DOCTOR, Role.PATIENT, Tie.HOLDER, Tie.GRANTEE),
+        lambda w, r, o: ("POST", f"/v1/consultations/{c(w, r, o)}/close", {}),
+    ),
+    ("POST", "/v1/consultations/{consultation_id}/reopen"): Case(
+        lambda who, own: own and who in (Role.PATIENT, Tie.HOLDER, Tie.GRANTEE),
+        lambda w, r, o: ("POST", f"/v1/consultations/{c(w, r, o)}/reopen", {}),
+    ),
+    ("POST", "/v1/consultations/{consultation_id}/rate"): Case(
+        lambda who, own: own and who in (Role.PATIENT, Tie.HOLDER),
+        lambda w, r, o: ("POST", f"/v1/consultations/{c(w, r, o)}/rate", {"json": {"score": 7}}),
+    ),
+    ("POST", "/v1/teleconferences"): Case(
+        anyone_of(STAFF),
+        lambda w, r, o: ("POST", "/v1/teleconferences", {"json": conference_body([])}),
+    ),
+    ("GET", "/v1/teleconferences/{teleconference_id}"): Case(
+        in_conference, lambda w, r, o: ("GET", f"/v1/teleconferences/{tc(w, o)}", {})
+    ),
+    ("POST", "/v1/teleconferences/{teleconference_id}/respond"): Case(
+        lambda who, own: in_conference(who, own) and who is not Role.DOCTOR,
+        lambda w, r, o: (
+            "POST",
+            f"/v1/teleconferences/{tc(w, o)}/respond",
+            {"json": {"accept": True}},
+        ),
+    ),
+    ("POST", "/v1/teleconferences/{teleconference_id}/participants"): Case(
+        lambda who, own: who is Role.DOCTOR and own,
+        lambda w, r, o: (
+            "POST",
+            f"/v1/teleconferences/{tc(w, o)}/participants",
+            {"json": {"participant_id": str(w.spare_assistant.actor.actor_id)}},
+        ),
+    ),
+    ("DELETE", "/v1/teleconferences/{teleconference_id}/participants/{participant_id}"): Case(
+        lambda who, own: who is Role.DOCTOR and own,
+        lambda w, r, o: (
+            "DELETE",
+            f"/v1/teleconferences/{tc(w, o)}/participants/{w.spare_assistant.actor.actor_id}",
+            {},
+        ),
+    ),
+    **{
+        ("POST", f"/v1/teleconferences/{{teleconference_id}}/{name}"): Case(
+            lambda who, own: who is Role.DOCTOR and own,
+            conference_step(name),
+        )
+        for name in ("start", "end", "cancel")
+    },
     ("DELETE", "/v1/patients/{patient_id}"): Case(
         patient_record({Role.ORG_ADMIN}),
         lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}", {}),

@@ -39,6 +39,14 @@ def test_a_consultation_reads_from_its_view_as_its_events_tell_it(
         "flagged": None,
         "booked_by_role": "doctor",
         "options": {},
+        "checked_in_at": None,
+        "admitted_at": None,
+        "ended_at": None,
+        "taken": True,
+        "escalated": False,
+        "answer_by": None,
+        "asynchronous": False,
+        "rated": False,
     }
     start, end = (datetime.fromisoformat(shown[k]) for k in ("start", "end"))
     assert (start, end) == (c.slot.start, c.slot.end)

@@ -99,6 +99,25 @@ def _scenarios(world: World, made: dict[str, Any]) -> dict[tuple[str, str], Call
     def staff_member() -> str:
         return str(clinic.person("Leaving nurse", Role.NURSE, org).actor.actor_id)
 
+    annas = p(world, Role.PATIENT, True)
+
+    def annas_urgent() -> str:
+        booked = clinic.client.post(
+            "/v1/consultations/urgent",
+            headers=weber.headers,
+            json={"patient_id": annas, "doctor_id": doctor, "reason": "high fever"},
+        )
+        assert booked.status_code == 201, booked.text
+        made["urgent-anna"] = booked.json()["id"]
+        return str(made["urgent-anna"])
+
+    def taken_question() -> str:
+        taken = clinic.client.post(
+            f"/v1/consultations/{made['question']}/take", headers=weber.headers
+        )
+        assert taken.status_code == 200, taken.text
+        return str(made["question"])
+
     def later_slot() -> str:
         practices = world.doctor[True]
         return str(tomorrow_at(clinic, weber, practices, practices.city, "video-15", 12)["start"])
@@ -160,7 +179,56 @@ def _scenarios(world: World, made: dict[str, Any]) -> dict[tuple[str, str], Call
             f"/v1/doctors/{doctor}/practices",
             {"json": {"practice_id": str(uuid.uuid4()), "organisation_id": str(org)}},
         ),
+        # the matrix's consultations are cancelled by now: Anna's question and an urgent
+        # consultation of hers, which Dr Weber takes, admits and completes, and she rates
+        ("POST", "/v1/consultations/async"): lambda: (
+            "POST",
+            "/v1/consultations/async",
+            {
+                "json": {
+                    "patient_id": annas,
+                    "doctor_id": doctor,
+                    "organisation_id": str(org),
+                    "type_code": "general",
+                    "question": "Is this rash contagious?",
+                }
+            },
+        ),
+        ("POST", "/v1/consultations/{consultation_id}/check-in"): lambda: (
+            "POST",
+            f"/v1/consultations/{annas_urgent()}/check-in",
+            {},
+        ),
+        **{
+            ("POST", f"/v1/consultations/{{consultation_id}}/{name}"): _on(
+                made, "urgent-anna", name
+            )
+            for name in ("take", "admit", "complete", "rate")
+        },
+        ("POST", "/v1/consultations/{consultation_id}/answer"): lambda: (
+            "POST",
+            f"/v1/consultations/{taken_question()}/answer",
+            {},
+        ),
+        **{
+            ("POST", f"/v1/consultations/{{consultation_id}}/{name}"): _on(made, "question", name)
+            for name in ("close", "reopen")
+        },
+        ("POST", "/v1/teleconferences/{teleconference_id}/cancel"): lambda: (
+            "POST",
+            f"/v1/teleconferences/{made['conference']}/cancel",
+            {},
+        ),
     }
+
+
+def _on(made: dict[str, Any], which: str, step: str) -> Callable[[], Call]:
+    """A step on a consultation an earlier scenario made."""
+    return lambda: (
+        "POST",
+        f"/v1/consultations/{made[which]}/{step}",
+        {"json": {"score": 8}} if step == "rate" else {},
+    )
 
 
 #: what a first result leaves for a later scenario (ids made by the call)
@@ -170,6 +238,8 @@ REMEMBER = {
     ("POST", "/v1/doctors/{doctor_id}/calendars"): "calendar",
     ("POST", "/v1/consultations"): "booking",
     ("POST", "/v1/consultations/urgent"): "urgent",
+    ("POST", "/v1/consultations/async"): "question",
+    ("POST", "/v1/teleconferences"): "conference",
 }
 
 

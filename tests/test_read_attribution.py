@@ -50,6 +50,10 @@ def _records_held(answer: Any, url: str) -> set[str]:
     return own | {str(b) for b in answer["beneficiaries"]}
 
 
+def _patient_participants(answer: Any, url: str) -> set[str]:
+    return {str(p["participant_id"]) for p in answer["participants"] if p["kind"] == "patient"}
+
+
 def _compliance_record(answer: Any, url: str) -> set[str]:
     return {url.split("/v1/compliance/patients/")[1].split("/")[0]}
 
@@ -65,6 +69,7 @@ DISCLOSES: dict[tuple[str, str], Disclosed] = {
     ("GET", "/v1/compliance/patients/{patient_id}/timeline"): _compliance_record,
     ("GET", "/v1/compliance/patients/{patient_id}/state"): _compliance_record,
     ("GET", "/v1/compliance/patients/{patient_id}/access-log"): _compliance_record,
+    ("GET", "/v1/teleconferences/{teleconference_id}"): _patient_participants,
 }
 DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/health"): "positions of the read models",

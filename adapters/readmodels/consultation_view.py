@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -10,6 +11,7 @@ import orjson
 
 from adapters.db import as_datetime, as_uuid
 from adapters.readmodels.runner import SqlView
+from domain.consultation import Status
 from projections.consultation_view import ConsultationRow
 
 _FIELDS = (
@@ -28,8 +30,18 @@ _FIELDS = (
     "flagged",
     "booked_by_role",
     "options",
+    "checked_in_at",
+    "admitted_at",
+    "ended_at",
+    "taken",
+    "escalated",
+    "answer_by",
+    "asynchronous",
+    "rated",
 )
-_CHANGEABLE = frozenset({"status", "start_at", "end_at", "flagged"})
+_CHANGEABLE = frozenset(
+    {"status", "start_at", "end_at", "flagged", "checked_in_at", "admitted_at", "ended_at", "rated"}
+)
 
 
 class SqlConsultationView(SqlView):
@@ -49,6 +61,29 @@ class SqlConsultationView(SqlView):
         self.cur.execute(
             f"UPDATE consultation_view SET {sets}, version = %s WHERE consultation_id = %s",
             [*fields.values(), version, consultation_id],
+        )
+
+    def taken(self, consultation_id: UUID, version: int, doctor_id: UUID) -> None:
+        self.cur.execute(
+            "UPDATE consultation_view SET doctor_id = %s, taken = %s, version = %s, "
+            "status = CASE WHEN status = %s THEN %s ELSE status END WHERE consultation_id = %s",
+            (doctor_id, True, version, Status.ASKED.value, Status.TAKEN.value, consultation_id),
+        )
+
+    def escalated(self, consultation_id: UUID, version: int) -> None:
+        self.cur.execute(
+            "UPDATE consultation_view SET escalated = %s, version = %s, "
+            "taken = CASE WHEN asynchronous THEN %s ELSE taken END, "
+            "status = CASE WHEN asynchronous THEN %s ELSE status END WHERE consultation_id = %s",
+            (True, version, False, Status.ASKED.value, consultation_id),
+        )
+
+    def reopened(self, consultation_id: UUID, version: int, answer_by: datetime) -> None:
+        self.cur.execute(
+            "UPDATE consultation_view SET answer_by = %s, ended_at = NULL, escalated = %s, "
+            "version = %s, status = CASE WHEN taken THEN %s ELSE %s END "
+            "WHERE consultation_id = %s",
+            (answer_by, False, version, Status.TAKEN.value, Status.ASKED.value, consultation_id),
         )
 
     def get(self, consultation_id: UUID) -> ConsultationRow | None:
@@ -76,4 +111,16 @@ class SqlConsultationView(SqlView):
             flagged=r[12],
             booked_by_role=str(r[13]),
             options=orjson.loads(r[14]),
+            checked_in_at=_time(r[15]),
+            admitted_at=_time(r[16]),
+            ended_at=_time(r[17]),
+            taken=bool(r[18]),
+            escalated=bool(r[19]),
+            answer_by=_time(r[20]),
+            asynchronous=bool(r[21]),
+            rated=bool(r[22]),
         )
+
+
+def _time(value: object) -> datetime | None:
+    return as_datetime(value) if value else None

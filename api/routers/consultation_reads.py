@@ -49,6 +49,14 @@ def read(
         "flagged": c.flagged,
         "booked_by_role": c.booked_by_role,
         "options": c.options,
+        "checked_in_at": c.checked_in_at,
+        "admitted_at": c.admitted_at,
+        "ended_at": c.ended_at,
+        "taken": c.taken,
+        "escalated": c.escalated,
+        "answer_by": c.answer_by,
+        "asynchronous": c.asynchronous,
+        "rated": c.rated,
     }
 
 

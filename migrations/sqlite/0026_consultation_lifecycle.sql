@@ -1,0 +1,38 @@
+-- The consultation view shows the consultation's life after booking (projections/
+-- consultation_view.py): when the patient checked in, was admitted, when it ended; whether a
+-- doctor took it (urgent offers, questions), whether it escalated, the answer deadline of a
+-- question, whether it was rated. Never the question or the comment.
+ALTER TABLE consultation_view ADD COLUMN checked_in_at text;
+ALTER TABLE consultation_view ADD COLUMN admitted_at text;
+ALTER TABLE consultation_view ADD COLUMN ended_at text;
+ALTER TABLE consultation_view ADD COLUMN taken integer NOT NULL DEFAULT 1;
+ALTER TABLE consultation_view ADD COLUMN escalated integer NOT NULL DEFAULT 0;
+ALTER TABLE consultation_view ADD COLUMN answer_by text;
+ALTER TABLE consultation_view ADD COLUMN asynchronous integer NOT NULL DEFAULT 0;
+ALTER TABLE consultation_view ADD COLUMN rated integer NOT NULL DEFAULT 0;
+
+-- rebuilt from the log, so the rows written before these columns get them right
+DELETE FROM consultation_view;
+UPDATE projection_tracking SET position = 0 WHERE name = 'consultation_view';
+
+-- Teleconferences (projections/teleconference_view.py): the call, and each participant's
+-- invitation state (staff by account id, patients by record id; no names).
+CREATE TABLE IF NOT EXISTS teleconference_view (
+    teleconference_id text PRIMARY KEY,
+    version           bigint NOT NULL,
+    organiser_id      text NOT NULL,
+    organisation_id   text NOT NULL,
+    start_at          text NOT NULL,
+    end_at            text NOT NULL,
+    status            text NOT NULL,
+    started_at        text,
+    ended_at          text
+);
+
+CREATE TABLE IF NOT EXISTS teleconference_participants (
+    teleconference_id text NOT NULL,
+    participant_id    text NOT NULL,
+    kind              text NOT NULL,
+    state             text NOT NULL,
+    PRIMARY KEY (teleconference_id, participant_id)
+);
