@@ -74,14 +74,6 @@ def horizon(time_zone: str, days: int) -> list[date]:
     return [today + timedelta(days=i) for i in range(-1, days + 1)]
 
 
-def local_days(at: Interval, time_zone: str) -> set[date]:
-    """The local dates an interval touches (its end is exclusive)."""
-    tz = zone(time_zone)
-    first = at.start.astimezone(tz).date()
-    last = (at.end - timedelta(microseconds=1)).astimezone(tz).date()
-    return {first + timedelta(days=i) for i in range((last - first).days + 1)}
-
-
 def _order(s: FreeSlot) -> tuple[datetime, UUID, UUID, str]:
     return s.start, s.doctor_id, s.practice_id, s.type_code
 
@@ -111,8 +103,10 @@ class FreeSlots:
         """The local days of the horizon on which a slot starting in [start, end) can lie."""
         if end <= start:
             return []
-        touched = local_days(Interval(start, end), rules.time_zone)
-        return [d for d in self.days_held(rules) if d in touched]
+        tz = zone(rules.time_zone)
+        first = start.astimezone(tz).date()
+        last = (end - timedelta(microseconds=1)).astimezone(tz).date()
+        return [d for d in self.days_held(rules) if first <= d <= last]
 
     def days_held(self, rules: DoctorRules) -> list[date]:
         """The local days the read model offers for a doctor."""
