@@ -329,7 +329,6 @@ def build(
         recorder,
         access_log,
         chores=[
-            availability_projection.roll_horizon,
             calendar_sync.sync_all,
             idempotency.forget_expired,
         ],

@@ -1,18 +1,21 @@
 """Availability: the free slots of every doctor, computed from events alone.
 
 The read model keeps what it needs in its own tables: each doctor's rules (one document that
-every schedule event updates), the bookings of the doctors' days and the busy periods of their
-external calendars. A step records the fact and notes which local days changed; at the end of
-the batch those days are recomputed with the domain's own ``Rules.offered_slots`` and
-``free_slots`` (the functions the booking command checks against) and their rows replaced.
-No aggregate is loaded, so a rebuild never touches the write model. The rows (``FreeSlot``),
-how one day's are computed and the query interface routers use are in ``projections.free_slots``.
+every schedule event updates, with the position of the last event that changed it as its
+version), the bookings of the doctors' days and the busy periods of their external calendars.
+A step records the fact; no slot is materialised. Queries compute the free slots from those
+tables with the domain's own ``Rules.offered_slots`` and ``free_slots``
+(``projections.free_slots``).
+Per doctor one more number is kept for the queries across doctors: a lower bound of when its
+first free slot starts. A booking or a new busy time leaves it valid; a release lowers it in
+SQL; a rules change has it computed again once, at the end of the batch. No aggregate is
+loaded, so a rebuild never touches the write model.
 """
 
 from __future__ import annotations
 
 from contextlib import AbstractContextManager
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Protocol
 from uuid import UUID
 
@@ -23,16 +26,10 @@ from eventsourcing.utils import get_topic
 from domain.booking import DoctorDay
 from domain.calendar_links import ExternalCalendars
 from domain.schedule import DoctorSchedule
-from domain.time_rules import Interval, local_day_bounds, zone
+from domain.time_rules import Interval
 from projections.availability_rules import DoctorRules
 from projections.base import Projection
-from projections.free_slots import FreeSlot, free_on, horizon, local_days
-
-ALL_DAYS = None
-
-
-#: a doctor, the local days to replace (None: all), their rows, the last day of the horizon
-Recomputed = tuple[UUID, list[date] | None, list[tuple[date, FreeSlot]], date]
+from projections.free_slots import FreeSlots
 
 
 class AvailabilityView(Protocol):
@@ -41,7 +38,7 @@ class AvailabilityView(Protocol):
     def own(self, stream_id: UUID, doctor_id: UUID) -> None: ...
     def owner(self, stream_id: UUID) -> UUID | None: ...
     def rules(self, doctor_id: UUID) -> DoctorRules | None: ...
-    def save_rules(self, rules: DoctorRules) -> None: ...
+    def save_rules(self, rules: DoctorRules, version: int, first_free: datetime) -> None: ...
     def booked(
         self, day_id: UUID, consultation_id: UUID, doctor_id: UUID, at: Interval
     ) -> None: ...
@@ -49,11 +46,7 @@ class AvailabilityView(Protocol):
     def busy(self, doctor_id: UUID, calendar_id: UUID, uid: str, at: Interval) -> None: ...
     def not_busy(self, doctor_id: UUID, calendar_id: UUID, uid: str | None) -> list[Interval]: ...
     def taken(self, doctor_id: UUID, within: Interval) -> list[Interval]: ...
-    def replace(
-        self, doctor_id: UUID, days: list[date] | None, rows: list[tuple[date, FreeSlot]]
-    ) -> None: ...
-    def horizon_reached(self, doctor_id: UUID, last_day: date) -> None: ...
-    def behind(self, last_day: date) -> list[UUID]: ...
+    def freed(self, doctor_id: UUID, at: list[Interval]) -> None: ...
     def batch(self) -> AbstractContextManager[None]: ...
 
 
@@ -86,10 +79,10 @@ class AvailabilityProjection(Projection[AvailabilityView]):
 
     def __init__(self, view: AvailabilityView, horizon_days: int = 90) -> None:
         super().__init__(view)
-        self.horizon_days = horizon_days
-        self._dirty: dict[UUID, set[date] | None] = {}
+        self.slots = FreeSlots(horizon_days)
         self._rules: dict[UUID, DoctorRules | None] = {}
-        self._ruled: set[UUID] = set()  # whose rules changed in this batch (saved at its end)
+        self._ruled: dict[UUID, int] = {}  # whose rules changed in this batch: at which position
+        self._owners: dict[UUID, UUID] = {}  # stream -> doctor (a fact that never changes)
 
     @singledispatchmethod
     def process_event(self, event: object, tracking: Tracking) -> None:
@@ -97,10 +90,9 @@ class AvailabilityProjection(Projection[AvailabilityView]):
 
     @process_event.register
     def _(self, event: DoctorSchedule.Opened, tracking: Tracking) -> None:
-        self.view.own(event.originator_id, event.doctor_id)
+        self._own(event.originator_id, event.doctor_id)
         self._rules[event.doctor_id] = DoctorRules.opened(event)
-        self._dirty[event.doctor_id] = ALL_DAYS
-        self._ruled.add(event.doctor_id)
+        self._ruled[event.doctor_id] = tracking.notification_id
 
     @process_event.register(DoctorSchedule.ProfileChanged)
     @process_event.register(DoctorSchedule.PracticeAdded)
@@ -110,121 +102,84 @@ class AvailabilityProjection(Projection[AvailabilityView]):
     @process_event.register(DoctorSchedule.TimeOffAdded)
     @process_event.register(DoctorSchedule.TimeOffRemoved)
     def _(self, event: DoctorSchedule.Event, tracking: Tracking) -> None:
-        doctor_id = self.view.owner(event.originator_id)
+        doctor_id = self._owner(event.originator_id)
         rules = self._rules_of(doctor_id) if doctor_id else None
         if doctor_id is None or rules is None:
             return
         rules.apply(event)
-        self._dirty[doctor_id] = ALL_DAYS
-        self._ruled.add(doctor_id)
+        self._ruled[doctor_id] = tracking.notification_id
 
     @process_event.register(DoctorDay.Opened)
     @process_event.register(ExternalCalendars.Opened)
     def _(self, event: DoctorDay.Opened | ExternalCalendars.Opened, tracking: Tracking) -> None:
-        self.view.own(event.originator_id, event.doctor_id)
+        self._own(event.originator_id, event.doctor_id)
 
     @process_event.register
     def _(self, event: DoctorDay.SlotBooked, tracking: Tracking) -> None:
-        if doctor_id := self.view.owner(event.originator_id):
+        if doctor_id := self._owner(event.originator_id):
             at = Interval(event.start, event.end)
             self.view.booked(event.originator_id, event.consultation_id, doctor_id, at)
-            self._changed(doctor_id, [at])
 
     @process_event.register
     def _(self, event: DoctorDay.SlotReleased, tracking: Tracking) -> None:
-        if doctor_id := self.view.owner(event.originator_id):
-            self._changed(doctor_id, self.view.released(event.originator_id, event.consultation_id))
+        if doctor_id := self._owner(event.originator_id):
+            self._freed(doctor_id, self.view.released(event.originator_id, event.consultation_id))
 
     @process_event.register
     def _(self, event: ExternalCalendars.BusyChanged, tracking: Tracking) -> None:
-        if doctor_id := self.view.owner(event.originator_id):
-            changed = [
+        if doctor_id := self._owner(event.originator_id):
+            freed = [
                 gone
                 for uid in event.removed
                 for gone in self.view.not_busy(doctor_id, event.calendar_id, uid)
             ]
             for uid, start, end in event.added:
-                changed += self.view.not_busy(doctor_id, event.calendar_id, uid)
+                freed += self.view.not_busy(doctor_id, event.calendar_id, uid)
                 at = Interval(datetime.fromisoformat(start), datetime.fromisoformat(end))
                 self.view.busy(doctor_id, event.calendar_id, uid, at)
-                changed.append(at)
-            self._changed(doctor_id, changed)
+            self._freed(doctor_id, freed)
 
     @process_event.register
     def _(self, event: ExternalCalendars.Unlinked, tracking: Tracking) -> None:
-        if doctor_id := self.view.owner(event.originator_id):
-            self._changed(doctor_id, self.view.not_busy(doctor_id, event.calendar_id, None))
+        if doctor_id := self._owner(event.originator_id):
+            self._freed(doctor_id, self.view.not_busy(doctor_id, event.calendar_id, None))
 
-    # -- recomputing ------------------------------------------------------------------------
+    # -- the batch ----------------------------------------------------------------------------
     def start_batch(self) -> None:
-        self._dirty, self._rules, self._ruled = {}, {}, set()
+        self._rules, self._ruled = {}, {}
 
     def end_batch(self) -> None:
-        # Every read first, then every write (on PostgreSQL the batch is pipelined, and a read
-        # after a many-row insert there has been seen to fetch an earlier statement's result).
-        dirty, self._dirty = self._dirty, {}
-        computed = [self.computed(doctor_id, days) for doctor_id, days in dirty.items()]
-        for doctor_id in self._ruled:
+        """Store the rules that changed, with when each doctor's first free slot starts (every
+        read first, then every write: on PostgreSQL the batch is pipelined)."""
+        now = datetime.now(UTC)
+        changed = []
+        for doctor_id, version in self._ruled.items():
             if rules := self._rules.get(doctor_id):
-                self.view.save_rules(rules)
-        for found in filter(None, computed):
-            self._store(*found)
-        self._rules, self._ruled = {}, set()
+                taken = self.view.taken(doctor_id, Interval(now, self.slots.horizon_end(rules)))
+                first = self.slots.first_free((rules, version, taken), now)
+                changed.append((rules, version, first))
+        for rules, version, first in changed:
+            self.view.save_rules(rules, version, first)
+        self._rules, self._ruled = {}, {}
 
-    def recompute(self, doctor_id: UUID, days: set[date] | None) -> None:
-        """Replace the rows of some local days of a doctor (all days of the horizon: None)."""
-        if found := self.computed(doctor_id, days):
-            self._store(*found)
+    def _freed(self, doctor_id: UUID, intervals: list[Interval]) -> None:
+        if intervals:
+            self.view.freed(doctor_id, intervals)
 
-    def _store(
-        self,
-        doctor_id: UUID,
-        days: list[date] | None,
-        rows: list[tuple[date, FreeSlot]],
-        last: date,
-    ) -> None:
-        self.view.replace(doctor_id, days, rows)
-        if days is None:  # only a whole horizon moves it (a new day is computed by the chore)
-            self.view.horizon_reached(doctor_id, last)
+    def _own(self, stream_id: UUID, doctor_id: UUID) -> None:
+        self.view.own(stream_id, doctor_id)  # always: a rebuild empties the table, not this map
+        self._remember(stream_id, doctor_id)
 
-    def computed(self, doctor_id: UUID, days: set[date] | None) -> Recomputed | None:
-        """The rows of some local days of a doctor (every day of the horizon: None)."""
-        rules = self._rules_of(doctor_id)
-        if rules is None:
-            return None
-        window = horizon(rules.time_zone, self.horizon_days)
-        wanted = window if days is None else sorted(days & set(window))
-        rows: list[tuple[date, FreeSlot]] = []
-        if wanted:
-            tz = zone(rules.time_zone)
-            span = Interval(
-                local_day_bounds(wanted[0], tz).start, local_day_bounds(wanted[-1], tz).end
-            )
-            taken = self.view.taken(doctor_id, span)
-            for day in wanted:
-                rows += [(day, free) for free in free_on(rules, day, taken)]
-        return doctor_id, None if days is None else wanted, rows, window[-1]
+    def _owner(self, stream_id: UUID) -> UUID | None:
+        doctor_id = self._owners.get(stream_id)
+        if doctor_id is None and (doctor_id := self.view.owner(stream_id)) is not None:
+            self._remember(stream_id, doctor_id)
+        return doctor_id
 
-    def roll_horizon(self) -> int:
-        """Compute the days that came into the horizon since (a daily chore)."""
-        stale = self.view.behind(datetime.now(UTC).date() + timedelta(days=self.horizon_days - 1))
-        for doctor_id in stale:
-            with self.view.batch():
-                self.start_batch()
-                self.recompute(doctor_id, ALL_DAYS)
-                self.start_batch()
-        return len(stale)
-
-    def _changed(self, doctor_id: UUID, intervals: list[Interval]) -> None:
-        days = self._dirty.setdefault(doctor_id, set())
-        rules = self._rules_of(doctor_id)
-        if days is None or rules is None:
-            return
-        for at in intervals:
-            if at.end - at.start > timedelta(days=self.horizon_days + 3):
-                self._dirty[doctor_id] = ALL_DAYS  # longer than the horizon: every day
-                return
-            days |= local_days(at, rules.time_zone)
+    def _remember(self, stream_id: UUID, doctor_id: UUID) -> None:
+        if len(self._owners) >= 200_000:
+            self._owners.clear()
+        self._owners[stream_id] = doctor_id
 
     def _rules_of(self, doctor_id: UUID) -> DoctorRules | None:
         if doctor_id not in self._rules:

@@ -1,6 +1,6 @@
-"""Availability in SQL: the free slots, and what the read model keeps to compute them (the
-doctors' rules, bookings and busy periods, and which doctor each stream belongs to). The
-queries on the free slots are in ``adapters.readmodels.free_slots``."""
+"""Availability in SQL: what the read model keeps to compute the free slots (the doctors' rules
+with when each one's first free slot starts, bookings and busy periods, and which doctor each
+stream belongs to). The queries on the free slots are in ``adapters.readmodels.free_slots``."""
 
 from __future__ import annotations
 
@@ -9,11 +9,11 @@ from typing import Any
 from uuid import UUID
 
 from adapters.db import Database, as_datetime, as_uuid
-from adapters.readmodels.free_slots import SLOT_COLUMNS, SqlFreeSlots, slot_values
+from adapters.readmodels.free_slots import SqlFreeSlots, taken
 from adapters.readmodels.runner import SqlView
 from domain.time_rules import Interval
 from projections.availability_rules import DoctorRules
-from projections.free_slots import FreeSlot, horizon
+from projections.free_slots import FreeSlots, horizon
 
 
 def _utc(at: Interval) -> tuple[datetime, datetime]:
@@ -22,8 +22,6 @@ def _utc(at: Interval) -> tuple[datetime, datetime]:
 
 class SqlAvailability(SqlView, SqlFreeSlots):
     tables = (
-        "availability_slots",
-        "availability_horizon",
         "availability_owners",
         "availability_rules",
         "availability_bookings",
@@ -33,6 +31,7 @@ class SqlAvailability(SqlView, SqlFreeSlots):
     def __init__(self, db: Database, horizon_days: int = 90) -> None:
         super().__init__(db)
         self.horizon_days = horizon_days
+        self.slots = FreeSlots(horizon_days)
 
     # -- the read model's own facts ---------------------------------------------------------
     def own(self, stream_id: UUID, doctor_id: UUID) -> None:
@@ -56,11 +55,29 @@ class SqlAvailability(SqlView, SqlFreeSlots):
         found = self.cur.fetchone()
         return DoctorRules.from_json(found[0]) if found else None
 
-    def save_rules(self, rules: DoctorRules) -> None:
+    def save_rules(self, rules: DoctorRules, version: int, first_free: datetime) -> None:
         self.cur.execute(
-            "INSERT INTO availability_rules (doctor_id, document) VALUES (%s, %s) "
-            "ON CONFLICT (doctor_id) DO UPDATE SET document = excluded.document",
-            (rules.doctor_id, rules.to_json()),
+            "INSERT INTO availability_rules (doctor_id, document, version, specialty, "
+            "languages, first_free) VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (doctor_id) "
+            "DO UPDATE SET document = excluded.document, version = excluded.version, "
+            "specialty = excluded.specialty, languages = excluded.languages, "
+            "first_free = excluded.first_free",
+            (
+                rules.doctor_id,
+                rules.to_json(),
+                version,
+                rules.specialty,
+                "," + ",".join(rules.languages) + ",",
+                first_free.astimezone(UTC),
+            ),
+        )
+
+    def freed(self, doctor_id: UUID, at: list[Interval]) -> None:
+        earliest = min(i.start for i in at).astimezone(UTC)
+        self.cur.execute(
+            "UPDATE availability_rules SET first_free = %s "
+            "WHERE doctor_id = %s AND first_free > %s",
+            (earliest, doctor_id, earliest),
         )
 
     def booked(self, day_id: UUID, consultation_id: UUID, doctor_id: UUID, at: Interval) -> None:
@@ -96,54 +113,11 @@ class SqlAvailability(SqlView, SqlFreeSlots):
         return self._intervals()
 
     def taken(self, doctor_id: UUID, within: Interval) -> list[Interval]:
-        start, end = _utc(within)
-        span = (doctor_id, end, start)
-        self.cur.execute(
-            "SELECT start_at, end_at FROM availability_bookings "
-            "WHERE doctor_id = %s AND start_at < %s AND end_at > %s "
-            "UNION ALL SELECT start_at, end_at FROM availability_busy "
-            "WHERE doctor_id = %s AND start_at < %s AND end_at > %s",
-            (*span, *span),
-        )
-        return self._intervals()
+        return taken(self.cur, doctor_id, within)
 
     def _intervals(self) -> list[Interval]:
         return [Interval(as_datetime(s), as_datetime(e)) for s, e in self.cur.fetchall()]
 
-    # -- the rows ---------------------------------------------------------------------------
-    def replace(
-        self, doctor_id: UUID, days: list[date] | None, rows: list[tuple[date, FreeSlot]]
-    ) -> None:
-        if days is None:
-            self.cur.execute("DELETE FROM availability_slots WHERE doctor_id = %s", (doctor_id,))
-        elif days:
-            self.cur.execute(
-                "DELETE FROM availability_slots WHERE doctor_id = %s AND day IN "
-                f"({', '.join('%s' for _ in days)})",
-                [doctor_id, *(day.isoformat() for day in days)],
-            )
-        if rows:
-            self.cur.executemany(
-                f"INSERT INTO availability_slots ({SLOT_COLUMNS}, day) VALUES "
-                "(%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s)",
-                [slot_values(day, slot) for day, slot in rows],
-            )
-
-    def horizon_reached(self, doctor_id: UUID, last_day: date) -> None:
-        self.cur.execute(
-            "INSERT INTO availability_horizon (doctor_id, last_day) VALUES (%s, %s) "
-            "ON CONFLICT (doctor_id) DO UPDATE SET last_day = excluded.last_day",
-            (doctor_id, last_day.isoformat()),
-        )
-
-    def behind(self, last_day: date) -> list[UUID]:
-        with self.db.transaction(write=False) as cur:
-            cur.execute(
-                "SELECT doctor_id FROM availability_horizon WHERE last_day < %s",
-                (last_day.isoformat(),),
-            )
-            return [as_uuid(r[0]) for r in cur.fetchall()]
-
     def horizon(self, schedule: Any) -> list[date]:
-        """The local days held for a doctor in ``schedule.time_zone``."""
+        """The local days offered for a doctor in ``schedule.time_zone``."""
         return horizon(schedule.time_zone, self.horizon_days)

@@ -1,42 +1,37 @@
-"""The free slots in SQL: the rows of ``availability_slots`` and the queries routers make on
-them (``projections.free_slots.Availability``)."""
+"""The free slots in SQL: the queries routers make (``projections.free_slots.Availability``),
+answered from the doctors' rules, bookings and busy times the read model keeps, computed by
+``projections.free_slots.FreeSlots``."""
 
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import UTC, date, datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from adapters.db import Database, as_datetime, as_uuid
-from projections.free_slots import FreeSlot
-
-SLOT_COLUMNS = (
-    "doctor_id, practice_id, type_code, start_at, end_at, organisation_id, specialty, "
-    "languages, kinds, time_zone"
-)
+from adapters.db import Cursor, Database, as_datetime, as_uuid
+from domain.time_rules import Interval, local_day_bounds, zone
+from projections.free_slots import FreeSlot, FreeSlots, Loaded
 
 
-def slot_values(day: date, s: FreeSlot) -> tuple[Any, ...]:
-    return (
-        s.doctor_id,
-        s.practice_id,
-        s.type_code,
-        s.start.astimezone(UTC),
-        s.end.astimezone(UTC),
-        s.organisation_id,
-        s.specialty,
-        "," + ",".join(s.languages) + ",",
-        ",".join(s.kinds),
-        s.time_zone,
-        day.isoformat(),
+def taken(cur: Cursor, doctor_id: UUID, within: Interval) -> list[Interval]:
+    """The doctor's bookings and busy times that overlap ``within``."""
+    span = (doctor_id, within.end.astimezone(UTC), within.start.astimezone(UTC))
+    cur.execute(
+        "SELECT start_at, end_at FROM availability_bookings "
+        "WHERE doctor_id = %s AND start_at < %s AND end_at > %s "
+        "UNION ALL SELECT start_at, end_at FROM availability_busy "
+        "WHERE doctor_id = %s AND start_at < %s AND end_at > %s",
+        (*span, *span),
     )
+    return [Interval(as_datetime(s), as_datetime(e)) for s, e in cur.fetchall()]
 
 
 class SqlFreeSlots:
-    """Queries on the free slots; ``SqlAvailability`` writes them."""
+    """Queries on the free slots; ``SqlAvailability`` writes what they are computed from."""
 
     db: Database
+    slots: FreeSlots
 
     def of_doctor(
         self,
@@ -47,20 +42,21 @@ class SqlFreeSlots:
         practice_id: UUID | None = None,
         limit: int = 2000,
     ) -> list[FreeSlot]:
-        sql = (
-            f"SELECT {SLOT_COLUMNS} FROM availability_slots WHERE doctor_id = %s "
-            "AND start_at >= %s AND start_at < %s"
-        )
-        params: list[Any] = [doctor_id, start.astimezone(UTC), end.astimezone(UTC)]
-        if type_code:
-            sql += " AND type_code = %s"
-            params.append(type_code)
-        if practice_id:
-            sql += " AND practice_id = %s"
-            params.append(practice_id)
-        sql += " ORDER BY start_at, practice_id, type_code LIMIT %s"
-        params.append(limit)
-        return self._query(sql, params)
+        def want(s: FreeSlot) -> bool:
+            return (not type_code or s.type_code == type_code) and (
+                not practice_id or s.practice_id == practice_id
+            )
+
+        with self.db.transaction(write=False) as cur:
+            loaded = self._load(cur, doctor_id, start, end)
+        if loaded is None:
+            return []
+        found: list[FreeSlot] = []
+        for s in self.slots.between(loaded, start, end, want):
+            if len(found) >= limit:
+                break
+            found.append(s)
+        return found
 
     def earliest(
         self,
@@ -72,59 +68,70 @@ class SqlFreeSlots:
         language: str | None = None,
         limit: int = 10,
     ) -> list[FreeSlot]:
-        sql = f"SELECT {SLOT_COLUMNS} FROM availability_slots WHERE specialty = %s"
+        def want(s: FreeSlot) -> bool:
+            return (not type_code or s.type_code == type_code) and (
+                not organisation_id or s.organisation_id == organisation_id
+            )
+
+        sql = "SELECT doctor_id, first_free FROM availability_rules WHERE specialty = %s"
         params: list[Any] = [specialty.strip().lower()]
-        if type_code:
-            sql += " AND type_code = %s"
-            params.append(type_code)
-        sql += " AND start_at >= %s"
-        params.append(after.astimezone(UTC))
-        if organisation_id:
-            sql += " AND organisation_id = %s"
-            params.append(organisation_id)
         if language:
             sql += " AND languages LIKE %s"
             params.append(f"%,{language.strip().lower()},%")
-        sql += " ORDER BY start_at, doctor_id LIMIT %s"
-        params.append(limit)
-        return self._query(sql, params)
-
-    def all_rows(self) -> dict[UUID, list[tuple[str, str, str, str]]]:
-        """Every slot per doctor, for comparisons with a from-scratch computation."""
-        out: dict[UUID, list[tuple[str, str, str, str]]] = defaultdict(list)
-        with self.db.transaction(write=False) as cur:
-            cur.execute(
-                "SELECT doctor_id, practice_id, type_code, start_at, end_at "
-                "FROM availability_slots ORDER BY doctor_id, start_at, practice_id, "
-                "type_code"
-            )
-            for d, p, t, s, e in cur.fetchall():
-                out[as_uuid(d)].append(
-                    (
-                        str(as_uuid(p)),
-                        str(t),
-                        as_datetime(s).isoformat(),
-                        as_datetime(e).isoformat(),
-                    )
-                )
-        return dict(out)
-
-    def _query(self, sql: str, params: list[Any]) -> list[FreeSlot]:
         with self.db.transaction(write=False) as cur:
             cur.execute(sql, params)
-            rows = cur.fetchall()
-        return [
-            FreeSlot(
-                as_uuid(r[0]),
-                as_uuid(r[1]),
-                str(r[2]),
-                as_datetime(r[3]),
-                as_datetime(r[4]),
-                as_uuid(r[5]),
-                str(r[6]),
-                tuple(x for x in str(r[7]).split(",") if x),
-                tuple(x for x in str(r[8]).split(",") if x),
-                str(r[9]),
+            candidates = [
+                (as_uuid(d), as_datetime(f) if f is not None else None) for d, f in cur.fetchall()
+            ]
+
+            def load(doctor_id: UUID, begin: datetime) -> Loaded | None:
+                return self._load(cur, doctor_id, begin, None)
+
+            return self.slots.earliest(candidates, load, after, want, limit)
+
+    def all_rows(self) -> dict[UUID, list[tuple[str, str, str, str]]]:
+        """Every free slot of the horizon per doctor, for comparisons with a from-scratch
+        computation."""
+        out: dict[UUID, list[tuple[str, str, str, str]]] = defaultdict(list)
+        with self.db.transaction(write=False) as cur:
+            cur.execute("SELECT doctor_id FROM availability_rules")
+            for (doctor_id,) in cur.fetchall():
+                loaded = self._load(cur, as_uuid(doctor_id), None, None)
+                if loaded is None:
+                    continue
+                rules = loaded[0]
+                first = local_day_bounds(self.slots.days_held(rules)[0], zone(rules.time_zone))
+                for s in self.slots.between(
+                    loaded, first.start, self.slots.horizon_end(rules), lambda _: True
+                ):
+                    out[s.doctor_id].append(
+                        (str(s.practice_id), s.type_code, s.start.isoformat(), s.end.isoformat())
+                    )
+        return dict(out)
+
+    def _load(
+        self, cur: Cursor, doctor_id: UUID, start: datetime | None, end: datetime | None
+    ) -> Loaded | None:
+        """The doctor's rules (parsed once per version) and what is taken from the start of
+        the local day of ``start`` to the end of that of ``end`` (None: the horizon's)."""
+        cur.execute("SELECT version FROM availability_rules WHERE doctor_id = %s", (doctor_id,))
+        found = cur.fetchone()
+        if found is None:
+            return None
+
+        def document() -> str:
+            cur.execute(
+                "SELECT document FROM availability_rules WHERE doctor_id = %s", (doctor_id,)
             )
-            for r in rows
-        ]
+            return str(cur.fetchone()[0])
+
+        version = int(found[0])
+        rules = self.slots.rules(doctor_id, version, document)
+        held = self.slots.days_held(rules)
+        tz = zone(rules.time_zone)
+        first = held[0] if start is None else max(held[0], start.astimezone(tz).date())
+        last = held[-1] if end is None else min(held[-1], end.astimezone(tz).date())
+        if last < first:
+            return rules, version, []
+        within = Interval(local_day_bounds(first, tz).start, local_day_bounds(last, tz).end)
+        return rules, version, taken(cur, doctor_id, within)

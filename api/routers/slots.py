@@ -92,7 +92,11 @@ def _page(slots: list[FreeSlot], tz: str | None) -> dict[str, Any]:
         target = zone(tz) if tz else UTC
     except InvalidValue:
         raise Problem(422, "unknown-time-zone", f"Unknown time zone {tz!r}") from None
-    return {
+
+    def at(t: datetime) -> datetime:
+        return t if t.tzinfo is target else t.astimezone(target)
+
+    return {  # orjson writes tuples as arrays
         "time_zone": tz or "UTC",
         "slots": [
             {
@@ -100,11 +104,11 @@ def _page(slots: list[FreeSlot], tz: str | None) -> dict[str, Any]:
                 "practice_id": s.practice_id,
                 "organisation_id": s.organisation_id,
                 "type_code": s.type_code,
-                "kinds": list(s.kinds),
-                "start": s.start.astimezone(target),
-                "end": s.end.astimezone(target),
+                "kinds": s.kinds,
+                "start": at(s.start),
+                "end": at(s.end),
                 "specialty": s.specialty,
-                "languages": list(s.languages),
+                "languages": s.languages,
                 "doctor_time_zone": s.time_zone,
             }
             for s in slots
