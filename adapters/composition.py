@@ -37,7 +37,6 @@ from adapters.migrate import migrate
 from adapters.organisation_parents import OrganisationParents
 from adapters.patient_registrations import PatientRegistrations
 from adapters.readmodels.account_view import SqlAccountView
-from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.consultation_view import SqlConsultationView
@@ -60,7 +59,6 @@ from commands.accounts import AccountLookup
 from commands.bus import CommandBus
 from commands.ports import Ports
 from projections.account_view import AccountViewProjection
-from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
 from projections.consultation_view import ConsultationViewProjection
@@ -93,7 +91,6 @@ class Services:
     analytics: SqlAnalytics
     pseudonyms: Pseudonyms
     availability: SqlAvailability
-    agenda: SqlAgenda
     consultations: SqlConsultationView
     teleconferences: SqlTeleconferenceView
     organisations: SqlOrganisationView
@@ -187,7 +184,6 @@ def build(
     analytics = SqlAnalytics(db, pseudonyms)
     availability = SqlAvailability(db, settings.availability_days)
     availability_projection = AvailabilityProjection(availability, settings.availability_days)
-    agenda = SqlAgenda(db)
     consultations = SqlConsultationView(db)
     teleconferences = SqlTeleconferenceView(db)
     organisations = SqlOrganisationView(db)
@@ -220,14 +216,6 @@ def build(
             availability_projection,
             availability,
             batch_size=500,
-        ),
-        AgendaProjection.name: ProjectionRunner(
-            db,
-            recorder,
-            app.mapper,
-            AgendaProjection(agenda),
-            agenda,
-            prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
         ConsultationViewProjection.name: ProjectionRunner(
             db,
@@ -353,7 +341,6 @@ def build(
         analytics=analytics,
         pseudonyms=pseudonyms,
         availability=availability,
-        agenda=agenda,
         consultations=consultations,
         teleconferences=teleconferences,
         organisations=organisations,

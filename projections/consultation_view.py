@@ -1,7 +1,10 @@
-"""One consultation as its parties read it (``GET /v1/consultations/{id}``): its state, the
-times of its life (checked in, admitted, ended, the answer deadline of a question) and the
-options its organisation's booking template preset, computed from the consultation's events.
-Never the question, the urgent reason or a rating's comment."""
+"""The consultations as their parties read them, one row each, computed from the consultation's
+events: one by id (``GET /v1/consultations/{id}``), a doctor's agenda (``GET
+/v1/doctors/{id}/agenda``, flagged ones apart) and a patient's list. A row holds the state, the
+doctor who has it now (an on-call doctor who took it over included), the times of its life
+(checked in, admitted, ended, the answer deadline of a question) and the options its
+organisation's booking template preset. Never the question, the urgent reason or a rating's
+comment."""
 
 from __future__ import annotations
 
@@ -64,6 +67,15 @@ class Consultations(Protocol):
     """What routes ask of the view."""
 
     def get(self, consultation_id: UUID) -> ConsultationRow | None: ...
+
+    def of_doctor(self, doctor_id: UUID, start: datetime, end: datetime) -> list[ConsultationRow]:
+        """The doctor's agenda: their consultations overlapping ``[start, end)``, by start."""
+
+    def flagged_of_doctor(self, doctor_id: UUID) -> list[ConsultationRow]:
+        """The doctor's booked or confirmed consultations flagged for rescheduling."""
+
+    def of_patient(self, patient_id: UUID) -> list[ConsultationRow]:
+        """The patient's consultations, by start."""
 
 
 class ConsultationViewProjection(Projection[ConsultationViewWriter]):

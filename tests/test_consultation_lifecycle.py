@@ -133,6 +133,42 @@ def test_a_video_consultation_from_booking_to_rating(
     assert not stored_in_clear(services, "very kind")
 
 
+def test_the_agenda_and_the_patients_list_follow_the_consultations_life(
+    clinic: Clinic,
+    services: Services,
+    clock: Clock,
+    dr_weber: Person,
+    anna: Person,
+    practices: Practices,
+) -> None:
+    annas = clinic.register(anna)["id"]
+    consultation, start = booked(clinic, anna, practices, annas)
+
+    def statuses() -> tuple[list[tuple[str, str]], list[tuple[str, str]]]:
+        after = {"after": services.recorder.max_notification_id()}
+        agenda = clinic.client.get(
+            f"/v1/doctors/{dr_weber.actor.actor_id}/agenda", headers=dr_weber.headers, params=after
+        )
+        mine = clinic.client.get(
+            f"/v1/patients/{annas}/consultations", headers=anna.headers, params=after
+        )
+        assert agenda.status_code == 200 and mine.status_code == 200, (agenda.text, mine.text)
+        return (
+            [(c["id"], c["status"]) for c in agenda.json()],
+            [(c["id"], c["status"]) for c in mine.json()],
+        )
+
+    clock.now = start - timedelta(minutes=10)
+    assert step(clinic, anna, consultation, "check-in").status_code == 200
+    assert statuses() == ([(consultation, "checked-in")], [(consultation, "checked-in")])
+    clock.now = start + timedelta(minutes=2)
+    assert step(clinic, dr_weber, consultation, "admit").status_code == 200
+    assert statuses() == ([(consultation, "in-progress")], [(consultation, "in-progress")])
+    clock.now = start + timedelta(minutes=14)
+    assert step(clinic, dr_weber, consultation, "complete").status_code == 200
+    assert statuses() == ([(consultation, "completed")], [(consultation, "completed")])
+
+
 def test_steps_on_someone_elses_or_an_unknown_consultation_are_refused(
     clinic: Clinic,
     clock: Clock,

@@ -260,6 +260,49 @@ def test_an_urgent_consultation_the_named_doctor_does_not_take_goes_to_the_pool(
     assert requested["state"] == "accepted" and requested["escalated"]
 
 
+def agenda_of(clinic: Clinic, doctor: Person) -> list[tuple[str, str]]:
+    """The doctor's agenda as (consultation, status), caught up with the log."""
+    response = clinic.client.get(
+        f"/v1/doctors/{doctor.actor.actor_id}/agenda",
+        headers=doctor.headers,
+        params={"after": clinic.services.recorder.max_notification_id()},
+    )
+    assert response.status_code == 200, response.text
+    return [(c["id"], c["status"]) for c in response.json()]
+
+
+def test_an_urgent_consultation_taken_over_from_the_pool_moves_to_the_new_doctors_agenda(
+    clinic: Clinic,
+    services: Services,
+    clock: Clock,
+    dr_weber: Person,
+    dr_roth: Person,
+    anna: Person,
+) -> None:
+    set_up_schedule(clinic, dr_weber)
+    booked = clinic.client.post(
+        "/v1/consultations/urgent",
+        headers=anna.headers,
+        json={
+            "patient_id": str(record_of(anna.actor.actor_id)),
+            "doctor_id": str(dr_weber.actor.actor_id),
+            "reason": "sudden dizziness",
+        },
+    )
+    assert booked.status_code == 201, booked.text
+    consultation_id = booked.json()["id"]
+    assert agenda_of(clinic, dr_weber) == [(consultation_id, "booked")]
+
+    duty(clinic, dr_roth)
+    clock.ahead = timedelta(minutes=6)  # the named doctor let it go: the pool gets it
+    run_deadlines(services)
+    [request_id] = offers(clinic, dr_roth)
+    assert accept(clinic, dr_roth, request_id).status_code == 200
+
+    assert agenda_of(clinic, dr_roth) == [(consultation_id, "booked")]
+    assert agenda_of(clinic, dr_weber) == []
+
+
 def test_a_question_left_unanswered_past_its_deadline_goes_to_the_pool(
     clinic: Clinic,
     services: Services,

@@ -1,9 +1,11 @@
-"""The consultation view in SQL (SQLite and PostgreSQL): one row per consultation."""
+"""The consultation view in SQL (SQLite and PostgreSQL): one row per consultation, read by id,
+by doctor and time (the agenda) and by patient."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -87,39 +89,57 @@ class SqlConsultationView(SqlView):
         )
 
     def get(self, consultation_id: UUID) -> ConsultationRow | None:
-        with self.db.transaction(write=False) as cur:
-            cur.execute(
-                f"SELECT {', '.join(_FIELDS)} FROM consultation_view WHERE consultation_id = %s",
-                (consultation_id,),
-            )
-            r = cur.fetchone()
-        if r is None:
-            return None
-        return ConsultationRow(
-            consultation_id=as_uuid(r[0]),
-            version=int(r[1]),
-            doctor_id=as_uuid(r[2]),
-            patient_id=as_uuid(r[3]),
-            practice_id=as_uuid(r[4]) if r[4] else None,
-            organisation_id=as_uuid(r[5]) if r[5] else None,
-            type_code=str(r[6]),
-            kind=str(r[7]),
-            start_at=as_datetime(r[8]),
-            end_at=as_datetime(r[9]),
-            status=str(r[10]),
-            urgent=bool(r[11]),
-            flagged=r[12],
-            booked_by_role=str(r[13]),
-            options=orjson.loads(r[14]),
-            checked_in_at=_time(r[15]),
-            admitted_at=_time(r[16]),
-            ended_at=_time(r[17]),
-            taken=bool(r[18]),
-            escalated=bool(r[19]),
-            answer_by=_time(r[20]),
-            asynchronous=bool(r[21]),
-            rated=bool(r[22]),
+        rows = self._select("consultation_id = %s", (consultation_id,))
+        return rows[0] if rows else None
+
+    def of_doctor(self, doctor_id: UUID, start: datetime, end: datetime) -> list[ConsultationRow]:
+        return self._select(
+            "doctor_id = %s AND end_at > %s AND start_at < %s ORDER BY start_at",
+            (doctor_id, start.astimezone(UTC), end.astimezone(UTC)),
         )
+
+    def flagged_of_doctor(self, doctor_id: UUID) -> list[ConsultationRow]:
+        return self._select(
+            "doctor_id = %s AND flagged IS NOT NULL AND status IN (%s, %s) ORDER BY start_at",
+            (doctor_id, Status.BOOKED.value, Status.CONFIRMED.value),
+        )
+
+    def of_patient(self, patient_id: UUID) -> list[ConsultationRow]:
+        return self._select("patient_id = %s ORDER BY start_at", (patient_id,))
+
+    def _select(self, where: str, params: Sequence[Any]) -> list[ConsultationRow]:
+        with self.db.transaction(write=False) as cur:
+            cur.execute(f"SELECT {', '.join(_FIELDS)} FROM consultation_view WHERE {where}", params)
+            rows = cur.fetchall()
+        return [_row(r) for r in rows]
+
+
+def _row(r: Sequence[Any]) -> ConsultationRow:
+    return ConsultationRow(
+        consultation_id=as_uuid(r[0]),
+        version=int(r[1]),
+        doctor_id=as_uuid(r[2]),
+        patient_id=as_uuid(r[3]),
+        practice_id=as_uuid(r[4]) if r[4] else None,
+        organisation_id=as_uuid(r[5]) if r[5] else None,
+        type_code=str(r[6]),
+        kind=str(r[7]),
+        start_at=as_datetime(r[8]),
+        end_at=as_datetime(r[9]),
+        status=str(r[10]),
+        urgent=bool(r[11]),
+        flagged=r[12],
+        booked_by_role=str(r[13]),
+        options=orjson.loads(r[14]),
+        checked_in_at=_time(r[15]),
+        admitted_at=_time(r[16]),
+        ended_at=_time(r[17]),
+        taken=bool(r[18]),
+        escalated=bool(r[19]),
+        answer_by=_time(r[20]),
+        asynchronous=bool(r[21]),
+        rated=bool(r[22]),
+    )
 
 
 def _time(value: object) -> datetime | None:

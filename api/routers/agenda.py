@@ -1,4 +1,4 @@
-"""A doctor's agenda: the consultations booked with the doctor."""
+"""A doctor's agenda: the consultations the doctor has, from the consultation view."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from api.reads import AfterHeader, AfterQuery, PurposeHeader, await_position, aw
 from api.schedule_schemas import ConsultationOut
 from api.schemas import Timestamp
 from api.state import services_of
-from projections.agenda import AgendaEntry
+from projections.consultation_view import ConsultationRow
 
 router = APIRouter(prefix="/v1", tags=["schedules"], responses=PROBLEM_RESPONSES)
 
@@ -36,12 +36,12 @@ def agenda(
     longer fit the schedule and need rescheduling."""
     services = services_of(request)
     authorize_doctor(request, actor, Action.READ_AGENDA, doctor_scope(request, doctor_id))
-    await_position(services, "agenda", after, after_header)
+    await_position(services, "consultation_view", after, after_header)
     if flagged:
-        entries = services.agenda.flagged_of_doctor(doctor_id)
+        entries = services.consultations.flagged_of_doctor(doctor_id)
     else:
         begin = aware(start) or datetime.now(UTC) - timedelta(days=1)
-        entries = services.agenda.of_doctor(
+        entries = services.consultations.of_doctor(
             doctor_id, begin, aware(end) or begin + timedelta(days=31)
         )
     patients = list(dict.fromkeys(e.patient_id for e in entries))
@@ -49,7 +49,7 @@ def agenda(
     return [consultation_out(e) for e in entries]
 
 
-def consultation_out(e: AgendaEntry) -> dict[str, Any]:
+def consultation_out(e: ConsultationRow) -> dict[str, Any]:
     return {
         "id": e.consultation_id,
         "version": e.version,

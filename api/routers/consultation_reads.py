@@ -1,5 +1,4 @@
-"""Reading consultations: one by id (from the consultation view), and a patient's list (from
-the agenda)."""
+"""Reading consultations from the consultation view: one by id, and a patient's list."""
 
 from __future__ import annotations
 
@@ -83,10 +82,10 @@ def patient_consultations(
     verdict = decide_for_consultation(actor, Action.READ_CONSULTATION, probe, ties)
     if actor.role not in STAFF and not verdict:
         raise Problem(403, "forbidden", "Your role does not allow this for that patient")
-    await_position(services, "agenda", after, after_header)
+    await_position(services, "consultation_view", after, after_header)
     entries = [
         e
-        for e in services.agenda.of_patient(patient_id)
+        for e in services.consultations.of_patient(patient_id)
         if decide_for_consultation(
             actor,
             Action.READ_CONSULTATION,

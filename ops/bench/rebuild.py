@@ -5,7 +5,8 @@ Seeds a fresh database through the command bus (``harness.people``): ``--patient
 (15 commands each) and ``--bookings`` video consultations per doctor. Then, in alternating
 rounds of one run (the machine is shared and noisy: medians and ratios count):
 
-* ``<model>``: for each read model (directory, card, availability, agenda, analytics), what
+* ``<model>``: for each read model (directory, card, availability, consultations, analytics;
+  ``consultations`` is the consultation view, which also answers the agenda), what
   ``telemed rebuild NAME`` does: the runner's ``reset()`` (timed apart) then
   ``run_until_caught_up()``; events per second over the whole log;
 * ``scan``: the same events read raw (``SELECT ... FROM stored_events`` in keyset pages of
@@ -38,7 +39,7 @@ MODELS = {
     "directory": "patient_directory",
     "card": "patient_card",
     "availability": "availability",
-    "agenda": "agenda",
+    "consultations": "consultation_view",
     "analytics": "analytics",
 }
 SCAN_SQL = (
