@@ -19,6 +19,8 @@ from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
+from commands.booking import BookUrgent
+from commands.consultations import CheckIn
 from commands.on_call import RequestOnCall
 from domain.actor import Role, system_actor
 from domain.patient import record_of
@@ -96,6 +98,7 @@ class World:
     spare_assistant: Person
     other_doctor: Person
     teleconferences: dict[bool, str] = field(default_factory=dict)
+    waiting_position: dict[bool, int] = field(default_factory=dict)
 
 
 def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
@@ -225,6 +228,22 @@ def booking(world: World, role: Who, own: bool) -> dict[str, Any]:
         "start": slot["start"],
         "kind": "video",
     }
+
+
+def waiting_room(world: World, own: bool) -> tuple[str, str, dict[str, Any]]:
+    """The doctor's waiting room with a patient in it (own: Anna, urgently with Dr Weber,
+    checked in), read once the waiting room has seen the check-in."""
+    if own and own not in world.waiting_position:
+        weber = world.people[Role.DOCTOR].actor
+        bus = world.clinic.services.bus
+        anna = uuid.UUID(p(world, Role.PATIENT, True))
+        urgent = bus.handle(
+            BookUrgent(weber, anna, weber.actor_id, "chest pain", 20, world.org[own])
+        )
+        checked_in = bus.handle(CheckIn(weber, urgent.aggregate_id))
+        world.waiting_position[own] = checked_in.position or 0
+    after = {"after": world.waiting_position[own]} if own else {}
+    return ("GET", f"/v1/waiting-room/doctors/{d(world, own)}", {"params": after})
 
 
 def on_call(world: World, role: Who, own: bool) -> str:
@@ -645,7 +664,7 @@ CASES: dict[tuple[str, str], Case] = {
     ),
     ("GET", "/v1/waiting-room/doctors/{doctor_id}"): Case(
         doctor_own(STAFF),
-        lambda w, r, o: ("GET", f"/v1/waiting-room/doctors/{d(w, o)}", {}),
+        lambda w, r, o: waiting_room(w, o),
     ),
     ("GET", "/v1/consultations/{consultation_id}/waiting"): Case(
         consultation(STAFF),

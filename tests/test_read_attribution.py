@@ -54,6 +54,11 @@ def _patient_participants(answer: Any, url: str) -> set[str]:
     return {str(p["participant_id"]) for p in answer["participants"] if p["kind"] == "patient"}
 
 
+def _in_the_waiting_room(answer: Any, url: str) -> set[str]:
+    current = [answer["in_progress"]] if answer.get("in_progress") else []
+    return {str(e["patient_id"]) for e in [*current, *answer["waiting"]]}
+
+
 def _compliance_record(answer: Any, url: str) -> set[str]:
     return {url.split("/v1/compliance/patients/")[1].split("/")[0]}
 
@@ -70,6 +75,7 @@ DISCLOSES: dict[tuple[str, str], Disclosed] = {
     ("GET", "/v1/compliance/patients/{patient_id}/state"): _compliance_record,
     ("GET", "/v1/compliance/patients/{patient_id}/access-log"): _compliance_record,
     ("GET", "/v1/teleconferences/{teleconference_id}"): _patient_participants,
+    ("GET", "/v1/waiting-room/doctors/{doctor_id}"): _in_the_waiting_room,
 }
 DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/health"): "positions of the read models",
@@ -81,6 +87,12 @@ DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/analytics/{metric}"): "counts, never a person",
     ("GET", "/v1/compliance/audit"): "whether the audit chains verify",
     ("GET", "/v1/audit/public-key"): "the deployment's checkpoint verification key",
+    ("GET", "/v1/consultations/{consultation_id}/waiting"): "a party's place in the queue",
+    ("GET", "/v1/on-call/offers"): "open requests of the doctor's pools, no patient",
+    ("GET", "/v1/on-call/requests/{request_id}"): "the requester's own request's state",
+    ("GET", "/v1/analytics/care"): "counts, never a person",
+    ("GET", "/v1/analytics/nps"): "counts, never a person",
+    ("GET", "/v1/doctors/{doctor_id}/nps"): "the doctor's own score, never a patient",
 }
 
 
