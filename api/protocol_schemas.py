@@ -116,6 +116,7 @@ class VerificationOut(BaseModel):
     """Whether the stored signature and content still match (re-derived from the events)."""
 
     protocol_id: UUID
+    patient_id: UUID
     signed: bool
     valid: bool
     problem: str | None = Field(

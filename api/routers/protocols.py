@@ -153,8 +153,8 @@ def read(
     """The protocol for the consultation's parties (the patient's side, its doctor, staff of
     its organisation); on the patient's access log."""
     row = _protocol(request, protocol_id, after)
-    _authorized(request, actor, Action.READ_PROTOCOL, row)
-    record_access(services_of(request), actor, [row.patient_id], "protocol.read", purpose)
+    acting = _authorized(request, actor, Action.READ_PROTOCOL, row)
+    record_access(services_of(request), acting, [row.patient_id], "protocol.read", purpose)
     response.headers["ETag"] = etag(row.version)
     signature = None
     if row.signer_id is not None and row.signed_at is not None:
@@ -190,16 +190,17 @@ def verification(
     match: the canonical document is derived again from the stored events and checked with
     the signer's published key. For the parties and compliance officers (no content shown)."""
     row = _protocol(request, protocol_id)
+    acting = actor
     if actor.role is Role.COMPLIANCE_OFFICER:
         authorize(actor, Action.VERIFY_PROTOCOL)
     else:
-        _authorized(request, actor, Action.VERIFY_PROTOCOL, row)
+        acting = _authorized(request, actor, Action.VERIFY_PROTOCOL, row)
     services = services_of(request)
     try:
         found = services.signatures.verify(protocol_id)
     except LookupError:
         raise NotFound("Protocol", protocol_id) from None
-    record_access(services, actor, [row.patient_id], "protocol.verification", purpose)
+    record_access(services, acting, [row.patient_id], "protocol.verification", purpose)
 
     def check(c: Any) -> dict[str, Any]:
         return {
@@ -215,6 +216,7 @@ def verification(
 
     return {
         "protocol_id": protocol_id,
+        "patient_id": row.patient_id,
         "signed": found.signed,
         "valid": found.valid,
         "problem": found.problem,
