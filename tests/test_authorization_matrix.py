@@ -291,6 +291,13 @@ SOON = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
 MANAGE = {Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN}
 
 
+#: a protocol that can be signed
+MATRIX_PROTOCOL = {
+    "complaints": "Headache",
+    "diagnoses": [{"code": "R51", "text": "Headache", "primary": True}],
+}
+
+
 def protocol(world: World, own: bool) -> str:
     """Own: the protocol of an urgent consultation of Dr Weber with the organisation's own
     patient (drafted during the call, completed); other: Dr Novak's with theirs. Dr Weber then
@@ -312,7 +319,7 @@ def protocol(world: World, own: bool) -> str:
         drafted = client.post(
             f"/v1/consultations/{consultation}/protocol",
             headers=doctor.headers,
-            json={"complaints": "Headache", "recommendations": "Rest"},
+            json=MATRIX_PROTOCOL,
         )
         assert drafted.status_code == 201, drafted.text
         done = client.post(f"/v1/consultations/{consultation}/complete", headers=doctor.headers)
@@ -788,7 +795,7 @@ CASES: dict[tuple[str, str], Case] = {
         lambda w, r, o: (
             "PUT",
             f"/v1/protocols/{protocol(w, o)}",
-            {"json": {"complaints": "Headache", "recommendations": "Rest"}},
+            {"json": MATRIX_PROTOCOL},
         ),
     ),
     ("POST", "/v1/protocols/{protocol_id}/sign"): Case(
