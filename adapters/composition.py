@@ -16,6 +16,7 @@ from adapters.audit.anchoring import Checkpointer
 from adapters.audit.checkpoint_stream import KafkaCheckpoints
 from adapters.audit.checkpoints import CheckpointFolder
 from adapters.audit.replay import Replay
+from adapters.audit.signatures import ProtocolVerifier
 from adapters.calendars.sync import CalendarSync
 from adapters.consultation_parties import ConsultationParties
 from adapters.crypto import signing_key
@@ -23,6 +24,7 @@ from adapters.crypto.blind_index import BlindIndex
 from adapters.crypto.key_binding import bind
 from adapters.crypto.keyring import Keyring, KeyringFile
 from adapters.crypto.passwords import PyNaClCredentials
+from adapters.crypto.practitioner_signing import Ed25519Signer
 from adapters.crypto.subject_keys import SubjectKeys, unopened_masters
 from adapters.db import Database
 from adapters.deadlines import DeadlineWorker
@@ -44,7 +46,9 @@ from adapters.readmodels.on_call import SqlOnCall
 from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_card import SqlPatientCard
 from adapters.readmodels.patient_directory import SqlPatientDirectory
+from adapters.readmodels.protocol_view import SqlProtocolView
 from adapters.readmodels.record_invitations import SqlPendingInvitations
+from adapters.readmodels.rule_sets import SqlRuleSets
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.teleconference_view import SqlTeleconferenceView
 from adapters.readmodels.waiting_room import SqlWaitingRoom
@@ -66,7 +70,9 @@ from projections.on_call import OnCallProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_card import PatientCardProjection
 from projections.patient_directory import PatientDirectoryProjection
+from projections.protocol_view import ProtocolViewProjection
 from projections.record_invitations import PendingInvitationsProjection
+from projections.rule_sets import RuleSetsProjection
 from projections.teleconference_view import TeleconferenceViewProjection
 from projections.waiting_room import WaitingRoomProjection
 
@@ -115,6 +121,10 @@ class Services:
     on_call: SqlOnCall
     deadlines: DeadlineWorker
     waiting_room: SqlWaitingRoom
+    protocols: SqlProtocolView
+    rule_sets: SqlRuleSets
+    #: verifies signed protocols from the stored events
+    signatures: ProtocolVerifier
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -192,6 +202,9 @@ def build(
     patient_cards = SqlPatientCard(db, keys)
     on_call = SqlOnCall(db)
     waiting_room = SqlWaitingRoom(db)
+    protocols = SqlProtocolView(db, keys)
+    rule_sets = SqlRuleSets(db)
+    signer = Ed25519Signer(db, keys)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -271,6 +284,12 @@ def build(
             waiting_room,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
+        ProtocolViewProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, ProtocolViewProjection(protocols), protocols
+        ),
+        RuleSetsProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, RuleSetsProjection(rule_sets), rule_sets
+        ),
     }
     access_log = AccessLog(db, keyring.chain_key)
     outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
@@ -291,6 +310,7 @@ def build(
         organisation_parents=organisation_parents,
         patient_registrations=patient_registrations,
         public_url=settings.public_url,
+        signer=signer,
         clock=clock or (lambda: datetime.now(UTC)),
     )
     bus = CommandBus(lambda: UnitOfWork(app, keys), ports)
@@ -364,4 +384,7 @@ def build(
         on_call=on_call,
         deadlines=deadlines,
         waiting_room=waiting_room,
+        protocols=protocols,
+        rule_sets=rule_sets,
+        signatures=ProtocolVerifier(app, recorder, signer),
     )

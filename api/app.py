@@ -38,6 +38,8 @@ from api.routers import (
     organisations,
     passwords,
     patients,
+    protocols,
+    rule_sets,
     schedules,
     sessions,
     slots,
@@ -166,6 +168,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(on_call.router)
     app.include_router(waiting_room.router)
     app.include_router(teleconferences.router)
+    app.include_router(protocols.router)
+    app.include_router(rule_sets.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

@@ -55,6 +55,13 @@ class Action(StrEnum):
     RATE = "consultation:rate"
     ORGANISE_TELECONFERENCE = "teleconference:organise"
     JOIN_TELECONFERENCE = "teleconference:join"
+    PREPARE_PROTOCOL = "protocol:prepare"
+    SIGN_PROTOCOL = "protocol:sign"
+    READ_PROTOCOL = "protocol:read"
+    VERIFY_PROTOCOL = "protocol:verify"
+    READ_SIGNING_KEYS = "signing-keys:read"
+    PUBLISH_RULES = "rules:publish"
+    READ_RULES = "rules:read"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -104,6 +111,17 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.RATE: frozenset({Role.PATIENT}),
     Action.ORGANISE_TELECONFERENCE: STAFF,
     Action.JOIN_TELECONFERENCE: STAFF | {Role.PATIENT},
+    # the consultation's doctor writes and signs; an assistant of that doctor prepares
+    Action.PREPARE_PROTOCOL: frozenset({Role.DOCTOR, Role.ASSISTANT}),
+    Action.SIGN_PROTOCOL: frozenset({Role.DOCTOR}),
+    Action.READ_PROTOCOL: CARE_TEAM | {Role.PATIENT},
+    # the parties, and compliance officers (who see no content, only who signed and whether
+    # it verifies)
+    Action.VERIFY_PROTOCOL: CARE_TEAM | {Role.PATIENT, Role.COMPLIANCE_OFFICER},
+    # public keys are public: anyone signed in
+    Action.READ_SIGNING_KEYS: frozenset(Role),
+    Action.PUBLISH_RULES: frozenset({Role.ORG_ADMIN}),
+    Action.READ_RULES: STAFF | {Role.COMPLIANCE_OFFICER},
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)
@@ -125,11 +143,16 @@ HOLDER_ACTIONS = frozenset(
         Action.REOPEN,
         Action.RATE,
         Action.JOIN_TELECONFERENCE,
+        Action.READ_PROTOCOL,
+        Action.VERIFY_PROTOCOL,
     }
 )
 
 #: steps only the consultation's own doctor takes among staff (never a colleague or assistant)
-DOCTOR_ACTIONS = frozenset({Action.TREAT, Action.CLOSE})
+DOCTOR_ACTIONS = frozenset({Action.TREAT, Action.CLOSE, Action.SIGN_PROTOCOL})
+
+#: steps the consultation's doctor takes, or an assistant of that doctor prepares
+PREPARED_ACTIONS = frozenset({Action.PREPARE_PROTOCOL})
 
 #: what a consultation relationship lets the care team of that organisation do with a record
 #: that another organisation (or nobody: a self-registered patient, a beneficiary) holds
@@ -148,6 +171,8 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.CLOSE: frozenset({Scope.ATTEND}),
     Action.REOPEN: frozenset({Scope.ATTEND}),
     Action.JOIN_TELECONFERENCE: frozenset({Scope.ATTEND}),
+    Action.READ_PROTOCOL: frozenset({Scope.READ_RECORDS}),
+    Action.VERIFY_PROTOCOL: frozenset({Scope.READ_RECORDS}),
 }
 
 
@@ -272,6 +297,8 @@ def decide_for_consultation(
             verdict = DENY
         elif actor.role is Role.ASSISTANT:
             verdict = ALLOW if scope.doctor_id in ties.assisted_doctors else DENY
+        elif action in PREPARED_ACTIONS:
+            verdict = DENY  # a colleague does not write another doctor's protocol
         else:
             verdict = ALLOW
     return verdict or _by_grant(action, ties)

@@ -20,9 +20,16 @@ from commands.results import (
 from domain.account import HoldsBeneficiaries, NotAMember, RoleMismatch
 from domain.admin_roster import LastAdmin
 from domain.booking import SlotNotOffered, SlotTaken
+from domain.clinical_protocol import (
+    MissingSections,
+    NotTheDoctor,
+    ProtocolNotSigned,
+    ProtocolSigned,
+)
 from domain.consultation import ConsultationClosed, NotNow
 from domain.doctor_desk import DoctorBusy
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
+from domain.jurisdiction import RuleViolation
 from domain.on_call import AlreadyTaken, NotOnDuty, RequestOver
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import NotPractisingThere, UnknownPractice
@@ -100,6 +107,9 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     NotOnDuty: (409, "not-on-duty", "Only a doctor on duty in the pool accepts its requests"),
     TeleconferenceFull: (409, "teleconference-full", "The teleconference has 20 participants"),
     NotInvited: (409, "not-invited", "Not a participant of the teleconference"),
+    ProtocolSigned: (409, "protocol-signed", "The protocol is signed: add a signed addendum"),
+    ProtocolNotSigned: (409, "protocol-not-signed", "Addenda correct a signed protocol"),
+    NotTheDoctor: (403, "forbidden", "Only the consultation's doctor signs"),
 }
 
 
@@ -220,6 +230,27 @@ def install(app: FastAPI) -> None:
             "doctor-busy",
             "The doctor is in another consultation",
             consultation_id=str(exc.consultation_id),
+        )
+
+    @app.exception_handler(MissingSections)
+    async def _missing(_: Request, exc: MissingSections) -> JSONResponse:
+        return problem_response(
+            409,
+            "missing-sections",
+            "Required sections of the protocol are missing",
+            str(exc),
+            missing=exc.missing,
+        )
+
+    @app.exception_handler(RuleViolation)
+    async def _rule(_: Request, exc: RuleViolation) -> JSONResponse:
+        return problem_response(
+            409,
+            "rule-violation",
+            "A rule of the organisation does not allow this",
+            exc.explanation,
+            rule_id=exc.rule_id,
+            rule_version=exc.version,
         )
 
     @app.exception_handler(KeyDestroyed)

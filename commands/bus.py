@@ -24,6 +24,7 @@ from commands import (
     organisations,
     passwords,
     patients,
+    protocols,
     record_invitations,
     scheduling,
     second_factor,
@@ -133,6 +134,11 @@ HANDLERS: dict[type[Any], Handler] = {
     on_call.WithdrawRequest: on_call.withdraw_request,
     on_call.ExpireRequest: on_call.expire_request,
     on_call.EscalateConsultation: on_call.escalate_consultation,
+    protocols.DraftProtocol: protocols.draft_protocol,
+    protocols.ReviseProtocol: protocols.revise_protocol,
+    protocols.SignProtocol: protocols.sign_protocol,
+    protocols.AddAddendum: protocols.add_addendum,
+    protocols.PublishRuleSet: protocols.publish_rule_set,
 }
 
 

@@ -170,6 +170,34 @@ class PatientRegistrationsIndex(Protocol):
 
 
 @dataclass(frozen=True)
+class NewSigningKey:
+    """A key pair the signer made: its public half to publish, and the row writer that keeps
+    the private half (wrapped) in the same transaction as the publication."""
+
+    key_id: str
+    algorithm: str
+    public_key: str
+    keep: object
+
+
+class ProtocolSigner(Protocol):
+    """Signs protocols for a practitioner (adapters.crypto.practitioner_signing: Ed25519 keys,
+    the private key sealed by the practitioner's data key). A qualified e-signature provider
+    (eIDAS QES, the RF's КЭП via a certified crypto provider) is another implementation: it
+    would publish the certificate's key and sign remotely."""
+
+    algorithm: str
+
+    def new_key(self, practitioner_id: UUID) -> NewSigningKey: ...
+
+    def sign(self, practitioner_id: UUID, key_id: str, document: bytes) -> str:
+        """The signature (base64) over ``document`` with the practitioner's key ``key_id``."""
+        ...
+
+    def verify(self, public_key: str, document: bytes, signature: str) -> bool: ...
+
+
+@dataclass(frozen=True)
 class Ports:
     """Everything a handler may need besides its unit of work: one object, built once by the
     composition root (adapters.composition) and passed by the bus to every handler."""
@@ -186,5 +214,6 @@ class Ports:
     organisation_parents: OrganisationParentsIndex
     patient_registrations: PatientRegistrationsIndex
     public_url: str
+    signer: ProtocolSigner
     #: the time commands act at (the real clock; a simulated one in benchmarks)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

@@ -12,6 +12,7 @@ unknown), but never with 403.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -99,6 +100,7 @@ class World:
     other_doctor: Person
     teleconferences: dict[bool, str] = field(default_factory=dict)
     waiting_position: dict[bool, int] = field(default_factory=dict)
+    protocols: dict[bool, str] = field(default_factory=dict)
 
 
 def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
@@ -306,6 +308,56 @@ def in_conference(who: Who, own: bool) -> bool:
 
 SOON = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
 MANAGE = {Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN}
+
+
+#: a protocol that can be signed
+MATRIX_PROTOCOL = {
+    "complaints": "Headache",
+    "diagnoses": [{"code": "R51", "text": "Headache", "primary": True}],
+}
+
+
+def protocol(world: World, own: bool) -> str:
+    """Own: the protocol of an urgent consultation of Dr Weber with the organisation's own
+    patient (drafted during the call, completed); other: Dr Novak's with theirs. Dr Weber then
+    steps up, so signing is refused by role only."""
+    if own not in world.protocols:
+        doctor = world.people[Role.DOCTOR] if own else world.other_doctor
+        patient = world.patient[(Role.DOCTOR, own)]
+        client = world.clinic.client
+        urgent = client.post(
+            "/v1/consultations/urgent",
+            headers=doctor.headers,
+            json={"patient_id": patient, "doctor_id": str(doctor.actor.actor_id), "reason": "pain"},
+        )
+        assert urgent.status_code == 201, urgent.text
+        consultation = str(urgent.json()["id"])
+        for name in ("check-in", "take", "admit"):
+            done = client.post(f"/v1/consultations/{consultation}/{name}", headers=doctor.headers)
+            assert done.status_code == 200, done.text
+        drafted = client.post(
+            f"/v1/consultations/{consultation}/protocol",
+            headers=doctor.headers,
+            json=MATRIX_PROTOCOL,
+        )
+        assert drafted.status_code == 201, drafted.text
+        done = client.post(f"/v1/consultations/{consultation}/complete", headers=doctor.headers)
+        assert done.status_code == 200, done.text
+        world.protocols[own] = str(drafted.json()["id"])
+        if own:
+            assert doctor.totp is not None
+            code = doctor.totp.at(time.time() + doctor.totp.interval)
+            stepped = client.post(
+                "/v1/sessions/current/step-up", headers=doctor.headers, json={"code": code}
+            )
+            assert stepped.status_code == 204, stepped.text
+    return world.protocols[own]
+
+
+#: the protocol's readers: its doctor, an assistant of the doctor, the care team of its
+#: organisation, a caregiver granted read-records (the patient's side: tests/test_protocols.py)
+PROTOCOL_READERS = (Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER, Tie.GRANTEE)
+
 
 CASES: dict[tuple[str, str], Case] = {
     ("POST", "/v1/patients"): Case(
@@ -747,6 +799,64 @@ CASES: dict[tuple[str, str], Case] = {
             conference_step(name),
         )
         for name in ("start", "end", "cancel")
+    },
+    # protocols and jurisdiction rules (before erasure, which ends the ties these rely on)
+    ("POST", "/v1/consultations/{consultation_id}/protocol"): Case(
+        lambda who, own: own and who in (Role.DOCTOR, Role.ASSISTANT),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/consultations/{c(w, r, o)}/protocol",
+            {"json": {"complaints": "Headache"}},
+        ),
+    ),
+    ("PUT", "/v1/protocols/{protocol_id}"): Case(
+        lambda who, own: own and who in (Role.DOCTOR, Role.ASSISTANT),
+        lambda w, r, o: (
+            "PUT",
+            f"/v1/protocols/{protocol(w, o)}",
+            {"json": MATRIX_PROTOCOL},
+        ),
+    ),
+    ("POST", "/v1/protocols/{protocol_id}/sign"): Case(
+        lambda who, own: own and who is Role.DOCTOR,
+        lambda w, r, o: ("POST", f"/v1/protocols/{protocol(w, o)}/sign", {}),
+    ),
+    ("POST", "/v1/protocols/{protocol_id}/addenda"): Case(
+        lambda who, own: own and who is Role.DOCTOR,
+        lambda w, r, o: (
+            "POST",
+            f"/v1/protocols/{protocol(w, o)}/addenda",
+            {"json": {"text": "A correction"}},
+        ),
+    ),
+    ("GET", "/v1/protocols/{protocol_id}"): Case(
+        lambda who, own: own and who in PROTOCOL_READERS,
+        lambda w, r, o: ("GET", f"/v1/protocols/{protocol(w, o)}", {}),
+    ),
+    ("GET", "/v1/protocols/{protocol_id}/verification"): Case(
+        lambda who, own: (own and who in PROTOCOL_READERS) or who is Role.COMPLIANCE_OFFICER,
+        lambda w, r, o: ("GET", f"/v1/protocols/{protocol(w, o)}/verification", {}),
+    ),
+    ("GET", "/v1/practitioners/{practitioner_id}/signing-keys"): Case(
+        lambda who, own: True,
+        lambda w, r, o: ("GET", f"/v1/practitioners/{d(w, o)}/signing-keys", {}),
+    ),
+    ("POST", "/v1/organisations/{organisation_id}/rule-sets"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/organisations/{w.org[o]}/rule-sets",
+            {"json": {"rules": {}}},
+        ),
+    ),
+    **{
+        ("GET", f"/v1/organisations/{{organisation_id}}/{name}"): Case(
+            lambda who, own: (
+                ROLE_OF[who] is Role.COMPLIANCE_OFFICER or (own and ROLE_OF[who] in STAFF)
+            ),
+            lambda w, r, o, name=name: ("GET", f"/v1/organisations/{w.org[o]}/{name}", {}),  # type: ignore[misc]
+        )
+        for name in ("rule-sets", "rule-decisions")
     },
     ("DELETE", "/v1/patients/{patient_id}"): Case(
         patient_record({Role.ORG_ADMIN}),

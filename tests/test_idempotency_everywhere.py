@@ -214,6 +214,12 @@ def _scenarios(world: World, made: dict[str, Any]) -> dict[tuple[str, str], Call
             ("POST", f"/v1/consultations/{{consultation_id}}/{name}"): _on(made, "question", name)
             for name in ("close", "reopen")
         },
+        # the urgent consultation Dr Weber completed above gets its protocol
+        ("POST", "/v1/consultations/{consultation_id}/protocol"): lambda: (
+            "POST",
+            f"/v1/consultations/{made['urgent-anna']}/protocol",
+            {"json": {"complaints": "High fever"}},
+        ),
         ("POST", "/v1/teleconferences/{teleconference_id}/cancel"): lambda: (
             "POST",
             f"/v1/teleconferences/{made['conference']}/cancel",

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
+from typing import Any
 
 import psycopg
 import pytest
 
 from adapters.composition import Services
+from domain.actor import Role
 from tests.conftest import Clinic, Person
+from tests.protocol_fixtures import draft, read, sign, urgent_call
+from tests.scheduling_fixtures import set_up_schedule
 
 CANARY = {
     "given_name": "Zephyrinaqx",
@@ -155,3 +159,79 @@ def test_erasure_shows_fields_as_erased_everywhere_and_the_chain_still_verifies(
         ).status_code
         == 409
     )
+
+
+#: one canary per clinical field of a protocol (and of an addendum)
+PROTOCOL_CANARY: dict[str, Any] = {
+    "complaints": "Canarycomplaint throbbing",
+    "objective_findings": "Canaryfinding rash",
+    "diagnoses": [{"code": "Q87.11", "text": "Canarydiagnosis syndrome", "primary": True}],
+    "recommendations": "Canaryadvice rest",
+    "referrals": [
+        {
+            "service_code": "canaryreferralcode",
+            "service_text": "Canaryservice",
+            "reason": "Canaryreason",
+        }
+    ],
+    "prescriptions": [
+        {
+            "medication_code": "Z99CANARY",
+            "medication_text": "Canarymedicine 5 mg",
+            "dose_value": 5,
+            "dose_unit": "mg",
+            "route": "canaryroute",
+            "frequency": 2,
+            "duration_days": 3,
+            "quantity": 6,
+            "instructions": "Canaryinstruction with water",
+        }
+    ],
+}
+PROTOCOL_NEEDLES = [
+    "Canarycomplaint",
+    "Canaryfinding",
+    "Q87.11",
+    "Canarydiagnosis",
+    "Canaryadvice",
+    "canaryreferralcode",
+    "Canaryservice",
+    "Canaryreason",
+    "Z99CANARY",
+    "Canarymedicine",
+    "canaryroute",
+    "Canaryinstruction",
+    "Canaryaddendum",
+]
+
+
+def test_every_protocol_field_is_nowhere_in_clear(
+    clinic: Clinic, dr_weber: Person, services: Services, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Drafted, revised, signed, corrected by an addendum, read and verified: the sections
+    reach the event store, the protocol view and the logs only as ciphertext."""
+    caplog.set_level(logging.DEBUG)
+    set_up_schedule(clinic, dr_weber)
+    anna = clinic.person("Anna", Role.PATIENT, None)
+    annas = clinic.register(anna)["id"]
+    consultation = urgent_call(clinic, dr_weber, anna, annas)
+    protocol = str(draft(clinic, dr_weber, consultation, {"complaints": "first"}).json()["id"])
+    revised = clinic.client.put(
+        f"/v1/protocols/{protocol}", headers=dr_weber.headers, json=PROTOCOL_CANARY
+    )
+    assert revised.status_code == 200, revised.text
+    assert sign(clinic, dr_weber, protocol).status_code == 200
+    added = clinic.client.post(
+        f"/v1/protocols/{protocol}/addenda",
+        headers=dr_weber.headers,
+        json={"text": "Canaryaddendum corrected dose"},
+    )
+    assert added.status_code == 201, added.text
+    shown = read(clinic, anna, f"/v1/protocols/{protocol}?after={added.json()['position']}")
+    assert shown["content"]["complaints"] == PROTOCOL_CANARY["complaints"]  # opened for Anna
+    assert read(clinic, anna, f"/v1/protocols/{protocol}/verification")["valid"] is True
+    stored = raw_database_bytes(services).lower()
+    logged = "\n".join(r.getMessage() for r in caplog.records).encode().lower()
+    for needle in PROTOCOL_NEEDLES:
+        assert needle.lower().encode() not in stored, f"found {needle!r} in the database"
+        assert needle.lower().encode() not in logged, f"found {needle!r} in the logs"

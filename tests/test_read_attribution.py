@@ -76,6 +76,8 @@ DISCLOSES: dict[tuple[str, str], Disclosed] = {
     ("GET", "/v1/compliance/patients/{patient_id}/access-log"): _compliance_record,
     ("GET", "/v1/teleconferences/{teleconference_id}"): _patient_participants,
     ("GET", "/v1/waiting-room/doctors/{doctor_id}"): _in_the_waiting_room,
+    ("GET", "/v1/protocols/{protocol_id}"): _the_patient_of,
+    ("GET", "/v1/protocols/{protocol_id}/verification"): _the_patient_of,
 }
 DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/health"): "positions of the read models",
@@ -93,6 +95,10 @@ DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/analytics/care"): "counts, never a person",
     ("GET", "/v1/analytics/nps"): "counts, never a person",
     ("GET", "/v1/doctors/{doctor_id}/nps"): "the doctor's own score, never a patient",
+    ("GET", "/v1/practitioners/{practitioner_id}/signing-keys"): "a practitioner's public keys",
+    ("GET", "/v1/organisations/{organisation_id}/rule-sets"): "the organisation's rules",
+    ("GET", "/v1/organisations/{organisation_id}/rule-decisions"): "rule, version, outcome by "
+    "consultation id: no patient named",
 }
 
 
