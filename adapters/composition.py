@@ -41,6 +41,7 @@ from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.consultation_view import SqlConsultationView
+from adapters.readmodels.labs import SqlLabs
 from adapters.readmodels.on_call import SqlOnCall
 from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_card import SqlPatientCard
@@ -64,6 +65,7 @@ from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
 from projections.consultation_view import ConsultationViewProjection
+from projections.labs import LabsProjection
 from projections.on_call import OnCallProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_card import PatientCardProjection
@@ -118,6 +120,7 @@ class Services:
     on_call: SqlOnCall
     deadlines: DeadlineWorker
     waiting_room: SqlWaitingRoom
+    labs: SqlLabs
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -196,6 +199,7 @@ def build(
     patient_cards = SqlPatientCard(db, keys)
     on_call = SqlOnCall(db)
     waiting_room = SqlWaitingRoom(db)
+    labs = SqlLabs(db, keys)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -283,6 +287,7 @@ def build(
             waiting_room,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
         ),
+        LabsProjection.name: ProjectionRunner(db, recorder, app.mapper, LabsProjection(labs), labs),
     }
     access_log = AccessLog(db, keyring.chain_key)
     outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
@@ -378,4 +383,5 @@ def build(
         on_call=on_call,
         deadlines=deadlines,
         waiting_room=waiting_room,
+        labs=labs,
     )

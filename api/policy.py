@@ -55,6 +55,13 @@ class Action(StrEnum):
     RATE = "consultation:rate"
     ORGANISE_TELECONFERENCE = "teleconference:organise"
     JOIN_TELECONFERENCE = "teleconference:join"
+    MANAGE_MACHINE_CLIENTS = "machine-clients:manage"
+    MANAGE_PARTNER_LABS = "partner-labs:manage"
+    READ_PARTNER_LABS = "partner-labs:read"
+    ORDER_LAB_TESTS = "lab:order"
+    REPORT_LAB_RESULTS = "lab:report"
+    READ_LAB_RESULTS = "lab:read-results"
+    READ_ABNORMAL_RESULTS = "lab:abnormal-results"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -104,6 +111,14 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.RATE: frozenset({Role.PATIENT}),
     Action.ORGANISE_TELECONFERENCE: STAFF,
     Action.JOIN_TELECONFERENCE: STAFF | {Role.PATIENT},
+    Action.MANAGE_MACHINE_CLIENTS: frozenset({Role.ORG_ADMIN}),
+    Action.MANAGE_PARTNER_LABS: frozenset({Role.ORG_ADMIN}),
+    Action.READ_PARTNER_LABS: STAFF,
+    Action.ORDER_LAB_TESTS: frozenset({Role.DOCTOR}),  # the consultation's own doctor
+    # a machine client of the organisation (which lab, the order itself decides: 403 if not it)
+    Action.REPORT_LAB_RESULTS: frozenset({Role.SYSTEM}),
+    Action.READ_LAB_RESULTS: CARE_TEAM | {Role.PATIENT},
+    Action.READ_ABNORMAL_RESULTS: frozenset({Role.DOCTOR}),  # their own orders
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)
@@ -125,15 +140,18 @@ HOLDER_ACTIONS = frozenset(
         Action.REOPEN,
         Action.RATE,
         Action.JOIN_TELECONFERENCE,
+        Action.READ_LAB_RESULTS,
     }
 )
 
 #: steps only the consultation's own doctor takes among staff (never a colleague or assistant)
-DOCTOR_ACTIONS = frozenset({Action.TREAT, Action.CLOSE})
+DOCTOR_ACTIONS = frozenset({Action.TREAT, Action.CLOSE, Action.ORDER_LAB_TESTS})
 
 #: what a consultation relationship lets the care team of that organisation do with a record
 #: that another organisation (or nobody: a self-registered patient, a beneficiary) holds
-CARE_ACTIONS = frozenset({Action.READ_PATIENT, Action.BOOK, Action.ASK, Action.INVITE_PATIENT})
+CARE_ACTIONS = frozenset(
+    {Action.READ_PATIENT, Action.BOOK, Action.ASK, Action.INVITE_PATIENT, Action.READ_LAB_RESULTS}
+)
 
 #: which delegation scope lets a grantee take an action (on the patient's behalf)
 GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
@@ -148,6 +166,7 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.CLOSE: frozenset({Scope.ATTEND}),
     Action.REOPEN: frozenset({Scope.ATTEND}),
     Action.JOIN_TELECONFERENCE: frozenset({Scope.ATTEND}),
+    Action.READ_LAB_RESULTS: frozenset({Scope.READ_RECORDS}),
 }
 
 

@@ -23,7 +23,10 @@ from domain.booking import SlotNotOffered, SlotTaken
 from domain.consultation import ConsultationClosed, NotNow
 from domain.doctor_desk import DoctorBusy
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
+from domain.lab_order import NotYourOrder
+from domain.machine_client import ClientRevoked
 from domain.on_call import AlreadyTaken, NotOnDuty, RequestOver
+from domain.partner_labs import NotAPartnerLab
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import NotPractisingThere, UnknownPractice
 from domain.teleconference import NotInvited, TeleconferenceFull
@@ -100,6 +103,9 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     NotOnDuty: (409, "not-on-duty", "Only a doctor on duty in the pool accepts its requests"),
     TeleconferenceFull: (409, "teleconference-full", "The teleconference has 20 participants"),
     NotInvited: (409, "not-invited", "Not a participant of the teleconference"),
+    NotYourOrder: (403, "forbidden", "Not your lab order"),
+    NotAPartnerLab: (422, "not-a-partner-lab", "The lab is not on the organisation's list"),
+    ClientRevoked: (409, "client-revoked", "The machine client was revoked"),
 }
 
 
