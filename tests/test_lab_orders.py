@@ -86,6 +86,7 @@ def test_the_doctor_orders_the_lab_reports_the_patient_reads_the_doctor_is_flagg
     reported = [e for e in events if isinstance(e, LabOrder.ResultsReported)]
     assert {e.by.actor_id for e in reported} == {uuid.UUID(lab.client_id)}
     assert {e.by.role for e in reported} == {Role.SYSTEM}
+    assert isinstance(events[0], LabOrder.Ordered)
     assert events[0].by.actor_id == dr_weber.actor.actor_id
 
 
@@ -217,8 +218,8 @@ def test_a_revoked_client_is_refused_at_once_and_gets_no_new_token(
     assert refused.status_code == 401, refused.text
     again = machine_token(clinic, lab.client_id, lab.secret)
     assert again.status_code == 401 and again.json()["error"] == "invalid_client"
-    client = services.app.repository.get(uuid.UUID(lab.client_id))
-    assert isinstance(client, MachineClient) and client.revoked
+    client = services.bus_uow().get(MachineClient, uuid.UUID(lab.client_id))
+    assert client.revoked
 
 
 def test_the_token_exchange_takes_a_form_json_or_basic_and_expires(
@@ -246,8 +247,8 @@ def test_the_token_exchange_takes_a_form_json_or_basic_and_expires(
     grant = clinic.client.post("/v1/oauth/token", data={"grant_type": "password"})
     assert grant.status_code == 400 and grant.json()["error"] == "unsupported_grant_type"
     # the secret is kept as a hash only
-    client = services.app.repository.get(uuid.UUID(lab.client_id))
-    assert isinstance(client, MachineClient) and lab.secret not in client.secret_hash
+    client = services.bus_uow().get(MachineClient, uuid.UUID(lab.client_id))
+    assert lab.secret not in client.secret_hash
     # a token ends at its expiry
     token = as_json.json()["access_token"]
     headers = {"Authorization": f"Bearer {token}"}

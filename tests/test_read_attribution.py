@@ -70,6 +70,8 @@ DISCLOSES: dict[tuple[str, str], Disclosed] = {
     ("GET", "/v1/compliance/patients/{patient_id}/state"): _compliance_record,
     ("GET", "/v1/compliance/patients/{patient_id}/access-log"): _compliance_record,
     ("GET", "/v1/teleconferences/{teleconference_id}"): _patient_participants,
+    ("GET", "/v1/patients/{patient_id}/results"): _the_record,
+    ("GET", "/v1/doctors/me/abnormal-results"): _patients_of,
 }
 DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/health"): "positions of the read models",
@@ -81,6 +83,7 @@ DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/analytics/{metric}"): "counts, never a person",
     ("GET", "/v1/compliance/audit"): "whether the audit chains verify",
     ("GET", "/v1/audit/public-key"): "the deployment's checkpoint verification key",
+    ("GET", "/v1/organisations/{organisation_id}/partner-labs"): "the organisation's labs",
 }
 
 
@@ -108,8 +111,8 @@ def _records_since(services: Services, seq: int) -> list[tuple[str, ...]]:
 
 
 def _allowed(route: tuple[str, str]) -> list[Who]:
-    if route in SESSION_ROUTES:
-        return list(WHO)
+    if route in SESSION_ROUTES:  # a person's own session (a machine client has no account)
+        return [who for who in WHO if who is not Tie.LAB_CLIENT]
     return [who for who in WHO if CASES[route].rule(who, True)]
 
 
