@@ -42,6 +42,7 @@ from adapters.readmodels.account_view import SqlAccountView
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
 from adapters.readmodels.consultation_view import SqlConsultationView
+from adapters.readmodels.labs import SqlLabs
 from adapters.readmodels.on_call import SqlOnCall
 from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_card import SqlPatientCard
@@ -66,6 +67,7 @@ from projections.account_view import AccountViewProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
 from projections.consultation_view import ConsultationViewProjection
+from projections.labs import LabsProjection
 from projections.on_call import OnCallProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_card import PatientCardProjection
@@ -125,6 +127,7 @@ class Services:
     rule_sets: SqlRuleSets
     #: verifies signed protocols from the stored events
     signatures: ProtocolVerifier
+    labs: SqlLabs
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -205,6 +208,7 @@ def build(
     protocols = SqlProtocolView(db, keys)
     rule_sets = SqlRuleSets(db)
     signer = Ed25519Signer(db, keys)
+    labs = SqlLabs(db, keys)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -290,6 +294,7 @@ def build(
         RuleSetsProjection.name: ProjectionRunner(
             db, recorder, app.mapper, RuleSetsProjection(rule_sets), rule_sets
         ),
+        LabsProjection.name: ProjectionRunner(db, recorder, app.mapper, LabsProjection(labs), labs),
     }
     access_log = AccessLog(db, keyring.chain_key)
     outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
@@ -387,4 +392,5 @@ def build(
         protocols=protocols,
         rule_sets=rule_sets,
         signatures=ProtocolVerifier(app, recorder, signer),
+        labs=labs,
     )

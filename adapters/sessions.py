@@ -66,9 +66,13 @@ class SessionStore:
         *,
         stepped_up: bool,
         enrolment_only: bool,
+        lifetime: timedelta | None = None,
     ) -> tuple[str, Callable[[Cursor], None]]:
         """A new session's token, and the row writer that opens it in a command's transaction
-        (the sign-in's)."""
+        (the sign-in's). ``lifetime``: a short-lived token (a machine client's), which expires
+        then whether used or not."""
+        absolute = lifetime or ABSOLUTE
+        idle = lifetime or IDLE
         token = "ts_" + secrets.token_urlsafe(32)
 
         def write(cur: Cursor) -> None:
@@ -84,8 +88,8 @@ class SessionStore:
                     organisation_id,
                     now,
                     now,
-                    now + ABSOLUTE,
-                    int(IDLE.total_seconds()),
+                    now + absolute,
+                    int(idle.total_seconds()),
                     now if stepped_up else None,
                     enrolment_only,
                 ),

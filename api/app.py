@@ -33,7 +33,9 @@ from api.routers import (
     consultation_steps,
     consultations,
     delegations,
+    labs,
     link_pages,
+    machine_clients,
     on_call,
     organisations,
     passwords,
@@ -170,6 +172,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(teleconferences.router)
     app.include_router(protocols.router)
     app.include_router(rule_sets.router)
+    app.include_router(machine_clients.router)
+    app.include_router(labs.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

@@ -35,7 +35,11 @@ from domain.actor import Actor, Role
 from domain.patient import record_of
 from domain.teleconference import ParticipantKind
 
-_bearer = HTTPBearer(auto_error=False, description="Session token from `POST /v1/sessions`")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="A person's session token from `POST /v1/sessions`, or a machine client's "
+    "token from `POST /v1/oauth/token` (a system actor of its organisation)",
+)
 
 
 def current_actor(
@@ -87,6 +91,8 @@ def current_session(
     session = services_of(request).sessions.resolve(token)
     if session is None:
         raise Problem(401, "unauthenticated", "Sign in first (POST /v1/sessions)")
+    if session.role is Role.SYSTEM:  # a machine client's token: it has no account
+        raise Problem(403, "forbidden", "Only a person's session, not a machine client's")
     return session, token
 
 

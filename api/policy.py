@@ -62,6 +62,13 @@ class Action(StrEnum):
     READ_SIGNING_KEYS = "signing-keys:read"
     PUBLISH_RULES = "rules:publish"
     READ_RULES = "rules:read"
+    MANAGE_MACHINE_CLIENTS = "machine-clients:manage"
+    MANAGE_PARTNER_LABS = "partner-labs:manage"
+    READ_PARTNER_LABS = "partner-labs:read"
+    ORDER_LAB_TESTS = "lab:order"
+    REPORT_LAB_RESULTS = "lab:report"
+    READ_LAB_RESULTS = "lab:read-results"
+    READ_ABNORMAL_RESULTS = "lab:abnormal-results"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -122,6 +129,14 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ_SIGNING_KEYS: frozenset(Role),
     Action.PUBLISH_RULES: frozenset({Role.ORG_ADMIN}),
     Action.READ_RULES: STAFF | {Role.COMPLIANCE_OFFICER},
+    Action.MANAGE_MACHINE_CLIENTS: frozenset({Role.ORG_ADMIN}),
+    Action.MANAGE_PARTNER_LABS: frozenset({Role.ORG_ADMIN}),
+    Action.READ_PARTNER_LABS: STAFF,
+    Action.ORDER_LAB_TESTS: frozenset({Role.DOCTOR}),  # the consultation's own doctor
+    # a machine client of the organisation (which lab, the order itself decides: 403 if not it)
+    Action.REPORT_LAB_RESULTS: frozenset({Role.SYSTEM}),
+    Action.READ_LAB_RESULTS: CARE_TEAM | {Role.PATIENT},
+    Action.READ_ABNORMAL_RESULTS: frozenset({Role.DOCTOR}),  # their own orders
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)
@@ -145,6 +160,7 @@ HOLDER_ACTIONS = frozenset(
         Action.JOIN_TELECONFERENCE,
         Action.READ_PROTOCOL,
         Action.VERIFY_PROTOCOL,
+        Action.READ_LAB_RESULTS,
     }
 )
 
@@ -153,10 +169,13 @@ DOCTOR_ACTIONS = frozenset({Action.TREAT, Action.CLOSE, Action.SIGN_PROTOCOL})
 
 #: steps the consultation's doctor takes, or an assistant of that doctor prepares
 PREPARED_ACTIONS = frozenset({Action.PREPARE_PROTOCOL})
+DOCTOR_ACTIONS = frozenset({Action.TREAT, Action.CLOSE, Action.ORDER_LAB_TESTS})
 
 #: what a consultation relationship lets the care team of that organisation do with a record
 #: that another organisation (or nobody: a self-registered patient, a beneficiary) holds
-CARE_ACTIONS = frozenset({Action.READ_PATIENT, Action.BOOK, Action.ASK, Action.INVITE_PATIENT})
+CARE_ACTIONS = frozenset(
+    {Action.READ_PATIENT, Action.BOOK, Action.ASK, Action.INVITE_PATIENT, Action.READ_LAB_RESULTS}
+)
 
 #: which delegation scope lets a grantee take an action (on the patient's behalf)
 GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
@@ -173,6 +192,7 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.JOIN_TELECONFERENCE: frozenset({Scope.ATTEND}),
     Action.READ_PROTOCOL: frozenset({Scope.READ_RECORDS}),
     Action.VERIFY_PROTOCOL: frozenset({Scope.READ_RECORDS}),
+    Action.READ_LAB_RESULTS: frozenset({Scope.READ_RECORDS}),
 }
 
 

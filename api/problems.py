@@ -30,7 +30,10 @@ from domain.consultation import ConsultationClosed, NotNow
 from domain.doctor_desk import DoctorBusy
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
 from domain.jurisdiction import RuleViolation
+from domain.lab_order import NotYourOrder
+from domain.machine_client import ClientRevoked
 from domain.on_call import AlreadyTaken, NotOnDuty, RequestOver
+from domain.partner_labs import NotAPartnerLab
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import NotPractisingThere, UnknownPractice
 from domain.teleconference import NotInvited, TeleconferenceFull
@@ -110,6 +113,9 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     ProtocolSigned: (409, "protocol-signed", "The protocol is signed: add a signed addendum"),
     ProtocolNotSigned: (409, "protocol-not-signed", "Addenda correct a signed protocol"),
     NotTheDoctor: (403, "forbidden", "Only the consultation's doctor signs"),
+    NotYourOrder: (403, "forbidden", "Not your lab order"),
+    NotAPartnerLab: (422, "not-a-partner-lab", "The lab is not on the organisation's list"),
+    ClientRevoked: (409, "client-revoked", "The machine client was revoked"),
 }
 
 

@@ -34,6 +34,8 @@ ADDED: dict[tuple[str, str], frozenset[int]] = {
     ("post", "/v1/record-invitations/accept"): frozenset({429}),
     ("post", "/v1/record-invitations/decline"): frozenset({429}),
     ("post", "/v1/accounts/password-reset/confirm"): frozenset({400}),
+    # a machine client's token exchange: wrong credentials, throttled guessing
+    ("post", "/v1/oauth/token"): frozenset({401, 429}),
 }
 
 

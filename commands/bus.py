@@ -18,6 +18,7 @@ from commands import (
     consultations,
     delegation,
     erasure,
+    labs,
     memberships,
     on_call,
     onboarding,
@@ -139,6 +140,14 @@ HANDLERS: dict[type[Any], Handler] = {
     protocols.SignProtocol: protocols.sign_protocol,
     protocols.AddAddendum: protocols.add_addendum,
     protocols.PublishRuleSet: protocols.publish_rule_set,
+    labs.CreateMachineClient: labs.create_machine_client,
+    labs.RevokeMachineClient: labs.revoke_machine_client,
+    labs.IssueClientToken: labs.issue_client_token,
+    labs.AddPartnerLab: _pure(labs.add_partner_lab),
+    labs.RemovePartnerLab: _pure(labs.remove_partner_lab),
+    labs.OrderLabTests: labs.order_lab_tests,
+    labs.CancelLabOrder: labs.cancel_lab_order,
+    labs.ReportLabResults: labs.report_lab_results,
 }
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Protocol, TypeVar
 from uuid import UUID
 
@@ -116,6 +116,7 @@ class Sessions(Protocol):
         *,
         stepped_up: bool,
         enrolment_only: bool,
+        lifetime: timedelta | None = None,
     ) -> tuple[str, object]:
         """A new session's token, and the row writer that opens it."""
         ...

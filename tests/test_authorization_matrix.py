@@ -26,6 +26,7 @@ from commands.on_call import RequestOnCall
 from domain.actor import Role, system_actor
 from domain.patient import record_of
 from tests.conftest import Clinic, Person
+from tests.lab_fixtures import GLUCOSE_HIGH, Lab, order, partner_lab, report, treated_consultation
 from tests.scheduling_fixtures import Practices, book_video, set_up_schedule, tomorrow_at
 
 CARE = {Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER}
@@ -37,6 +38,7 @@ class Tie(StrEnum):
     HOLDER = "holder"  # a patient account holding a beneficiary
     GRANTEE = "grantee"  # a caregiver (patient account) granted book, attend and read-records
     LONE_ASSISTANT = "assistant-of-nobody"  # an assistant of organisation A assisting nobody
+    LAB_CLIENT = "lab-client"  # the machine client of a partner lab of organisation A
 
 
 Who = Role | Tie
@@ -46,6 +48,7 @@ ROLE_OF: dict[Who, Role] = {
     Tie.HOLDER: Role.PATIENT,
     Tie.GRANTEE: Role.PATIENT,
     Tie.LONE_ASSISTANT: Role.ASSISTANT,
+    Tie.LAB_CLIENT: Role.SYSTEM,
 }
 
 Rule = Callable[[Who, bool], bool]  # (who, own) -> allowed
@@ -101,6 +104,8 @@ class World:
     teleconferences: dict[bool, str] = field(default_factory=dict)
     waiting_position: dict[bool, int] = field(default_factory=dict)
     protocols: dict[bool, str] = field(default_factory=dict)
+    labs: dict[bool, Lab] = field(default_factory=dict)
+    lab_orders: dict[bool, str] = field(default_factory=dict)
 
 
 def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
@@ -112,6 +117,7 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
     people[Tie.GRANTEE] = clinic.person("Gus caregiver", Role.PATIENT, None)
     people[Tie.LONE_ASSISTANT] = clinic.person("Lone assistant", Role.ASSISTANT, clinic.org_a)
     spare = clinic.person("Spare assistant", Role.ASSISTANT, clinic.org_a)
+    labs: dict[bool, Lab] = {}
     for org, admin in ((clinic.org_a, Role.ORG_ADMIN), (clinic.org_b, Role.ORG_ADMIN)):
         founder = clinic.person("founder", admin, org)
         founded = clinic.client.put(
@@ -120,6 +126,8 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
             json={"name": f"Clinic {org.hex[:4]}"},
         )
         assert founded.status_code == 200, founded.text
+        labs[org == clinic.org_a] = partner_lab(clinic, founder, org, f"Lab {org.hex[:4]}")
+    people[Tie.LAB_CLIENT] = labs[True].person
     assisted = clinic.client.put(
         f"/v1/doctors/{dr_weber.actor.actor_id}/assistants/{people[Role.ASSISTANT].actor.actor_id}",
         headers=dr_weber.headers,
@@ -195,6 +203,7 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
         {True: clinic.org_a, False: clinic.org_b},
         spare,
         dr_other,
+        labs=labs,
     )
 
 
@@ -303,7 +312,27 @@ def conference_step(name: str) -> Call:
 def in_conference(who: Who, own: bool) -> bool:
     """The organiser and the participants of their own teleconference (a holder and a grantee
     for the patient they act for)."""
-    return own and who not in (Role.ANALYST, Role.COMPLIANCE_OFFICER)
+    return own and who not in (Role.ANALYST, Role.COMPLIANCE_OFFICER, Tie.LAB_CLIENT)
+
+
+def lab_order(world: World, own: bool) -> str:
+    """Own: Dr Weber's order for a patient of theirs, sent to organisation A's lab (whose
+    machine client is the lab-client actor); other: Dr Novak's, to organisation B's lab."""
+    if own not in world.lab_orders:
+        doctor = world.people[Role.DOCTOR] if own else world.other_doctor
+        patient = p(world, Role.DOCTOR, own)
+        consultation = treated_consultation(world.clinic, doctor, patient)
+        made = order(world.clinic, doctor, consultation, world.labs[own])
+        assert made.status_code == 201, made.text
+        world.lab_orders[own] = str(made.json()["id"])
+    return world.lab_orders[own]
+
+
+def abnormal(world: World) -> int:
+    """An abnormal result for Dr Weber's own order (reported once): its position."""
+    reported = report(world.clinic, world.labs[True].person, lab_order(world, True), GLUCOSE_HIGH)
+    assert reported.status_code in (200, 409), reported.text  # 409: the matrix cancelled it
+    return int(world.clinic.services.recorder.max_notification_id() or 0)
 
 
 SOON = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
@@ -858,6 +887,76 @@ CASES: dict[tuple[str, str], Case] = {
         )
         for name in ("rule-sets", "rule-decisions")
     },
+    # lab orders and results (before erasure, which ends the ties the results' reads rely on)
+    ("POST", "/v1/organisations/{organisation_id}/machine-clients"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/organisations/{w.org[o]}/machine-clients",
+            {"json": {"name": "Matrix LIS"}},
+        ),
+    ),
+    ("DELETE", "/v1/organisations/{organisation_id}/machine-clients/{client_id}"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "DELETE",
+            f"/v1/organisations/{w.org[o]}/machine-clients/{uuid.uuid4()}",
+            {},
+        ),
+    ),
+    ("POST", "/v1/organisations/{organisation_id}/partner-labs"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/organisations/{w.org[o]}/partner-labs",
+            {"json": {"name": "Matrix lab", "client_id": str(uuid.uuid4())}},
+        ),
+    ),
+    ("DELETE", "/v1/organisations/{organisation_id}/partner-labs/{lab_id}"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "DELETE",
+            f"/v1/organisations/{w.org[o]}/partner-labs/{uuid.uuid4()}",
+            {},
+        ),
+    ),
+    ("GET", "/v1/organisations/{organisation_id}/partner-labs"): Case(
+        own_only(STAFF),
+        lambda w, r, o: ("GET", f"/v1/organisations/{w.org[o]}/partner-labs", {}),
+    ),
+    ("POST", "/v1/consultations/{consultation_id}/lab-orders"): Case(
+        lambda who, own: who is Role.DOCTOR and own,
+        lambda w, r, o: (
+            "POST",
+            f"/v1/consultations/{c(w, r, o)}/lab-orders",
+            {"json": {"lab_id": w.labs[o].lab_id, "tests": [{"code": "718-7", "display": "Hb"}]}},
+        ),
+    ),
+    ("POST", "/v1/consultations/{consultation_id}/lab-orders/{order_id}/cancel"): Case(
+        lambda who, own: who is Role.DOCTOR and own,
+        lambda w, r, o: (
+            "POST",
+            f"/v1/consultations/{c(w, r, o)}/lab-orders/{uuid.uuid4()}/cancel",
+            {"json": {"reason": "matrix-test"}},
+        ),
+    ),
+    # only the machine client of the lab the order was sent to
+    ("POST", "/v1/lab-orders/{order_id}/results"): Case(
+        lambda who, own: who is Tie.LAB_CLIENT and own,
+        lambda w, r, o: (
+            "POST",
+            f"/v1/lab-orders/{lab_order(w, o)}/results",
+            {"json": {"results": [GLUCOSE_HIGH]}},
+        ),
+    ),
+    ("GET", "/v1/patients/{patient_id}/results"): Case(
+        patient_record(CARE, grantee=True),
+        lambda w, r, o: ("GET", f"/v1/patients/{p(w, r, o)}/results", {}),
+    ),
+    ("GET", "/v1/doctors/me/abnormal-results"): Case(
+        anyone_of({Role.DOCTOR}),
+        lambda w, r, o: ("GET", f"/v1/doctors/me/abnormal-results?after={abnormal(w)}", {}),
+    ),
     ("DELETE", "/v1/patients/{patient_id}"): Case(
         patient_record({Role.ORG_ADMIN}),
         lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}", {}),
@@ -905,6 +1004,7 @@ PUBLIC_ROUTES = {
     ("POST", "/v1/invitations/accept"),
     ("POST", "/v1/record-invitations/accept"),
     ("POST", "/v1/record-invitations/decline"),
+    ("POST", "/v1/oauth/token"),
 }
 
 

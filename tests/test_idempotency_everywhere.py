@@ -25,6 +25,7 @@ from adapters.idempotency import LEASE, RETENTION
 from commands.accounts import OpenAccount
 from domain.actor import Role
 from tests.conftest import PASSWORD, Clinic, Person
+from tests.lab_fixtures import machine_client, order, partner_lab, treated_consultation
 from tests.scheduling_fixtures import set_up_schedule, tomorrow_at
 from tests.test_accounts import bearer, next_code
 from tests.test_authorization_matrix import (
@@ -225,6 +226,59 @@ def _scenarios(world: World, made: dict[str, Any]) -> dict[tuple[str, str], Call
             f"/v1/teleconferences/{made['conference']}/cancel",
             {},
         ),
+        **_lab_scenarios(world),
+    }
+
+
+def _lab_scenarios(world: World) -> dict[tuple[str, str], Callable[[], Call]]:
+    """A machine client revoked, a lab added and removed, tests ordered and cancelled."""
+    clinic, weber, org = world.clinic, world.people[Role.DOCTOR], world.org[True]
+    admin = clinic.person("Lab admin", Role.ORG_ADMIN, org)
+    lab = world.labs[True]
+
+    def ordered() -> tuple[str, str]:
+        consultation = treated_consultation(clinic, weber, p(world, Role.DOCTOR, True))
+        made = order(clinic, weber, consultation, lab)
+        assert made.status_code == 201, made.text
+        return consultation, str(made.json()["id"])
+
+    def cancel() -> Call:
+        consultation, order_id = ordered()
+        url = f"/v1/consultations/{consultation}/lab-orders/{order_id}/cancel"
+        return ("POST", url, {"json": {"reason": "retried"}})
+
+    def new_lab() -> str:
+        return partner_lab(clinic, admin, org, "Retried lab").lab_id
+
+    return {
+        ("DELETE", "/v1/organisations/{organisation_id}/machine-clients/{client_id}"): lambda: (
+            "DELETE",
+            f"/v1/organisations/{org}/machine-clients/"
+            f"{machine_client(clinic, admin, org, 'Retried LIS')[0]}",
+            {},
+        ),
+        ("POST", "/v1/organisations/{organisation_id}/partner-labs"): lambda: (
+            "POST",
+            f"/v1/organisations/{org}/partner-labs",
+            {
+                "json": {
+                    "name": "Retried lab",
+                    "client_id": machine_client(clinic, admin, org, "Retried LIS")[0],
+                }
+            },
+        ),
+        ("DELETE", "/v1/organisations/{organisation_id}/partner-labs/{lab_id}"): lambda: (
+            "DELETE",
+            f"/v1/organisations/{org}/partner-labs/{new_lab()}",
+            {},
+        ),
+        ("POST", "/v1/consultations/{consultation_id}/lab-orders"): lambda: (
+            "POST",
+            "/v1/consultations/"
+            f"{treated_consultation(clinic, weber, p(world, Role.DOCTOR, True))}/lab-orders",
+            {"json": {"lab_id": lab.lab_id, "tests": [{"code": "718-7", "display": "Hb"}]}},
+        ),
+        ("POST", "/v1/consultations/{consultation_id}/lab-orders/{order_id}/cancel"): cancel,
     }
 
 
@@ -441,6 +495,12 @@ def _erase_account(f: Flows) -> tuple[dict[str, str], Call]:
     return bearer(f.fresh()[1]), ("DELETE", "/v1/accounts/me", {})
 
 
+def _machine_token(f: Flows) -> tuple[dict[str, str], Call]:
+    client_id, secret = machine_client(f.clinic, f.admin, f.clinic.org_a, "Retried LIS")
+    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+    return {}, ("POST", "/v1/oauth/token", {"data": form})
+
+
 ACCOUNT_FLOWS: dict[tuple[str, str], Flow] = {
     ("POST", "/v1/accounts"): _register,
     ("POST", "/v1/sessions"): _sign_in,
@@ -456,6 +516,7 @@ ACCOUNT_FLOWS: dict[tuple[str, str], Flow] = {
     ("POST", "/v1/accounts/me/totp/confirm"): _confirm,
     ("DELETE", "/v1/accounts/me/totp"): _disable,
     ("DELETE", "/v1/accounts/me"): _erase_account,
+    ("POST", "/v1/oauth/token"): _machine_token,
 }
 assert set(ACCOUNT_FLOWS) == {r for r in SESSION_ROUTES | PUBLIC_ROUTES if r[0] in CHANGES}
 

@@ -12,7 +12,12 @@ import pytest
 
 from adapters.composition import Services
 from domain.actor import Role
+from domain.lab_order import LabOrder
+from domain.machine_client import MachineClient
+from domain.partner_labs import PartnerLabs
+from projections.stream_contract import TRANSLATIONS
 from tests.conftest import Clinic, Person
+from tests.lab_fixtures import order, partner_lab, report, treated_consultation
 from tests.protocol_fixtures import draft, read, sign, urgent_call
 from tests.scheduling_fixtures import set_up_schedule
 
@@ -235,3 +240,76 @@ def test_every_protocol_field_is_nowhere_in_clear(
     for needle in PROTOCOL_NEEDLES:
         assert needle.lower().encode() not in stored, f"found {needle!r} in the database"
         assert needle.lower().encode() not in logged, f"found {needle!r} in the logs"
+
+
+#: the lab's clinical fields: tests' display text, the order's note, values, comments, reasons
+LAB_NEEDLES = ["Canarynote", "424242.4242", "Quillbottom"]
+
+
+def test_canary_lab_orders_and_results_are_nowhere_in_clear(
+    clinic: Clinic,
+    dr_weber: Person,
+    admin_a: Person,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+
+    caplog.set_level(logging.DEBUG)
+    anna = clinic.person("Anna", Role.PATIENT, None)
+    annas = clinic.register(anna)["id"]
+    lab = partner_lab(clinic, admin_a, clinic.org_a, "Laboratoire Ketterthill")
+    consultation = treated_consultation(clinic, dr_weber, annas, anna)
+    tests = [
+        {"code": "2345-7", "display": "Canarynote glucose display"},
+        {"code": "718-7", "display": "Hemoglobin"},
+        {"code": "2160-0", "display": "Creatinine"},
+    ]
+    ordered = order(clinic, dr_weber, consultation, lab, tests, note="Canarynote suspected")
+    assert ordered.status_code == 201, ordered.text
+    order_id = ordered.json()["id"]
+    quantity = {
+        "code": "2345-7",
+        "kind": "quantity",
+        "value": "424242.4242",
+        "unit": "mmol/L",
+        "low": "3.9",
+        "high": "5.5",
+        "comment": "Canarynote haemolysed comment",
+    }
+    coded = {
+        "code": "718-7",
+        "kind": "coded",
+        "value": "Quillbottom-positive",
+        "display": "Canarynote coded display",
+        "flag": "A",
+    }
+    text = {"code": "2160-0", "kind": "text", "value": "Canarynote free text value"}
+    for result in (quantity, coded, text):
+        assert report(clinic, lab.person, order_id, result).status_code == 200
+    cancelled = clinic.client.post(
+        f"/v1/consultations/{consultation}/lab-orders",
+        headers=dr_weber.headers,
+        json={"lab_id": lab.lab_id, "tests": [{"code": "718-7", "display": "Hb"}]},
+    )
+    done = clinic.client.post(
+        f"/v1/consultations/{consultation}/lab-orders/{cancelled.json()['id']}/cancel",
+        headers=dr_weber.headers,
+        json={"reason": "Canarynote cancel reason"},
+    )
+    seen = clinic.client.get(
+        f"/v1/patients/{annas}/results",
+        headers=anna.headers,
+        params={"after": done.json()["position"]},
+    )
+    assert "Canarynote cancel reason" in seen.text and "424242.4242" in seen.text  # opened...
+    flagged = clinic.client.get("/v1/doctors/me/abnormal-results", headers=dr_weber.headers)
+    assert flagged.json()[0]["abnormal_results"] == 2
+    stored = raw_database_bytes(services).lower()  # ... but stored only as ciphertext
+    logged = "\n".join(r.getMessage() for r in caplog.records).lower().encode()
+    for needle in LAB_NEEDLES:
+        assert needle.lower().encode() not in stored, f"found {needle!r} in the database"
+        assert needle.lower().encode() not in logged, f"found {needle!r} in the logs"
+    # nor on the analysts' stream: no lab, order or machine-client event is translated for it
+    for aggregate in (LabOrder, MachineClient, PartnerLabs):
+        published = [t for t in TRANSLATIONS if t.__qualname__.startswith(aggregate.__name__)]
+        assert published == [], published

@@ -73,6 +73,8 @@ class Served:
         body: dict[str, object] = {}
         if "json" in kwargs:
             body["json"] = kwargs["json"]
+        elif isinstance(kwargs.get("data"), dict):  # a form (application/x-www-form-urlencoded)
+            body["data"] = kwargs["data"]
         elif kwargs.get("data") is not None:
             body["content"] = kwargs["data"]
         with httpx.Client(timeout=30) as client:
