@@ -83,6 +83,10 @@ class ChainSequencer:
         """The seal a writer stores with a row (``content`` in the spec's content columns)."""
         return _digest(self._seal_mac.copy(), self.spec.to_parts(content))
 
+    def is_sealed(self, content: Sequence[Any], stored: Any) -> bool:
+        """Whether a row's content carries the seal the application wrote with it."""
+        return self._sealed(content, stored)
+
     def _sealed(self, content: Sequence[Any], stored: Any) -> bool:
         try:
             expected = self.seal(content)

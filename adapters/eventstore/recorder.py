@@ -22,6 +22,7 @@ from eventsourcing.persistence import (
     Subscription,
 )
 
+from adapters.crypto.sealing import SealError
 from adapters.db import Cursor, Database, IntegrityConflict, as_uuid
 from adapters.eventstore.chain import ChainSequencer, ChainSpec
 from adapters.eventstore.sequencing import SequencingBatcher, event_positions
@@ -152,6 +153,20 @@ class EventRecorder(ApplicationRecorder):
             cur.execute(sql, params)
             rows = cur.fetchall()
         return [StoredEvent(as_uuid(o), int(v), t, bytes(s)) for o, v, t, s in rows]
+
+    def check_stream(self, originator_id: UUID) -> None:
+        """Raise ``SealError`` if a stored event of this record is not what the application
+        wrote (a read answered from a read model still notices a record tampered with)."""
+        with self.db.transaction(write=False) as cur:
+            cur.execute(
+                "SELECT originator_id, originator_version, topic, state, row_seal "
+                "FROM stored_events WHERE originator_id = %s",
+                (originator_id,),
+            )
+            rows = cur.fetchall()
+        for row in rows:
+            if not self.sequencer.is_sealed(row[:-1], row[-1]):
+                raise SealError(f"event {row[1]} of a record does not match its seal")
 
     def select_events_with_time(self, originator_id: UUID) -> list[tuple[StoredEvent, int, Any]]:
         """Events of one record with their position and time of recording (for compliance)."""

@@ -89,6 +89,8 @@ def read_patient(
     subject = patient_subject(request, patient_id)
     actor = authorize_patient(request, actor, Action.READ_PATIENT, subject)
     services = services_of(request)
+    # a record tampered with in the store is an integrity alarm, whatever the card has seen
+    services.recorder.check_stream(patient_id)
     # as current as the write: the card is awaited (bounded) up to the log's head
     await_position(services, "patient_card", services.recorder.max_notification_id())
     card = services.patient_cards.get(patient_id)
