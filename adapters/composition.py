@@ -40,7 +40,9 @@ from adapters.readmodels.account_view import SqlAccountView
 from adapters.readmodels.agenda import SqlAgenda
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
+from adapters.readmodels.consents import SqlConsents
 from adapters.readmodels.consultation_view import SqlConsultationView
+from adapters.readmodels.intake import SqlIntake
 from adapters.readmodels.on_call import SqlOnCall
 from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_card import SqlPatientCard
@@ -63,7 +65,9 @@ from projections.account_view import AccountViewProjection
 from projections.agenda import AgendaProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
+from projections.consents import ConsentsProjection
 from projections.consultation_view import ConsultationViewProjection
+from projections.intake import IntakeProjection
 from projections.on_call import OnCallProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_card import PatientCardProjection
@@ -118,6 +122,8 @@ class Services:
     on_call: SqlOnCall
     deadlines: DeadlineWorker
     waiting_room: SqlWaitingRoom
+    intake: SqlIntake
+    consents: SqlConsents
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -196,6 +202,8 @@ def build(
     patient_cards = SqlPatientCard(db, keys)
     on_call = SqlOnCall(db)
     waiting_room = SqlWaitingRoom(db)
+    intake = SqlIntake(db, keys)
+    consents = SqlConsents(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -282,6 +290,12 @@ def build(
             WaitingRoomProjection(waiting_room),
             waiting_room,
             prefetch=lambda batch: keys.warm(UUID(str(n.originator_id)) for n in batch),
+        ),
+        IntakeProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, IntakeProjection(intake), intake
+        ),
+        ConsentsProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, ConsentsProjection(consents), consents
         ),
     }
     access_log = AccessLog(db, keyring.chain_key)
@@ -378,4 +392,6 @@ def build(
         on_call=on_call,
         deadlines=deadlines,
         waiting_room=waiting_room,
+        intake=intake,
+        consents=consents,
     )

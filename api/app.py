@@ -29,10 +29,12 @@ from api.routers import (
     calendars,
     care_analytics,
     compliance,
+    consents,
     consultation_reads,
     consultation_steps,
     consultations,
     delegations,
+    intake,
     link_pages,
     on_call,
     organisations,
@@ -166,6 +168,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(on_call.router)
     app.include_router(waiting_room.router)
     app.include_router(teleconferences.router)
+    app.include_router(intake.router)
+    app.include_router(consents.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

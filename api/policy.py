@@ -55,6 +55,11 @@ class Action(StrEnum):
     RATE = "consultation:rate"
     ORGANISE_TELECONFERENCE = "teleconference:organise"
     JOIN_TELECONFERENCE = "teleconference:join"
+    FILL_INTAKE = "intake:fill"
+    READ_INTAKE = "intake:read"
+    READ_INTAKE_FORM = "intake-form:read"
+    READ_CONSENT_TEXT = "consent-text:read"
+    SIGN_CONSENT = "consent:sign"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -104,6 +109,13 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.RATE: frozenset({Role.PATIENT}),
     Action.ORGANISE_TELECONFERENCE: STAFF,
     Action.JOIN_TELECONFERENCE: STAFF | {Role.PATIENT},
+    # the patient's side fills the intake; the consultation's doctor and the organisation's
+    # care team read it (never an org admin: it is clinical)
+    Action.FILL_INTAKE: frozenset({Role.PATIENT}),
+    Action.READ_INTAKE: CARE_TEAM | {Role.PATIENT},
+    Action.READ_INTAKE_FORM: STAFF | {Role.PATIENT},
+    Action.READ_CONSENT_TEXT: STAFF | {Role.PATIENT},
+    Action.SIGN_CONSENT: frozenset({Role.PATIENT}),
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)
@@ -125,6 +137,9 @@ HOLDER_ACTIONS = frozenset(
         Action.REOPEN,
         Action.RATE,
         Action.JOIN_TELECONFERENCE,
+        Action.FILL_INTAKE,
+        Action.READ_INTAKE,
+        Action.SIGN_CONSENT,
     }
 )
 
@@ -148,6 +163,11 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.CLOSE: frozenset({Scope.ATTEND}),
     Action.REOPEN: frozenset({Scope.ATTEND}),
     Action.JOIN_TELECONFERENCE: frozenset({Scope.ATTEND}),
+    # the caregiver who brings the patient to the visit prepares it (and reads what they gave)
+    Action.FILL_INTAKE: frozenset({Scope.ATTEND}),
+    Action.READ_INTAKE: frozenset({Scope.ATTEND, Scope.READ_RECORDS}),
+    # consenting for the patient goes with arranging their care
+    Action.SIGN_CONSENT: frozenset({Scope.BOOK}),
 }
 
 

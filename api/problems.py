@@ -20,9 +20,11 @@ from commands.results import (
 from domain.account import HoldsBeneficiaries, NotAMember, RoleMismatch
 from domain.admin_roster import LastAdmin
 from domain.booking import SlotNotOffered, SlotTaken
+from domain.consent_text import NotTheCurrentVersion
 from domain.consultation import ConsultationClosed, NotNow
 from domain.doctor_desk import DoctorBusy
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
+from domain.intake import InvalidField
 from domain.on_call import AlreadyTaken, NotOnDuty, RequestOver
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import NotPractisingThere, UnknownPractice
@@ -100,6 +102,11 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     NotOnDuty: (409, "not-on-duty", "Only a doctor on duty in the pool accepts its requests"),
     TeleconferenceFull: (409, "teleconference-full", "The teleconference has 20 participants"),
     NotInvited: (409, "not-invited", "Not a participant of the teleconference"),
+    NotTheCurrentVersion: (
+        409,
+        "stale-consent-version",
+        "Only the current version of a consent text is signed",
+    ),
 }
 
 
@@ -196,6 +203,12 @@ def install(app: FastAPI) -> None:
             "The consultation's state does not allow that",
             str(exc),
             state=exc.state,
+        )
+
+    @app.exception_handler(InvalidField)
+    async def _field(_: Request, exc: InvalidField) -> JSONResponse:
+        return problem_response(
+            422, "invalid-value", "A value is not valid", str(exc), field=exc.field
         )
 
     @app.exception_handler(AlreadyTaken)

@@ -15,9 +15,11 @@ import orjson
 from commands import (
     accounts,
     booking,
+    consents,
     consultations,
     delegation,
     erasure,
+    intake,
     memberships,
     on_call,
     onboarding,
@@ -133,6 +135,12 @@ HANDLERS: dict[type[Any], Handler] = {
     on_call.WithdrawRequest: on_call.withdraw_request,
     on_call.ExpireRequest: on_call.expire_request,
     on_call.EscalateConsultation: on_call.escalate_consultation,
+    intake.SubmitComplaint: intake.submit_complaint,
+    intake.AnswerIntakeForm: intake.answer_intake_form,
+    intake.PublishIntakeForm: _pure(intake.publish_intake_form),
+    consents.PublishConsentText: _pure(consents.publish_consent_text),
+    consents.SignConsent: _pure(consents.sign_consent),
+    consents.WithdrawSignedConsent: _pure(consents.withdraw_signed_consent),
 }
 
 
