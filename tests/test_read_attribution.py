@@ -70,6 +70,9 @@ DISCLOSES: dict[tuple[str, str], Disclosed] = {
     ("GET", "/v1/compliance/patients/{patient_id}/state"): _compliance_record,
     ("GET", "/v1/compliance/patients/{patient_id}/access-log"): _compliance_record,
     ("GET", "/v1/teleconferences/{teleconference_id}"): _patient_participants,
+    ("GET", "/v1/consultations/{consultation_id}/intake"): _the_patient_of,
+    ("GET", "/v1/patients/{patient_id}/signed-consents"): _the_record,
+    ("GET", "/v1/consultations/{consultation_id}/recording-permission"): _the_patient_of,
 }
 DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/health"): "positions of the read models",
@@ -81,6 +84,8 @@ DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/analytics/{metric}"): "counts, never a person",
     ("GET", "/v1/compliance/audit"): "whether the audit chains verify",
     ("GET", "/v1/audit/public-key"): "the deployment's checkpoint verification key",
+    ("GET", "/v1/organisations/{organisation_id}/intake-forms/{form_code}"): "a form's questions",
+    ("GET", "/v1/organisations/{organisation_id}/consent-texts/{kind}"): "a consent text",
 }
 
 

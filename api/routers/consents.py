@@ -179,6 +179,7 @@ def recording(
     record_access(services, actor, [consultation.patient_id], "consultation.recording", purpose)
     return {
         "consultation_id": consultation_id,
+        "patient_id": consultation.patient_id,
         "allowed": permission.allowed,
         "reasons": permission.reasons,
         "lacking_consent": permission.lacking_consent,
