@@ -180,12 +180,12 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
         json={},
     )
     assert spare_assigned.status_code == 200, spare_assigned.text
-    admin, base = people[Role.ORG_ADMIN], f"/v1/organisations/{clinic.org_a}"
+    org_admin, base = people[Role.ORG_ADMIN], f"/v1/organisations/{clinic.org_a}"
     for url, body in (
         (f"{base}/intake-forms/allergies", INTAKE_FORM),
         (f"{base}/consent-texts/recording", {"text": "I agree to being recorded."}),
     ):
-        published = clinic.client.post(url, headers=admin.headers, json=body)
+        published = clinic.client.post(url, headers=org_admin.headers, json=body)
         assert published.status_code == 200, published.text
     return World(
         clinic,
