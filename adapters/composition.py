@@ -41,7 +41,9 @@ from adapters.patient_registrations import PatientRegistrations
 from adapters.readmodels.account_view import SqlAccountView
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
+from adapters.readmodels.consents import SqlConsents
 from adapters.readmodels.consultation_view import SqlConsultationView
+from adapters.readmodels.intake import SqlIntake
 from adapters.readmodels.labs import SqlLabs
 from adapters.readmodels.on_call import SqlOnCall
 from adapters.readmodels.organisation_view import SqlOrganisationView
@@ -66,7 +68,9 @@ from commands.ports import Ports
 from projections.account_view import AccountViewProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
+from projections.consents import ConsentsProjection
 from projections.consultation_view import ConsultationViewProjection
+from projections.intake import IntakeProjection
 from projections.labs import LabsProjection
 from projections.on_call import OnCallProjection
 from projections.organisation_view import OrganisationViewProjection
@@ -128,6 +132,8 @@ class Services:
     #: verifies signed protocols from the stored events
     signatures: ProtocolVerifier
     labs: SqlLabs
+    intake: SqlIntake
+    consents: SqlConsents
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -209,6 +215,8 @@ def build(
     rule_sets = SqlRuleSets(db)
     signer = Ed25519Signer(db, keys)
     labs = SqlLabs(db, keys)
+    intake = SqlIntake(db, keys)
+    consents = SqlConsents(db)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -295,6 +303,12 @@ def build(
             db, recorder, app.mapper, RuleSetsProjection(rule_sets), rule_sets
         ),
         LabsProjection.name: ProjectionRunner(db, recorder, app.mapper, LabsProjection(labs), labs),
+        IntakeProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, IntakeProjection(intake), intake
+        ),
+        ConsentsProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, ConsentsProjection(consents), consents
+        ),
     }
     access_log = AccessLog(db, keyring.chain_key)
     outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
@@ -393,4 +407,6 @@ def build(
         rule_sets=rule_sets,
         signatures=ProtocolVerifier(app, recorder, signer),
         labs=labs,
+        intake=intake,
+        consents=consents,
     )

@@ -29,10 +29,12 @@ from api.routers import (
     calendars,
     care_analytics,
     compliance,
+    consents,
     consultation_reads,
     consultation_steps,
     consultations,
     delegations,
+    intake,
     labs,
     link_pages,
     machine_clients,
@@ -174,6 +176,8 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(rule_sets.router)
     app.include_router(machine_clients.router)
     app.include_router(labs.router)
+    app.include_router(intake.router)
+    app.include_router(consents.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

@@ -69,6 +69,11 @@ class Action(StrEnum):
     REPORT_LAB_RESULTS = "lab:report"
     READ_LAB_RESULTS = "lab:read-results"
     READ_ABNORMAL_RESULTS = "lab:abnormal-results"
+    FILL_INTAKE = "intake:fill"
+    READ_INTAKE = "intake:read"
+    READ_INTAKE_FORM = "intake-form:read"
+    READ_CONSENT_TEXT = "consent-text:read"
+    SIGN_CONSENT = "consent:sign"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -137,6 +142,13 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.REPORT_LAB_RESULTS: frozenset({Role.SYSTEM}),
     Action.READ_LAB_RESULTS: CARE_TEAM | {Role.PATIENT},
     Action.READ_ABNORMAL_RESULTS: frozenset({Role.DOCTOR}),  # their own orders
+    # the patient's side fills the intake; the consultation's doctor and the organisation's
+    # care team read it (never an org admin: it is clinical)
+    Action.FILL_INTAKE: frozenset({Role.PATIENT}),
+    Action.READ_INTAKE: CARE_TEAM | {Role.PATIENT},
+    Action.READ_INTAKE_FORM: STAFF | {Role.PATIENT},
+    Action.READ_CONSENT_TEXT: STAFF | {Role.PATIENT},
+    Action.SIGN_CONSENT: frozenset({Role.PATIENT}),
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)
@@ -161,6 +173,9 @@ HOLDER_ACTIONS = frozenset(
         Action.READ_PROTOCOL,
         Action.VERIFY_PROTOCOL,
         Action.READ_LAB_RESULTS,
+        Action.FILL_INTAKE,
+        Action.READ_INTAKE,
+        Action.SIGN_CONSENT,
     }
 )
 
@@ -193,6 +208,11 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.READ_PROTOCOL: frozenset({Scope.READ_RECORDS}),
     Action.VERIFY_PROTOCOL: frozenset({Scope.READ_RECORDS}),
     Action.READ_LAB_RESULTS: frozenset({Scope.READ_RECORDS}),
+    # the caregiver who brings the patient to the visit prepares it (and reads what they gave)
+    Action.FILL_INTAKE: frozenset({Scope.ATTEND}),
+    Action.READ_INTAKE: frozenset({Scope.ATTEND, Scope.READ_RECORDS}),
+    # consenting for the patient goes with arranging their care
+    Action.SIGN_CONSENT: frozenset({Scope.BOOK}),
 }
 
 

@@ -26,9 +26,11 @@ from domain.clinical_protocol import (
     ProtocolNotSigned,
     ProtocolSigned,
 )
+from domain.consent_text import NotTheCurrentVersion
 from domain.consultation import ConsultationClosed, NotNow
 from domain.doctor_desk import DoctorBusy
 from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientErased
+from domain.intake import InvalidField
 from domain.jurisdiction import RuleViolation
 from domain.lab_order import NotYourOrder
 from domain.machine_client import ClientRevoked
@@ -116,6 +118,11 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
     NotYourOrder: (403, "forbidden", "Not your lab order"),
     NotAPartnerLab: (422, "not-a-partner-lab", "The lab is not on the organisation's list"),
     ClientRevoked: (409, "client-revoked", "The machine client was revoked"),
+    NotTheCurrentVersion: (
+        409,
+        "stale-consent-version",
+        "Only the current version of a consent text is signed",
+    ),
 }
 
 
@@ -212,6 +219,12 @@ def install(app: FastAPI) -> None:
             "The consultation's state does not allow that",
             str(exc),
             state=exc.state,
+        )
+
+    @app.exception_handler(InvalidField)
+    async def _field(_: Request, exc: InvalidField) -> JSONResponse:
+        return problem_response(
+            422, "invalid-value", "A value is not valid", str(exc), field=exc.field
         )
 
     @app.exception_handler(AlreadyTaken)

@@ -15,9 +15,11 @@ import orjson
 from commands import (
     accounts,
     booking,
+    consents,
     consultations,
     delegation,
     erasure,
+    intake,
     labs,
     memberships,
     on_call,
@@ -148,6 +150,12 @@ HANDLERS: dict[type[Any], Handler] = {
     labs.OrderLabTests: labs.order_lab_tests,
     labs.CancelLabOrder: labs.cancel_lab_order,
     labs.ReportLabResults: labs.report_lab_results,
+    intake.SubmitComplaint: intake.submit_complaint,
+    intake.AnswerIntakeForm: intake.answer_intake_form,
+    intake.PublishIntakeForm: _pure(intake.publish_intake_form),
+    consents.PublishConsentText: _pure(consents.publish_consent_text),
+    consents.SignConsent: _pure(consents.sign_consent),
+    consents.WithdrawSignedConsent: _pure(consents.withdraw_signed_consent),
 }
 
 

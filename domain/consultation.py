@@ -156,6 +156,27 @@ class Consultation(Aggregate):
         at: datetime
         answer_by: datetime
 
+    class IntakeSubmitted(RecordedEvent):
+        """The complaint form (C4), replacing any earlier one: clinical, sealed."""
+
+        personal_fields = ("complaint",)
+        subject_field = "patient_id"
+        patient_id: UUID
+        complaint: dict[str, Any]
+        at: datetime
+
+    class IntakeFormAnswered(RecordedEvent):
+        """Answers to one version of an organisation's intake form, replacing earlier ones to
+        that form: clinical, sealed."""
+
+        personal_fields = ("answers",)
+        subject_field = "patient_id"
+        patient_id: UUID
+        form_code: str
+        form_version: int
+        answers: dict[str, Any]
+        at: datetime
+
     class Rated(RecordedEvent):
         personal_fields = ("comment",)
         subject_field = "patient_id"
@@ -201,6 +222,7 @@ class Consultation(Aggregate):
         self.ended_at: datetime | None = None
         self.answered = False
         self.rated = False
+        self.intake_at: datetime | None = None
 
     # -- creation ------------------------------------------------------------------------------
 
@@ -513,6 +535,50 @@ class Consultation(Aggregate):
     def _reopened(self, *, at: datetime, answer_by: datetime, by: Actor) -> None:
         self.answer_by, self.ended_at, self.escalated = answer_by, None, False
         self.status = Status.TAKEN if self.taken else Status.ASKED
+
+    # -- intake (C4) ---------------------------------------------------------------------------
+
+    def _require_intake_open(self) -> None:
+        """The intake is given (and replaced) until the doctor admits the patient or takes the
+        question; an intake after that would be unseen."""
+        if self.status not in WAITING_TO_START and self.status is not Status.ASKED:
+            raise NotNow(self.status.value, "the intake closes when the consultation starts")
+
+    def submit_intake(self, complaint: dict[str, Any], now: datetime, *, by: Actor) -> None:
+        self._require_intake_open()
+        self._intake_submitted(patient_id=self.patient_id, complaint=complaint, at=now, by=by)
+
+    @event(IntakeSubmitted)
+    def _intake_submitted(
+        self, *, patient_id: UUID, complaint: dict[str, Any], at: datetime, by: Actor
+    ) -> None:
+        self.intake_at = at
+
+    def answer_form(
+        self, code: str, version: int, answers: dict[str, Any], now: datetime, *, by: Actor
+    ) -> None:
+        self._require_intake_open()
+        self._form_answered(
+            patient_id=self.patient_id,
+            form_code=code,
+            form_version=version,
+            answers=answers,
+            at=now,
+            by=by,
+        )
+
+    @event(IntakeFormAnswered)
+    def _form_answered(
+        self,
+        *,
+        patient_id: UUID,
+        form_code: str,
+        form_version: int,
+        answers: dict[str, Any],
+        at: datetime,
+        by: Actor,
+    ) -> None:
+        self.intake_at = at
 
     # -- afterwards ----------------------------------------------------------------------------
 

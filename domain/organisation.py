@@ -6,6 +6,7 @@ a waiting room, whether recording may be offered, and a duration the organisatio
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from uuid import UUID
 
@@ -19,19 +20,34 @@ ROOMS = ("p2p", "sfu")
 RECORDING = ("off", "with-consent")
 
 
+_FORM_CODE = re.compile(r"^[a-z0-9][a-z0-9-]{0,59}$")
+
+
 def template(
-    room: str, waiting_room: bool, recording: str, duration_minutes: int | None
+    room: str,
+    waiting_room: bool,
+    recording: str,
+    duration_minutes: int | None,
+    intake_forms: list[str] | tuple[str, ...] = (),
 ) -> dict[str, Any]:
+    """``intake_forms``: the codes of the organisation's intake forms a patient booked for the
+    type is asked to fill (their latest version when filling); kept only when some are named."""
     if room not in ROOMS or recording not in RECORDING:
         raise InvalidValue(f"room is one of {ROOMS}, recording one of {RECORDING}")
     if duration_minutes is not None and not 5 <= duration_minutes <= 480:
         raise InvalidValue("a template's duration is 5 to 480 minutes")
-    return {
+    forms = sorted(set(intake_forms))
+    if len(forms) > 10 or not all(_FORM_CODE.match(f) for f in forms):
+        raise InvalidValue("a template names at most 10 intake forms by code")
+    options: dict[str, Any] = {
         "room": room,
         "waiting_room": waiting_room,
         "recording": recording,
         "duration_minutes": duration_minutes,
     }
+    if forms:
+        options["intake_forms"] = forms
+    return options
 
 
 class Organisation(Aggregate):
@@ -80,6 +96,7 @@ class Organisation(Aggregate):
             bool(options["waiting_room"]),
             options["recording"],
             options.get("duration_minutes"),
+            options.get("intake_forms") or (),
         )
         self._template_set(type_code=type_code.strip().lower(), options=checked, by=by)
 

@@ -82,6 +82,19 @@ class Patient(OfferedRecord, Aggregate):
     class ConsentWithdrawn(RecordedEvent):
         purpose: ConsentPurpose
 
+    class ConsentSigned(RecordedEvent):
+        """A version of an organisation's consent text signed (by the patient, or on their
+        behalf: the actor says who), with the text's SHA-256."""
+
+        organisation_id: UUID
+        kind: str
+        version: int
+        sha256: str
+
+    class SignedConsentWithdrawn(RecordedEvent):
+        organisation_id: UUID
+        kind: str
+
     class Erased(RecordedEvent):
         reason: ErasureReason
 
@@ -128,6 +141,8 @@ class Patient(OfferedRecord, Aggregate):
         self.organisation_id = organisation_id
         self.self_registered = self_registered
         self.consents: set[ConsentPurpose] = set()
+        #: (organisation, consent kind) -> the version of the text signed and in force
+        self.signed: dict[tuple[UUID, str], int] = {}
         self.erased = False
         self.holder_id: UUID | None = None
         #: the account whose record this is (a self-registered patient's from the start)
@@ -191,6 +206,32 @@ class Patient(OfferedRecord, Aggregate):
     def _consent_withdrawn(self, *, purpose: ConsentPurpose, by: Actor) -> None:
         self.consents.discard(purpose)
 
+    def sign_consent(
+        self, organisation_id: UUID, kind: str, version: int, sha256: str, *, by: Actor
+    ) -> None:
+        """Signing the same version again changes nothing."""
+        self._refuse_if_erased()
+        if self.signed.get((organisation_id, kind)) != version:
+            self._consent_signed(
+                organisation_id=organisation_id, kind=kind, version=version, sha256=sha256, by=by
+            )
+
+    @event(ConsentSigned)
+    def _consent_signed(
+        self, *, organisation_id: UUID, kind: str, version: int, sha256: str, by: Actor
+    ) -> None:
+        self.signed[(organisation_id, kind)] = version
+
+    def withdraw_signed_consent(self, organisation_id: UUID, kind: str, *, by: Actor) -> None:
+        self._refuse_if_erased()
+        if (organisation_id, kind) not in self.signed:
+            raise ConsentNotGiven(kind)
+        self._signed_consent_withdrawn(organisation_id=organisation_id, kind=kind, by=by)
+
+    @event(SignedConsentWithdrawn)
+    def _signed_consent_withdrawn(self, *, organisation_id: UUID, kind: str, by: Actor) -> None:
+        self.signed.pop((organisation_id, kind), None)
+
     def erase(self, reason: ErasureReason, *, by: Actor) -> None:
         self._refuse_if_erased()
         self._erased(reason=reason, by=by)
@@ -199,6 +240,7 @@ class Patient(OfferedRecord, Aggregate):
     def _erased(self, *, reason: ErasureReason, by: Actor) -> None:
         self.erased = True
         self.consents.clear()
+        self.signed.clear()
         self.invitation = None
         # a copy already in memory (a cache) forgets the personal data too
         for name in Patient.Registered.personal_fields:

@@ -78,6 +78,19 @@ class Entry:
     spot: Spot
     arrived_at: datetime | None
     admitted_at: datetime | None
+    intake_at: datetime | None = None  # when the intake was last given (nothing clinical)
+
+
+def intake_summary(consultation_id: UUID, intake_at: datetime | None) -> dict[str, Any] | None:
+    """What a queue entry says of the intake: that it was given, when, and where the doctor
+    reads it (an attributed read). Never its content: not even the severity."""
+    if intake_at is None:
+        return None
+    return {
+        "submitted": True,
+        "submitted_at": intake_at.isoformat(),
+        "href": f"/v1/consultations/{consultation_id}/intake",
+    }
 
 
 @dataclass(frozen=True)
@@ -188,6 +201,7 @@ def compute_queue(
                 scheduled_at=e.scheduled_at,
                 arrived_at=e.arrived_at or now,
                 estimated_wait_minutes=round(wait, 1),
+                intake=intake_summary(e.consultation_id, e.intake_at),
             )
             for i, (e, wait) in enumerate(zip(waiting, waits, strict=True))
         ],
@@ -220,6 +234,8 @@ class WaitingRoomProjection(Projection[WaitingRoomWriter]):
             Consultation.Taken,
             Consultation.Admitted,
             Consultation.Completed,
+            Consultation.IntakeSubmitted,
+            Consultation.IntakeFormAnswered,
         )
     )
 
@@ -316,6 +332,14 @@ class WaitingRoomProjection(Projection[WaitingRoomWriter]):
             slot_minutes=(event.end - event.start).total_seconds() / 60,
             arrived_at=None,
         )
+
+    @process_event.register
+    def _(self, event: Consultation.IntakeSubmitted, tracking: Tracking) -> None:
+        self._move(event, intake_at=event.at)
+
+    @process_event.register
+    def _(self, event: Consultation.IntakeFormAnswered, tracking: Tracking) -> None:
+        self._move(event, intake_at=event.at)
 
     def _move(self, event: Any, **fields: Any) -> None:
         self.view.changed(event.originator_id, event.originator_version, **fields)

@@ -193,6 +193,13 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
         json={},
     )
     assert spare_assigned.status_code == 200, spare_assigned.text
+    org_admin, base = people[Role.ORG_ADMIN], f"/v1/organisations/{clinic.org_a}"
+    for url, body in (
+        (f"{base}/intake-forms/allergies", INTAKE_FORM),
+        (f"{base}/consent-texts/recording", {"text": "I agree to being recorded."}),
+    ):
+        published = clinic.client.post(url, headers=org_admin.headers, json=body)
+        assert published.status_code == 200, published.text
     return World(
         clinic,
         people,
@@ -336,6 +343,16 @@ def abnormal(world: World) -> int:
 
 
 SOON = (datetime.now(UTC) + timedelta(days=40)).replace(microsecond=0)
+COMPLAINT = {
+    "locations": ["head"],
+    "severity": 3,
+    "onset": (datetime.now(UTC) - timedelta(days=1)).isoformat(),
+    "symptoms": ["fever"],
+}
+INTAKE_FORM = {
+    "title": "Allergies",
+    "questions": [{"code": "notes", "type": "text", "label": "Allergies?"}],
+}
 MANAGE = {Role.DOCTOR, Role.ASSISTANT, Role.ORG_ADMIN}
 
 
@@ -956,6 +973,75 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/doctors/me/abnormal-results"): Case(
         anyone_of({Role.DOCTOR}),
         lambda w, r, o: ("GET", f"/v1/doctors/me/abnormal-results?after={abnormal(w)}", {}),
+    ),
+    # intake and consents (issue 12), before erasure: they rely on the ties it ends
+    ("POST", "/v1/consultations/{consultation_id}/intake"): Case(
+        lambda who, own: own and who in (Role.PATIENT, Tie.HOLDER, Tie.GRANTEE),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/consultations/{c(w, r, o)}/intake",
+            {"json": COMPLAINT},
+        ),
+    ),
+    ("POST", "/v1/consultations/{consultation_id}/intake/forms/{form_code}"): Case(
+        lambda who, own: own and who in (Role.PATIENT, Tie.HOLDER, Tie.GRANTEE),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/consultations/{c(w, r, o)}/intake/forms/allergies",
+            {"json": {"version": 1, "answers": {"notes": "none"}}},
+        ),
+    ),
+    ("GET", "/v1/consultations/{consultation_id}/intake"): Case(
+        consultation(CARE),
+        lambda w, r, o: ("GET", f"/v1/consultations/{c(w, r, o)}/intake", {}),
+    ),
+    ("POST", "/v1/organisations/{organisation_id}/intake-forms/{form_code}"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/organisations/{w.org[o]}/intake-forms/allergies",
+            {"json": INTAKE_FORM},
+        ),
+    ),
+    ("GET", "/v1/organisations/{organisation_id}/intake-forms/{form_code}"): Case(
+        anyone_of(STAFF | {Role.PATIENT}),
+        lambda w, r, o: ("GET", f"/v1/organisations/{w.org[o]}/intake-forms/allergies", {}),
+    ),
+    ("POST", "/v1/organisations/{organisation_id}/consent-texts/{kind}"): Case(
+        own_only({Role.ORG_ADMIN}),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/organisations/{w.org[o]}/consent-texts/recording",
+            {"json": {"text": "I agree to being recorded."}},
+        ),
+    ),
+    ("GET", "/v1/organisations/{organisation_id}/consent-texts/{kind}"): Case(
+        anyone_of(STAFF | {Role.PATIENT}),
+        lambda w, r, o: ("GET", f"/v1/organisations/{w.org[o]}/consent-texts/recording", {}),
+    ),
+    ("POST", "/v1/patients/{patient_id}/signed-consents"): Case(
+        patient_record(set(), grantee=True),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/patients/{p(w, r, o)}/signed-consents",
+            {"json": {"organisation_id": str(w.org[o]), "kind": "recording", "version": 1}},
+        ),
+    ),
+    ("POST", "/v1/patients/{patient_id}/signed-consents/withdraw"): Case(
+        patient_record(set(), grantee=True),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/patients/{p(w, r, o)}/signed-consents/withdraw",
+            {"json": {"organisation_id": str(w.org[o]), "kind": "recording"}},
+        ),
+    ),
+    ("GET", "/v1/patients/{patient_id}/signed-consents"): Case(
+        patient_record(CARE, grantee=True),
+        lambda w, r, o: ("GET", f"/v1/patients/{p(w, r, o)}/signed-consents", {}),
+    ),
+    ("GET", "/v1/consultations/{consultation_id}/recording-permission"): Case(
+        consultation(STAFF),
+        lambda w, r, o: ("GET", f"/v1/consultations/{c(w, r, o)}/recording-permission", {}),
     ),
     ("DELETE", "/v1/patients/{patient_id}"): Case(
         patient_record({Role.ORG_ADMIN}),

@@ -119,6 +119,13 @@ def _scenarios(world: World, made: dict[str, Any]) -> dict[tuple[str, str], Call
         assert taken.status_code == 200, taken.text
         return str(made["question"])
 
+    def current() -> int:
+        text = clinic.client.get(
+            f"/v1/organisations/{org}/consent-texts/recording", headers=weber.headers
+        )
+        assert text.status_code == 200, text.text
+        return int(text.json()["version"])
+
     def later_slot() -> str:
         practices = world.doctor[True]
         return str(tomorrow_at(clinic, weber, practices, practices.city, "video-15", 12)["start"])
@@ -225,6 +232,24 @@ def _scenarios(world: World, made: dict[str, Any]) -> dict[tuple[str, str], Call
             "POST",
             f"/v1/teleconferences/{made['conference']}/cancel",
             {},
+        ),
+        # intake and consents: on a consultation of Anna's still to come, the current text
+        ("POST", "/v1/consultations/{consultation_id}/intake"): lambda: (
+            "POST",
+            f"/v1/consultations/{annas_urgent()}/intake",
+            CASES[("POST", "/v1/consultations/{consultation_id}/intake")].call(
+                world, Role.PATIENT, True
+            )[2],
+        ),
+        ("POST", "/v1/consultations/{consultation_id}/intake/forms/{form_code}"): lambda: (
+            "POST",
+            f"/v1/consultations/{made['urgent-anna']}/intake/forms/allergies",
+            {"json": {"version": 1, "answers": {"notes": "hay fever"}}},
+        ),
+        ("POST", "/v1/patients/{patient_id}/signed-consents"): lambda: (
+            "POST",
+            f"/v1/patients/{annas}/signed-consents",
+            {"json": {"organisation_id": str(org), "kind": "recording", "version": current()}},
         ),
         **_lab_scenarios(world),
     }

@@ -313,3 +313,84 @@ def test_canary_lab_orders_and_results_are_nowhere_in_clear(
     for aggregate in (LabOrder, MachineClient, PartnerLabs):
         published = [t for t in TRANSLATIONS if t.__qualname__.startswith(aggregate.__name__)]
         assert published == [], published
+
+
+#: clinical canaries of the intake: free text, coded locations and symptoms, form answers
+INTAKE_CANARY_TEXT = "Canaryache behind the Quillbottom knee"
+INTAKE_NEEDLES = [
+    "Canaryache",
+    "pelvis",
+    "loss-of-appetite",
+    "palpitations",
+    "Canaryanswer",
+    "4711.5",
+    '"smoker":true',
+]
+
+
+def test_canary_intake_is_nowhere_in_clear(
+    clinic: Clinic,
+    dr_weber: Person,
+    admin_a: Person,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The complaint (text, locations, symptoms) and a form's answers: in no table, log or
+    stream message in clear, yet the doctor reads them."""
+    from domain.consultation import Consultation
+    from projections.stream_contract import TRANSLATIONS
+    from tests.scheduling_fixtures import book_video, set_up_schedule, tomorrow_at
+
+    caplog.set_level(logging.DEBUG)
+    client, base = clinic.client, f"/v1/organisations/{clinic.org_a}"
+    assert client.put(base, headers=admin_a.headers, json={"name": "Praxis"}).status_code == 200
+    form = {
+        "title": "Habits",
+        "questions": [
+            {"code": "smoker", "type": "boolean", "label": "Do you smoke?"},
+            {"code": "weight", "type": "number", "label": "Weight (g)"},
+            {"code": "story", "type": "text", "label": "Tell us"},
+        ],
+    }
+    published = client.post(f"{base}/intake-forms/habits", headers=admin_a.headers, json=form)
+    assert published.status_code == 200, published.text
+    practices = set_up_schedule(clinic, dr_weber)
+    patient = clinic.register(dr_weber)["id"]
+    slot = tomorrow_at(clinic, dr_weber, practices, practices.city, "video-15")
+    consultation = book_video(clinic, dr_weber, practices, slot, patient).json()["id"]
+    holder = clinic.person("Hana", Role.PATIENT, None)
+    granted = client.post(
+        f"/v1/patients/{patient}/delegations",
+        headers=clinic.person("Mia", Role.NURSE_MANAGER, clinic.org_a).headers,
+        json={"grantee_id": str(holder.actor.actor_id), "scopes": ["attend"]},
+    )
+    assert granted.status_code == 201, granted.text
+    given = client.post(
+        f"/v1/consultations/{consultation}/intake",
+        headers=holder.headers,
+        json={
+            "locations": ["pelvis"],
+            "severity": 8,
+            "onset": "2020-01-01T08:00:00+00:00",
+            "symptoms": ["loss-of-appetite", "palpitations"],
+            "text": INTAKE_CANARY_TEXT,
+        },
+    )
+    assert given.status_code == 200, given.text
+    answered = client.post(
+        f"/v1/consultations/{consultation}/intake/forms/habits",
+        headers=holder.headers,
+        json={"version": 1, "answers": {"smoker": True, "weight": 4711.5, "story": "Canaryanswer"}},
+    )
+    assert answered.status_code == 200, answered.text
+    read = client.get(f"/v1/consultations/{consultation}/intake", headers=dr_weber.headers)
+    assert INTAKE_CANARY_TEXT in read.text and "Canaryanswer" in read.text  # opened to read
+
+    stored = raw_database_bytes(services).lower().replace(b" ", b"")
+    logged = "\n".join(r.getMessage() for r in caplog.records).lower().encode()
+    for needle in INTAKE_NEEDLES:
+        assert needle.lower().replace(" ", "").encode() not in stored, needle
+        assert needle.lower().encode() not in logged, needle
+    # the analysts' stream: the intake's events have no translation, so never leave the record
+    assert Consultation.IntakeSubmitted not in TRANSLATIONS
+    assert Consultation.IntakeFormAnswered not in TRANSLATIONS

@@ -80,6 +80,9 @@ DISCLOSES: dict[tuple[str, str], Disclosed] = {
     ("GET", "/v1/protocols/{protocol_id}/verification"): _the_patient_of,
     ("GET", "/v1/patients/{patient_id}/results"): _the_record,
     ("GET", "/v1/doctors/me/abnormal-results"): _patients_of,
+    ("GET", "/v1/consultations/{consultation_id}/intake"): _the_patient_of,
+    ("GET", "/v1/patients/{patient_id}/signed-consents"): _the_record,
+    ("GET", "/v1/consultations/{consultation_id}/recording-permission"): _the_patient_of,
 }
 DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/health"): "positions of the read models",
@@ -102,6 +105,8 @@ DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/organisations/{organisation_id}/rule-decisions"): "rule, version, outcome by "
     "consultation id: no patient named",
     ("GET", "/v1/organisations/{organisation_id}/partner-labs"): "the organisation's labs",
+    ("GET", "/v1/organisations/{organisation_id}/intake-forms/{form_code}"): "a form's questions",
+    ("GET", "/v1/organisations/{organisation_id}/consent-texts/{kind}"): "a consent text",
 }
 
 

@@ -40,9 +40,19 @@ _FIELDS = (
     "spot",
     "arrived_at",
     "admitted_at",
+    "intake_at",
 )
 _CHANGEABLE = frozenset(
-    {"queue_key", "doctor_id", "spot", "scheduled_at", "slot_minutes", "arrived_at", "admitted_at"}
+    {
+        "queue_key",
+        "doctor_id",
+        "spot",
+        "scheduled_at",
+        "slot_minutes",
+        "arrived_at",
+        "admitted_at",
+        "intake_at",
+    }
 )
 #: booked consultations that may still come ahead of those waiting
 _EXPECTED_FROM, _EXPECTED_UNTIL = timedelta(minutes=30), timedelta(hours=12)
@@ -191,6 +201,7 @@ def _entry(r: Any) -> Entry:
         spot=Spot(r[10]),
         arrived_at=_time(r[11]),
         admitted_at=_time(r[12]),
+        intake_at=_time(r[13]),
     )
 
 

@@ -44,6 +44,10 @@ class TemplateBody(Body):
     waiting_room: bool = True
     recording: Annotated[str, StringConstraints(pattern="^(off|with-consent)$")] = "off"
     duration_minutes: int | None = Field(default=None, ge=5, le=480)
+    #: the organisation's intake forms (codes) a patient booked for the type fills
+    intake_forms: list[Annotated[str, StringConstraints(pattern="^[a-z0-9][a-z0-9-]{0,59}$")]] = (
+        Field(default_factory=list, max_length=10)
+    )
 
 
 def _admin(request: Request, actor: Actor, organisation_id: UUID) -> None:
