@@ -332,18 +332,26 @@ def test_verification_fails_when_any_byte_of_the_stored_content_or_signature_cha
 
 
 def test_a_doctors_erasure_leaves_their_signatures_verifiable(
-    clinic: Clinic, services: Services, dr_weber: Person, anna: Person, practices: Practices
+    clinic: Clinic,
+    services: Services,
+    clock: Clock,
+    dr_weber: Person,
+    anna: Person,
+    practices: Practices,
 ) -> None:
     annas = clinic.register(anna)["id"]
     consultation = urgent_call(clinic, dr_weber, anna, annas)
     protocol = str(draft(clinic, dr_weber, consultation, SECTIONS).json()["id"])
     assert sign(clinic, dr_weber, protocol).status_code == 200
+    clock.now += timedelta(hours=1)  # erased later that day: the key is retired then
     services.bus.handle(EraseAccount(dr_weber.actor, dr_weber.actor.actor_id, True))
     assert services.keys.get(dr_weber.actor.actor_id) is None  # nobody signs as them any more
     found = services.signatures.verify(uuid.UUID(protocol))
     assert found.valid and found.signature is not None
     assert found.signature.signer_id == dr_weber.actor.actor_id
-    assert services.signatures.public_keys(dr_weber.actor.actor_id)
+    assert found.signature.key_valid_until == clock.now  # retired at the erasure
+    [key] = services.signatures.public_keys(dr_weber.actor.actor_id)
+    assert key.valid_until == clock.now
 
 
 def test_a_remote_primary_diagnosis_is_refused_until_the_patient_was_seen_in_person(
