@@ -394,3 +394,25 @@ def test_canary_intake_is_nowhere_in_clear(
     # the analysts' stream: the intake's events have no translation, so never leave the record
     assert Consultation.IntakeSubmitted not in TRANSLATIONS
     assert Consultation.IntakeFormAnswered not in TRANSLATIONS
+
+
+def test_canary_a_whole_clinical_visit_is_nowhere_in_clear(
+    clinic: Clinic,
+    dr_weber: Person,
+    admin_a: Person,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every clinical field of one visit at once (intake, consent, a rule's refusal, protocol
+    and addendum, lab orders, results and cancellation, the urgent reason, the rating's
+    comment): in no table and no log line in clear, on SQLite as on PostgreSQL. The stream's
+    half is in tests/test_stream.py."""
+    from tests.canaries import CLINICAL_NEEDLES, a_whole_clinical_visit
+
+    caplog.set_level(logging.DEBUG)
+    a_whole_clinical_visit(clinic, dr_weber, admin_a)
+    stored = raw_database_bytes(services).lower().replace(b" ", b"")
+    logged = "\n".join(r.getMessage() for r in caplog.records).lower()
+    for needle in CLINICAL_NEEDLES:
+        assert needle.lower().replace(" ", "").encode() not in stored, f"{needle!r} in a table"
+        assert needle.lower() not in logged, f"found {needle!r} in the logs"
