@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 
-from adapters.composition import Services, build
+from adapters.composition import Services
 from adapters.crypto.sealing import field_context, open_sealed, seal
-from adapters.settings import Settings
 from commands.erasure import EraseAccount
 from commands.memberships import AssignAssistant
 from domain.actor import Role
 from domain.clinical_protocol import ClinicalProtocol
+from tests.clocks import Clock, services_on_the_clock, stopped_clock  # noqa: F401
 from tests.conftest import Clinic, Person
 from tests.protocol_fixtures import (
     SECTIONS,
@@ -35,26 +34,6 @@ from tests.protocol_fixtures import (
     urgent_call,
 )
 from tests.scheduling_fixtures import Practices, set_up_schedule, tomorrow_at
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def services(settings: Settings, clock: Clock) -> Iterator[Services]:
-    built = build(settings, clock=clock)
-    yield built
-    built.close()
 
 
 @pytest.fixture
