@@ -6,6 +6,7 @@ nobody signs with the retired key; a later signature would need a new key."""
 from __future__ import annotations
 
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -14,6 +15,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.composition import Services
+from commands.memberships import DeactivateAccount, LeaveOrganisation
 from commands.protocols import SignProtocol
 from domain.actor import Actor, Role
 from domain.signing_keys import PractitionerKeys
@@ -171,6 +173,44 @@ def test_a_doctor_who_signs_again_after_retirement_does_so_with_a_new_key(
     assert first_check["valid"] and first_check["signature"]["key_id"] == old["key_id"]
     assert second_check["valid"] and second_check["signature"]["key_id"] == new["key_id"]
     assert private_halves(services, dr_weber) == 1  # only the new one's
+
+
+def test_racing_deactivations_retire_the_key_exactly_once(
+    postgres_only: str,
+    clinic: Clinic,
+    services: Services,
+    dr_weber: Person,
+    admin_a: Person,
+    anna: Person,
+    practices: Practices,
+) -> None:
+    """Two admins' clicks and a removal at once: one retirement, one private half destroyed,
+    the signatures verify."""
+    annas = clinic.register(anna)["id"]
+    protocol = signed_protocol(clinic, dr_weber, anna, annas)
+    doctor = dr_weber.actor.actor_id
+    commands: list[object] = [
+        DeactivateAccount(admin_a.actor, doctor, clinic.org_a),
+        DeactivateAccount(admin_a.actor, doctor, clinic.org_a),
+        LeaveOrganisation(admin_a.actor, doctor, clinic.org_a),
+    ]
+
+    def attempt(command: object) -> str:
+        try:
+            services.bus.handle(command)
+        except Exception as exc:  # the removal after a deactivation may find no member
+            return type(exc).__name__
+        return "done"
+
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        outcomes = list(pool.map(attempt, commands))
+    assert "done" in outcomes, outcomes
+    keys_id = PractitionerKeys.create_id(doctor)
+    retired = [
+        e for e in services.app.events.get(keys_id) if isinstance(e, PractitionerKeys.KeyRetired)
+    ]
+    assert len(retired) == 1
+    assert_still_verifiable_with_a_retired_key(clinic, services, anna, dr_weber, protocol)
 
 
 T0 = datetime(2026, 1, 5, 9, tzinfo=UTC)
