@@ -12,7 +12,12 @@ from commands.results import NotFound, Saved
 from domain.actor import Actor
 from domain.errors import InvalidValue
 from domain.machine_client import ClientPurpose, MachineClient
-from domain.prescription import NotAPharmacy, Prescription, prescription_id_of
+from domain.prescription import (
+    NotAPharmacy,
+    Prescription,
+    normalised_code,
+    prescription_id_of,
+)
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,8 @@ def dispense_prescription(cmd: DispensePrescription, uow: UnitOfWork, ports: Por
     if client is None or client.revoked or client.purpose is not ClientPurpose.PHARMACY:
         raise NotAPharmacy("only a pharmacy's machine client dispenses")
     prescription = uow.get(Prescription, _opened(cmd.code))
+    if prescription.code != normalised_code(cmd.code):  # erased: the code opens nothing
+        raise NotFound("Prescription", prescription.id)
     prescription.dispense(at=ports.clock(), by=cmd.actor)
     saved = uow.save(prescription)
     return Dispensed(

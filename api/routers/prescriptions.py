@@ -144,8 +144,9 @@ def complete(
 
 
 def _throttled(services: Services, request: Request, actor: Actor) -> tuple[str, str]:
-    """The keys a wrong code counts against (the pharmacy, its address); 429 if locked."""
-    keys = (f"pharmacy:{actor.actor_id}", client_address(request))
+    """The keys a wrong code counts against (the pharmacy, its address: apart from the
+    address's sign-in failures); 429 if either is locked."""
+    keys = (f"pharmacy:{actor.actor_id}", f"prescription-code:{client_address(request)}")
     if any(services.throttle.locked_until(key) is not None for key in keys):
         raise Problem(429, "too-many-attempts", "Too many wrong codes; try again later")
     return keys
