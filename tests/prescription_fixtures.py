@@ -83,15 +83,25 @@ def prescriptions_of(
     return found
 
 
-def verify(clinic: Clinic, who: Person, code: str) -> httpx.Response:
-    response: httpx.Response = clinic.client.post(
-        "/v1/pharmacy/prescriptions/verify", headers=who.headers, json={"code": code}
-    )
-    return response
+def verify(
+    clinic: Clinic, who: Person, code: str, idempotency_key: str | None = None
+) -> httpx.Response:
+    return _pharmacy_call(clinic, who, "verify", code, idempotency_key)
 
 
-def dispense(clinic: Clinic, who: Person, code: str) -> httpx.Response:
+def dispense(
+    clinic: Clinic, who: Person, code: str, idempotency_key: str | None = None
+) -> httpx.Response:
+    return _pharmacy_call(clinic, who, "dispense", code, idempotency_key)
+
+
+def _pharmacy_call(
+    clinic: Clinic, who: Person, action: str, code: str, idempotency_key: str | None
+) -> httpx.Response:
+    keyed = {"Idempotency-Key": idempotency_key} if idempotency_key else {}
     response: httpx.Response = clinic.client.post(
-        "/v1/pharmacy/prescriptions/dispense", headers=who.headers, json={"code": code}
+        f"/v1/pharmacy/prescriptions/{action}",
+        headers={**who.headers, **keyed},
+        json={"code": code},
     )
     return response
