@@ -15,6 +15,7 @@ from domain.actor import Role
 from domain.lab_order import LabOrder
 from domain.machine_client import MachineClient
 from domain.partner_labs import PartnerLabs
+from domain.prescription import Prescription
 from projections.stream_contract import TRANSLATIONS
 from tests.conftest import Clinic, Person
 from tests.lab_fixtures import order, partner_lab, report, treated_consultation
@@ -456,3 +457,5 @@ def test_canary_prescriptions_and_their_codes_are_nowhere_in_clear(
     for needle in needles:
         assert needle.lower().encode() not in stored, f"found {needle!r} in the database"
         assert needle.lower().encode() not in logged, f"found {needle!r} in the logs"
+    published = [t for t in TRANSLATIONS if t.__qualname__.startswith(Prescription.__name__)]
+    assert published == [], published  # nor on the analysts' stream
