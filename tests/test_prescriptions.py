@@ -13,6 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -382,10 +383,33 @@ def test_of_two_pharmacies_dispensing_the_last_fill_at_once_exactly_one_wins(
     assert {a.json()["reason"] for a in answers if a.status_code == 409} == {"completed"}
 
 
-def test_a_machine_client_stored_before_purposes_existed_is_a_labs() -> None:
-    state: dict[str, Any] = {"organisation_id": uuid.uuid4(), "name": "LIS", "secret_hash": "h"}
-    MachineClient.Created.upcast_v1_v2(state)
-    assert state["purpose"] == ClientPurpose.LAB
+def test_a_machine_client_stored_before_purposes_existed_reads_back_as_a_labs(
+    clinic: Clinic, services: Services, admin_a: Person
+) -> None:
+    client_id, _ = machine_client(clinic, admin_a, clinic.org_a, "Old LIS")
+    ident = uuid.UUID(client_id)
+    with services.db.transaction() as cur:  # turn the stored event into a version 1 event
+        cur.execute(
+            "SELECT state FROM stored_events WHERE originator_id = %s AND originator_version = 1",
+            (ident,),
+        )
+        state = orjson.loads(bytes(cur.fetchone()[0]))
+        state.pop("purpose"), state.pop("class_version")
+        cur.execute(
+            "UPDATE stored_events SET state = %s WHERE originator_id = %s "
+            "AND originator_version = 1",
+            (orjson.dumps(state), ident),
+        )
+    services.app.repository.cache.clear()  # type: ignore[union-attr]
+    first = next(iter(services.app.events.get(ident)))
+    assert isinstance(first, MachineClient.Created) and first.purpose == ClientPurpose.LAB
+    assert services.bus_uow().get(MachineClient, ident).purpose is ClientPurpose.LAB
+    added = clinic.client.post(
+        f"/v1/organisations/{clinic.org_a}/partner-labs",
+        headers=admin_a.headers,
+        json={"name": "Old lab", "client_id": client_id},
+    )
+    assert added.status_code == 201, added.text
 
 
 # -- the aggregate's invariant ---------------------------------------------------------------
