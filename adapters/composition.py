@@ -49,6 +49,7 @@ from adapters.readmodels.on_call import SqlOnCall
 from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_card import SqlPatientCard
 from adapters.readmodels.patient_directory import SqlPatientDirectory
+from adapters.readmodels.prescriptions import SqlPrescriptions
 from adapters.readmodels.protocol_view import SqlProtocolView
 from adapters.readmodels.record_invitations import SqlPendingInvitations
 from adapters.readmodels.rule_sets import SqlRuleSets
@@ -76,6 +77,7 @@ from projections.on_call import OnCallProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_card import PatientCardProjection
 from projections.patient_directory import PatientDirectoryProjection
+from projections.prescriptions import PrescriptionsProjection
 from projections.protocol_view import ProtocolViewProjection
 from projections.record_invitations import PendingInvitationsProjection
 from projections.rule_sets import RuleSetsProjection
@@ -134,6 +136,7 @@ class Services:
     labs: SqlLabs
     intake: SqlIntake
     consents: SqlConsents
+    prescriptions: SqlPrescriptions
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -217,6 +220,7 @@ def build(
     labs = SqlLabs(db, keys)
     intake = SqlIntake(db, keys)
     consents = SqlConsents(db)
+    prescriptions = SqlPrescriptions(db, keys, BlindIndex(keyring.index_key))
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -308,6 +312,9 @@ def build(
         ),
         ConsentsProjection.name: ProjectionRunner(
             db, recorder, app.mapper, ConsentsProjection(consents), consents
+        ),
+        PrescriptionsProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, PrescriptionsProjection(prescriptions), prescriptions
         ),
     }
     access_log = AccessLog(db, keyring.chain_key)
@@ -409,4 +416,5 @@ def build(
         labs=labs,
         intake=intake,
         consents=consents,
+        prescriptions=prescriptions,
     )

@@ -15,9 +15,18 @@ from domain.actor import Role
 from domain.lab_order import LabOrder
 from domain.machine_client import MachineClient
 from domain.partner_labs import PartnerLabs
+from domain.prescription import Prescription
 from projections.stream_contract import TRANSLATIONS
 from tests.conftest import Clinic, Person
 from tests.lab_fixtures import order, partner_lab, report, treated_consultation
+from tests.prescription_fixtures import (
+    dispense,
+    pharmacy,
+    prescribe,
+    prescriptions_of,
+    verify,
+    with_lines,
+)
 from tests.protocol_fixtures import draft, read, sign, urgent_call
 from tests.scheduling_fixtures import set_up_schedule
 
@@ -416,3 +425,59 @@ def test_canary_a_whole_clinical_visit_is_nowhere_in_clear(
     for needle in CLINICAL_NEEDLES:
         assert needle.lower().replace(" ", "").encode() not in stored, f"{needle!r} in a table"
         assert needle.lower() not in logged, f"found {needle!r} in the logs"
+
+
+#: a prescription's medication line (text and code); its own code is drawn per run
+PRESCRIPTION_CANARY: dict[str, Any] = {
+    "medication_system": "local",
+    "medication_code": "CANARYRX7",
+    "medication_text": "Canarypill 7 mg",
+    "dose_value": 7,
+    "dose_unit": "mg",
+    "route": "oral",
+    "frequency": 1,
+    "duration_days": 10,
+    "quantity": 10,
+    "refills": 1,
+}
+
+
+def test_canary_prescriptions_and_their_codes_are_nowhere_in_clear(
+    clinic: Clinic,
+    dr_weber: Person,
+    admin_a: Person,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issued, listed by the patient, verified and dispensed by a pharmacy, cancelled with a
+    reason: the medication, the code and the reason reach the event store, the prescriptions'
+    view, the access log and the logs only as ciphertext (the code as a blind index)."""
+    caplog.set_level(logging.DEBUG)
+    set_up_schedule(clinic, dr_weber)
+    anna = clinic.person("Anna", Role.PATIENT, None)
+    annas = clinic.register(anna)["id"]
+    signed = prescribe(clinic, dr_weber, anna, annas, with_lines(PRESCRIPTION_CANARY))
+    [issued] = prescriptions_of(clinic, anna, annas, signed)
+    code = issued["code"]
+    assert issued["medication"]["medication_text"] == "Canarypill 7 mg"  # opened for Anna
+    shop = pharmacy(clinic, admin_a, clinic.org_a, "Pharmacie Canary")
+    checked = verify(clinic, shop, code.lower(), idempotency_key="canary-verify")
+    assert checked.status_code == 200 and checked.json()["medication_code"] == "CANARYRX7"
+    filled = dispense(clinic, shop, code, idempotency_key="canary-dispense")
+    assert filled.status_code == 200, filled.text
+    cancelled = clinic.client.post(
+        f"/v1/prescriptions/{issued['id']}/cancel",
+        headers={**dr_weber.headers, "Idempotency-Key": "canary-cancel"},
+        json={"reason": "Canarycancel reason"},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    [seen] = prescriptions_of(clinic, anna, annas, cancelled.json()["position"])
+    assert seen["cancel_reason"] == "Canarycancel reason"
+    stored = raw_database_bytes(services).lower()
+    logged = "\n".join(r.getMessage() for r in caplog.records).lower().encode()
+    needles = ["CANARYRX7", "Canarypill", "Canarycancel", code, code.replace("-", "")]
+    for needle in needles:
+        assert needle.lower().encode() not in stored, f"found {needle!r} in the database"
+        assert needle.lower().encode() not in logged, f"found {needle!r} in the logs"
+    published = [t for t in TRANSLATIONS if t.__qualname__.startswith(Prescription.__name__)]
+    assert published == [], published  # nor on the analysts' stream
