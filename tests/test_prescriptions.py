@@ -8,7 +8,6 @@ prescriptions unreadable."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,8 +17,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from adapters.composition import Services, build
-from adapters.settings import Settings
+from adapters.composition import Services
 from adapters.throttle import MAX_FAILURES
 from domain.actor import Actor, Role
 from domain.errors import InvalidValue
@@ -33,6 +31,7 @@ from domain.prescription import (
     normalised_code,
     prescription_id_of,
 )
+from tests.clocks import Clock, services_on_the_clock, stopped_clock  # noqa: F401
 from tests.conftest import Clinic, Person
 from tests.lab_fixtures import machine_client, partner_lab
 from tests.prescription_fixtures import (
@@ -67,26 +66,6 @@ PHARMACIST_FIELDS = {
     "valid_until",
     "prescriber_id",
 }
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def services(settings: Settings, clock: Clock) -> Iterator[Services]:
-    built = build(settings, clock=clock)
-    yield built
-    built.close()
 
 
 @pytest.fixture
