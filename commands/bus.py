@@ -29,6 +29,7 @@ from commands import (
     patients,
     protocols,
     record_invitations,
+    rooms,
     scheduling,
     second_factor,
     sign_in,
@@ -78,9 +79,11 @@ HANDLERS: dict[type[Any], Handler] = {
     scheduling.UnlinkCalendar: _pure(scheduling.unlink_calendar),
     scheduling.RecordBusyPeriods: _pure(scheduling.record_busy_periods),
     booking.BookConsultation: lambda c, uow, p: booking.book_consultation(
-        c, uow, p.ties, p.parties, p.clock()
+        c, uow, p.ties, p.parties, p.clock(), p.rooms
     ),
-    booking.BookUrgent: lambda c, uow, p: booking.book_urgent(c, uow, p.ties, p.parties, p.clock()),
+    booking.BookUrgent: lambda c, uow, p: booking.book_urgent(
+        c, uow, p.ties, p.parties, p.clock(), p.rooms
+    ),
     booking.ConfirmConsultation: _pure(booking.confirm_consultation),
     booking.CancelConsultation: _pure(booking.cancel_consultation),
     booking.RescheduleConsultation: lambda c, uow, p: booking.reschedule_consultation(
@@ -156,6 +159,8 @@ HANDLERS: dict[type[Any], Handler] = {
     consents.PublishConsentText: _pure(consents.publish_consent_text),
     consents.SignConsent: _pure(consents.sign_consent),
     consents.WithdrawSignedConsent: _pure(consents.withdraw_signed_consent),
+    rooms.JoinRoom: rooms.join_room,
+    rooms.CheckRoomOpen: rooms.check_room_open,
 }
 
 
