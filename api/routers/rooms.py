@@ -50,6 +50,7 @@ class RefreshBody(Body):
 class RoomOut(BaseModel):
     room_id: UUID
     consultation_id: UUID
+    patient_id: UUID
     address: str
     mode: str
     status: str
@@ -111,6 +112,7 @@ def read_room(
     return {
         "room_id": room.room_id,
         "consultation_id": room.consultation_id,
+        "patient_id": room.patient_id,
         "address": room.address,
         "mode": room.mode,
         "status": room.status,
