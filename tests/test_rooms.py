@@ -41,6 +41,7 @@ from domain.actor import Role
 from domain.room import MAX_WRONG_PINS, Room
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import Practices, book_video, set_up_schedule, tomorrow_at
+from tests.test_privacy import raw_database_bytes
 
 LIVEKIT_KEY = "lk-test"
 
@@ -634,10 +635,19 @@ def test_turn_refresh_without_coturn_still_checks_the_window(rooms: Setting) -> 
     assert late.status_code == 409
 
 
-def test_the_rooms_view_keeps_the_pins_sealed(rooms: Setting) -> None:
+def test_the_pins_are_nowhere_in_clear(rooms: Setting) -> None:
+    """Events (personal fields: the patient's key), the rooms' view (sealed), the write-side
+    index (keyed digests): no PIN in any table, before or after a rotation."""
     s = rooms
-    consultation, _ = book(s)
-    found = room(s, s.anna, consultation)
-    stored = repr(s.clinic.services.rooms.rows())
-    assert pin_of(found["link"]) not in stored
-    assert found["address"] in stored
+    consultation, slot = book(s)
+    pins = {pin_of(room(s, who, consultation)["link"]) for who in (s.anna, s.weber)}
+    inside(s, slot)
+    address = room(s, s.anna, consultation)["address"]
+    wrong = next(f"{n:08d}" for n in range(100) if f"{n:08d}" not in pins)
+    for _ in range(MAX_WRONG_PINS):
+        join(s, s.anna, address, wrong)
+    pins |= {pin_of(room(s, who, consultation)["link"]) for who in (s.anna, s.weber)}
+    assert len(pins) == 4
+    blob = raw_database_bytes(s.clinic.services)
+    assert address.encode() in blob  # the address is not a secret of the patient's
+    assert not [pin for pin in pins if pin.encode() in blob]
