@@ -13,6 +13,7 @@ import asyncio
 import base64
 import os
 import secrets
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -37,6 +38,7 @@ from adapters.rooms import IdentifiersTaken, RoomIndex
 from adapters.settings import Settings
 from adapters.video import InvalidJoinToken, VideoCredentials
 from adapters.video import Role as VideoRole
+from commands.rooms import JoinRoom, RoomEntry
 from domain.actor import Role
 from domain.room import MAX_WRONG_PINS, Room
 from tests.conftest import Clinic, Person
@@ -651,3 +653,34 @@ def test_the_pins_are_nowhere_in_clear(rooms: Setting) -> None:
     blob = raw_database_bytes(s.clinic.services)
     assert address.encode() in blob  # the address is not a secret of the patient's
     assert not [pin for pin in pins if pin.encode() in blob]
+
+
+def test_racing_wrong_pins_are_each_counted_and_rotate_the_pins_exactly_once(
+    rooms: Setting, postgres_only: str
+) -> None:
+    """Seven wrong PINs at once, from seven threads: optimistic concurrency serialises them on
+    the room's stream, so each is counted once and the PINs rotate exactly once."""
+    s = rooms
+    consultation, slot = book(s)
+    found = room(s, s.anna, consultation)
+    inside(s, slot)
+    room_id = Room.create_id(uuid.UUID(consultation))
+    pins = {pin_of(found["link"]), pin_of(room(s, s.weber, consultation)["link"])}
+    wrong = next(f"{n:08d}" for n in range(100) if f"{n:08d}" not in pins)
+    bus, barrier = s.clinic.services.bus, threading.Barrier(7)
+    answers: list[RoomEntry] = []
+
+    def guess() -> None:
+        barrier.wait()
+        answers.append(bus.answer(JoinRoom(s.anna.actor, room_id, wrong), RoomEntry))
+
+    threads = [threading.Thread(target=guess) for _ in range(7)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(answers) == 7 and all(a.pin is None for a in answers)
+    assert sum(a.rotated for a in answers) == 1
+    topics = [e.topic for e in s.clinic.services.recorder.select_events(room_id)]
+    assert sum(t.endswith("PinRefused") for t in topics) == 7
+    assert sum(t.endswith("PinsRotated") for t in topics) == 1

@@ -129,7 +129,7 @@ def _room(request: Request, address: str) -> tuple[UUID, ConsultationScope]:
     room_id = services.room_index.room_at(address)
     consultation_id = services.room_index.consultation_at(address)
     if room_id is None or consultation_id is None:
-        raise NotFound("Room", UUID(int=0))
+        raise Problem(404, "not-found", "No room has that address")
     return room_id, consultation_scope(request, consultation_id)
 
 
@@ -156,7 +156,8 @@ def join(address: Address, body: JoinBody, request: Request, actor: CurrentActor
     The answer: a join token (JWT, ``exp`` never past the room's close), and for a p2p room
     TURN credentials, for an sfu room a LiveKit access token; all name the participant by a
     pseudonym of this room only."""
-    services, client = services_of(request), client_address(request)
+    # counted apart from sign-in failures of the same address
+    services, client = services_of(request), f"room-pin\x00{client_address(request)}"
     if services.throttle.locked_until(client) is not None:
         raise Problem(429, "too-many-attempts", "Too many wrong PINs from here")
     room_id, scope = _room(request, address)
