@@ -23,7 +23,7 @@ from commands import rooms as cmd
 from commands.results import NotFound
 from domain.actor import Actor
 from domain.actor import Role as AccountRole
-from domain.room import PinKind
+from domain.room import Mode, PinKind
 
 router = APIRouter(
     tags=["rooms"],
@@ -186,7 +186,7 @@ def _credentials(
         address=entry.address, pseudonym=participant, role=role, now=now, closes=entry.closes
     )
     turn, livekit = None, None
-    if entry.mode.value == "p2p":
+    if entry.mode is Mode.P2P:
         turn = _turn(services, participant, now, entry.closes)
     else:
         lk_token, ttl = video.livekit_token(
