@@ -70,14 +70,12 @@ class RoomIndex:
 
         return write
 
-    def room_at(self, address: str) -> UUID | None:
+    def at(self, address: str) -> tuple[UUID, UUID] | None:
+        """The room an address opens and its consultation (None: no room has it)."""
         with self.db.transaction(write=False) as cur:
-            cur.execute("SELECT room_id FROM room_addresses WHERE address = %s", (address,))
+            cur.execute(
+                "SELECT room_id, consultation_id FROM room_addresses WHERE address = %s",
+                (address,),
+            )
             row = cur.fetchone()
-        return as_uuid(row[0]) if row else None
-
-    def consultation_at(self, address: str) -> UUID | None:
-        with self.db.transaction(write=False) as cur:
-            cur.execute("SELECT consultation_id FROM room_addresses WHERE address = %s", (address,))
-            row = cur.fetchone()
-        return as_uuid(row[0]) if row else None
+        return (as_uuid(row[0]), as_uuid(row[1])) if row else None

@@ -125,11 +125,10 @@ def read_room(
 
 
 def _room(request: Request, address: str) -> tuple[UUID, ConsultationScope]:
-    services = services_of(request)
-    room_id = services.room_index.room_at(address)
-    consultation_id = services.room_index.consultation_at(address)
-    if room_id is None or consultation_id is None:
+    found = services_of(request).room_index.at(address)
+    if found is None:
         raise Problem(404, "not-found", "No room has that address")
+    room_id, consultation_id = found
     return room_id, consultation_scope(request, consultation_id)
 
 
