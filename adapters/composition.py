@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -52,17 +54,20 @@ from adapters.readmodels.patient_directory import SqlPatientDirectory
 from adapters.readmodels.prescriptions import SqlPrescriptions
 from adapters.readmodels.protocol_view import SqlProtocolView
 from adapters.readmodels.record_invitations import SqlPendingInvitations
+from adapters.readmodels.rooms import SqlRooms
 from adapters.readmodels.rule_sets import SqlRuleSets
 from adapters.readmodels.runner import ProjectionRunner
 from adapters.readmodels.teleconference_view import SqlTeleconferenceView
 from adapters.readmodels.waiting_room import SqlWaitingRoom
 from adapters.readmodels.worker import ProjectionWorker
 from adapters.relations import RelationIndex
+from adapters.rooms import RoomIndex
 from adapters.sessions import SessionStore
 from adapters.settings import Settings
 from adapters.stream.contract import Pseudonyms
 from adapters.stream.relay import KafkaRelay
 from adapters.throttle import Throttle
+from adapters.video import VideoCredentials
 from commands.accounts import AccountLookup
 from commands.bus import CommandBus
 from commands.ports import Ports
@@ -80,6 +85,7 @@ from projections.patient_directory import PatientDirectoryProjection
 from projections.prescriptions import PrescriptionsProjection
 from projections.protocol_view import ProtocolViewProjection
 from projections.record_invitations import PendingInvitationsProjection
+from projections.rooms import RoomsProjection
 from projections.rule_sets import RuleSetsProjection
 from projections.teleconference_view import TeleconferenceViewProjection
 from projections.waiting_room import WaitingRoomProjection
@@ -137,6 +143,10 @@ class Services:
     intake: SqlIntake
     consents: SqlConsents
     prescriptions: SqlPrescriptions
+    #: video rooms: which room an address opens, the rooms' view, tokens and credentials
+    room_index: RoomIndex
+    rooms: SqlRooms
+    video: VideoCredentials
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -221,6 +231,8 @@ def build(
     intake = SqlIntake(db, keys)
     consents = SqlConsents(db)
     prescriptions = SqlPrescriptions(db, keys, BlindIndex(keyring.index_key))
+    rooms = SqlRooms(db, keys)
+    room_index = RoomIndex(db, _derived(keyring.index_key, "room-pins"))
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -316,6 +328,9 @@ def build(
         PrescriptionsProjection.name: ProjectionRunner(
             db, recorder, app.mapper, PrescriptionsProjection(prescriptions), prescriptions
         ),
+        RoomsProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, RoomsProjection(rooms), rooms
+        ),
     }
     access_log = AccessLog(db, keyring.chain_key)
     outbox = Outbox(db, keys, mail_transport(settings), sender=settings.mail_from)
@@ -337,6 +352,7 @@ def build(
         patient_registrations=patient_registrations,
         public_url=settings.public_url,
         signer=signer,
+        rooms=room_index,
         clock=clock or (lambda: datetime.now(UTC)),
     )
     bus = CommandBus(lambda: UnitOfWork(app, keys), ports)
@@ -417,4 +433,27 @@ def build(
         intake=intake,
         consents=consents,
         prescriptions=prescriptions,
+        room_index=room_index,
+        rooms=rooms,
+        video=video_credentials(settings, keyring.index_key),
+    )
+
+
+def _derived(key: bytes, purpose: str) -> bytes:
+    """A key for one purpose, derived from a keyring key (HMAC-SHA256 as a PRF)."""
+    return hmac.new(key, f"telemed-derived\x00{purpose}".encode(), hashlib.sha256).digest()
+
+
+def video_credentials(settings: Settings, index_key: bytes) -> VideoCredentials:
+    """Secrets from settings; those left empty are derived from the keyring (development)."""
+    return VideoCredentials(
+        token_key=settings.room_token_key.encode() or _derived(index_key, "room-join-token"),
+        pseudonym_key=_derived(index_key, "room-pseudonym"),
+        turn_secret=settings.turn_secret or _derived(index_key, "turn").hex(),
+        turn_uris=settings.turn_uris,
+        turn_minutes=settings.turn_minutes,
+        token_minutes=settings.room_token_minutes,
+        livekit_url=settings.livekit_url,
+        livekit_api_key=settings.livekit_api_key,
+        livekit_api_secret=settings.livekit_api_secret or _derived(index_key, "livekit").hex(),
     )

@@ -100,6 +100,28 @@ class Settings:
         default_factory=lambda: Path(p) if (p := _env("SIGNING_KEY", "")) else None
     )
 
+    #: video rooms: the key that signs join tokens (empty: derived from the master keyring,
+    #: so that every replica sharing the keyring agrees)
+    room_token_key: str = field(default_factory=lambda: _env("ROOM_TOKEN_KEY", ""))
+    #: how long a join token or a LiveKit token lives at most (and never past the room's close)
+    room_token_minutes: int = field(default_factory=lambda: int(_env("ROOM_TOKEN_MINUTES", "60")))
+    #: coturn's ``static-auth-secret`` (``use-auth-secret``); empty: derived from the keyring,
+    #: for development only (a TURN server must be given the same secret)
+    turn_secret: str = field(default_factory=lambda: _env("TURN_SECRET", ""))
+    #: the TURN URIs handed to clients (comma-separated, ``turn:host:3478?transport=udp``)
+    turn_uris: tuple[str, ...] = field(
+        default_factory=lambda: tuple(
+            u.strip() for u in _env("TURN_URIS", "").split(",") if u.strip()
+        )
+    )
+    #: how long TURN credentials live (refreshed through the API while the room is open)
+    turn_minutes: int = field(default_factory=lambda: int(_env("TURN_MINUTES", "10")))
+    #: the LiveKit server for SFU rooms, and its API key and secret (empty secret: derived
+    #: from the keyring, for development only)
+    livekit_url: str = field(default_factory=lambda: _env("LIVEKIT_URL", ""))
+    livekit_api_key: str = field(default_factory=lambda: _env("LIVEKIT_API_KEY", "telemed"))
+    livekit_api_secret: str = field(default_factory=lambda: _env("LIVEKIT_API_SECRET", ""))
+
     @property
     def checkpoint_folder(self) -> Path:
         return self.checkpoint_dir or self.keyring_path.with_name("checkpoints")

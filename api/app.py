@@ -44,6 +44,7 @@ from api.routers import (
     patients,
     prescriptions,
     protocols,
+    rooms,
     rule_sets,
     schedules,
     sessions,
@@ -180,6 +181,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(intake.router)
     app.include_router(consents.router)
     app.include_router(prescriptions.router)
+    app.include_router(rooms.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

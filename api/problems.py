@@ -38,6 +38,7 @@ from domain.on_call import AlreadyTaken, NotOnDuty, RequestOver
 from domain.partner_labs import NotAPartnerLab
 from domain.prescription import NotAPharmacy, NotDispensable, NotThePrescriber
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
+from domain.room import RoomClosed
 from domain.schedule import NotPractisingThere, UnknownPractice
 from domain.teleconference import NotInvited, TeleconferenceFull
 
@@ -223,6 +224,18 @@ def install(app: FastAPI) -> None:
             "The consultation's state does not allow that",
             str(exc),
             state=exc.state,
+        )
+
+    @app.exception_handler(RoomClosed)
+    async def _room_closed(_: Request, exc: RoomClosed) -> JSONResponse:
+        return problem_response(
+            409,
+            "room-closed",
+            "The room is not open now",
+            str(exc),
+            state=exc.status,
+            opens=exc.opens.isoformat(),
+            closes=exc.closes.isoformat(),
         )
 
     @app.exception_handler(InvalidField)

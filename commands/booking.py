@@ -8,8 +8,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from commands.ports import PartiesIndex, Ties, UnitOfWork
+from commands.ports import PartiesIndex, RoomRegistry, Ties, UnitOfWork
 from commands.results import NotFound, Saved
+from commands.rooms import open_room, room_of
 from domain.actor import Actor, Role
 from domain.booking import BOOKING_HORIZON_DAYS, DoctorDay, SlotNotOffered
 from domain.calendar_links import ExternalCalendars
@@ -70,7 +71,12 @@ class RecordNoShow:
 
 
 def book_consultation(
-    cmd: BookConsultation, uow: UnitOfWork, ties: Ties, parties: PartiesIndex, now: datetime
+    cmd: BookConsultation,
+    uow: UnitOfWork,
+    ties: Ties,
+    parties: PartiesIndex,
+    now: datetime,
+    rooms: RoomRegistry,
 ) -> Saved:
     """Book a free slot (staff: at a practice of the organisation they book for); the
     practice's organisation gains a consultation relationship with the patient (its care team
@@ -98,11 +104,17 @@ def book_consultation(
     uow.ensure_subject(cmd.patient_id)
     uow.attach(ties.link(cmd.patient_id, organisation_id, Link.CARE))
     uow.attach(parties.record(consultation.id, cmd.patient_id, cmd.doctor_id, organisation_id))
-    return uow.save(consultation, *days.values())
+    room = open_room(uow, rooms, consultation, now, cmd.actor)
+    return uow.save(consultation, *days.values(), *room)
 
 
 def book_urgent(
-    cmd: BookUrgent, uow: UnitOfWork, ties: Ties, parties: PartiesIndex, now: datetime
+    cmd: BookUrgent,
+    uow: UnitOfWork,
+    ties: Ties,
+    parties: PartiesIndex,
+    now: datetime,
+    rooms: RoomRegistry,
 ) -> Saved:
     """At once, outside the schedule: the consultation occupies its time on the doctor's days
     (after any urgent one already there) and flags the bookings it overlaps. It is the
@@ -123,7 +135,8 @@ def book_urgent(
     if organisation_id is not None:
         uow.attach(ties.link(cmd.patient_id, organisation_id, Link.CARE))
     uow.attach(parties.record(consultation.id, cmd.patient_id, cmd.doctor_id, organisation_id))
-    return uow.save(consultation, *days.values(), *flagged)
+    room = open_room(uow, rooms, consultation, now, cmd.actor)
+    return uow.save(consultation, *days.values(), *flagged, *room)
 
 
 def urgent_window(
@@ -206,7 +219,10 @@ def reschedule_consultation(cmd: RescheduleConsultation, uow: UnitOfWork, now: d
     for day in DoctorDay.days_of(slot.interval):
         days[day].book(consultation.id, slot.interval, by=cmd.actor)
     consultation.reschedule(slot.interval, by=cmd.actor)
-    return uow.save(consultation, *days.values())
+    room = room_of(uow, consultation.id)
+    if room is not None:  # the room's window follows the consultation
+        room.move(slot.interval.start, slot.interval.end, by=cmd.actor)
+    return uow.save(consultation, *days.values(), *([room] if room else []))
 
 
 def record_no_show(cmd: RecordNoShow, uow: UnitOfWork, now: datetime) -> Saved:
@@ -224,7 +240,10 @@ def cancel_and_release(
         consultation.close(datetime.now(UTC), by=actor)
         return [consultation]
     consultation.cancel(reason, by=actor)
-    return [consultation, *_release(uow, consultation, actor).values()]
+    room = room_of(uow, consultation.id)
+    if room is not None:  # a cancelled consultation's room closes with it
+        room.close("cancelled", by=actor)
+    return [consultation, *_release(uow, consultation, actor).values(), *([room] if room else [])]
 
 
 def _bookable(

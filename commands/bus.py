@@ -30,6 +30,7 @@ from commands import (
     prescriptions,
     protocols,
     record_invitations,
+    rooms,
     scheduling,
     second_factor,
     sign_in,
@@ -79,9 +80,11 @@ HANDLERS: dict[type[Any], Handler] = {
     scheduling.UnlinkCalendar: _pure(scheduling.unlink_calendar),
     scheduling.RecordBusyPeriods: _pure(scheduling.record_busy_periods),
     booking.BookConsultation: lambda c, uow, p: booking.book_consultation(
-        c, uow, p.ties, p.parties, p.clock()
+        c, uow, p.ties, p.parties, p.clock(), p.rooms
     ),
-    booking.BookUrgent: lambda c, uow, p: booking.book_urgent(c, uow, p.ties, p.parties, p.clock()),
+    booking.BookUrgent: lambda c, uow, p: booking.book_urgent(
+        c, uow, p.ties, p.parties, p.clock(), p.rooms
+    ),
     booking.ConfirmConsultation: _pure(booking.confirm_consultation),
     booking.CancelConsultation: _pure(booking.cancel_consultation),
     booking.RescheduleConsultation: lambda c, uow, p: booking.reschedule_consultation(
@@ -160,6 +163,8 @@ HANDLERS: dict[type[Any], Handler] = {
     prescriptions.DispensePrescription: prescriptions.dispense_prescription,
     prescriptions.CancelPrescription: prescriptions.cancel_prescription,
     prescriptions.CompletePrescription: prescriptions.complete_prescription,
+    rooms.JoinRoom: rooms.join_room,
+    rooms.CheckRoomOpen: rooms.check_room_open,
 }
 
 

@@ -9,6 +9,7 @@ from uuid import UUID
 
 from commands.ports import Ports, UnitOfWork
 from commands.results import Saved
+from commands.rooms import room_of
 from domain.actor import Actor, Role
 from domain.consultation import Consultation
 from domain.doctor_desk import DoctorDesk
@@ -113,7 +114,10 @@ def complete_consultation(cmd: CompleteConsultation, uow: UnitOfWork, ports: Por
     desk = _desk(uow, consultation.doctor_id, cmd.actor)
     consultation.complete(ports.clock(), by=cmd.actor)
     desk.free(consultation.id, by=cmd.actor)
-    return uow.save(consultation, desk)
+    room = room_of(uow, consultation.id)
+    if room is not None:  # the call is over: its room ends with it
+        room.end(ports.clock(), by=cmd.actor)
+    return uow.save(consultation, desk, *([room] if room else []))
 
 
 def ask_question(cmd: AskQuestion, uow: UnitOfWork, ports: Ports) -> Saved:

@@ -15,6 +15,7 @@ from commands import booking
 from commands.consultations import acting_for_patient
 from commands.ports import Ports, UnitOfWork
 from commands.results import Saved
+from commands.rooms import open_room
 from domain.actor import Actor
 from domain.consultation import Consultation
 from domain.errors import InvalidValue
@@ -208,7 +209,8 @@ def _new_consultation(
             by=by,
         )
         flagged = booking.occupy_urgently(uow, days, consultation.id, window, actor)
-        changed = [*days.values(), *flagged]
+        room = open_room(uow, ports.rooms, consultation, now, actor)
+        changed = [*days.values(), *flagged, *room]
     else:
         consultation = Consultation.ask(
             patient_id=request.patient_id,

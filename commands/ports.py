@@ -170,6 +170,24 @@ class PatientRegistrationsIndex(Protocol):
     def record(self, patient_id: UUID, organisation_id: UUID | None) -> object: ...
 
 
+class RoomRegistry(Protocol):
+    """Rooms' identifiers (adapters.rooms): row writers attached to the command that opens a
+    room or rotates its PINs; a combination of address and PINs issued before is refused by a
+    unique index (the command is retried with fresh ones)."""
+
+    def claim(
+        self,
+        room_id: UUID,
+        consultation_id: UUID,
+        address: str,
+        guest_pin: str,
+        host_pin: str,
+        at: datetime,
+    ) -> object: ...
+
+    def issue(self, address: str, guest_pin: str, host_pin: str, at: datetime) -> object: ...
+
+
 @dataclass(frozen=True)
 class NewSigningKey:
     """A key pair the signer made: its public half to publish, and the row writer that keeps
@@ -221,5 +239,6 @@ class Ports:
     patient_registrations: PatientRegistrationsIndex
     public_url: str
     signer: ProtocolSigner
+    rooms: RoomRegistry
     #: the time commands act at (the real clock; a simulated one in benchmarks)
     clock: Callable[[], datetime] = field(default=lambda: datetime.now(UTC))

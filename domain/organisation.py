@@ -29,9 +29,13 @@ def template(
     recording: str,
     duration_minutes: int | None,
     intake_forms: list[str] | tuple[str, ...] = (),
+    room_lead_in_minutes: int | None = None,
+    room_grace_minutes: int | None = None,
 ) -> dict[str, Any]:
     """``intake_forms``: the codes of the organisation's intake forms a patient booked for the
-    type is asked to fill (their latest version when filling); kept only when some are named."""
+    type is asked to fill (their latest version when filling); kept only when some are named.
+    ``room_lead_in_minutes`` / ``room_grace_minutes``: the video room opens that long before
+    the start and closes that long after the end (domain.room's defaults when not given)."""
     if room not in ROOMS or recording not in RECORDING:
         raise InvalidValue(f"room is one of {ROOMS}, recording one of {RECORDING}")
     if duration_minutes is not None and not 5 <= duration_minutes <= 480:
@@ -47,6 +51,14 @@ def template(
     }
     if forms:
         options["intake_forms"] = forms
+    for name, minutes in (
+        ("room_lead_in_minutes", room_lead_in_minutes),
+        ("room_grace_minutes", room_grace_minutes),
+    ):
+        if minutes is not None:
+            if not 0 <= minutes <= 240:
+                raise InvalidValue(f"{name} is 0 to 240 minutes")
+            options[name] = minutes
     return options
 
 
@@ -97,6 +109,8 @@ class Organisation(Aggregate):
             options["recording"],
             options.get("duration_minutes"),
             options.get("intake_forms") or (),
+            options.get("room_lead_in_minutes"),
+            options.get("room_grace_minutes"),
         )
         self._template_set(type_code=type_code.strip().lower(), options=checked, by=by)
 

@@ -7,7 +7,9 @@
 # Env read:
 #   TELEMED_TEST_SKIP_LINT=1  skip ruff and mypy (quick local runs only; CI never sets it)
 #   plus those of ops/bootstrap.sh and ops/postgres.sh (TELEMED_TEST_POSTGRES, ...)
-# Env exported to pytest: TELEMED_TEST_POSTGRES (a postgresql:// URL, user postgres).
+# Env exported to pytest: TELEMED_TEST_POSTGRES (a postgresql:// URL, user postgres),
+#   TELEMED_TEST_KAFKA_BOOTSTRAP (host:port), TELEMED_TEST_TURN_URL (turn:127.0.0.1:PORT) and
+#   TELEMED_TEST_TURN_SECRET (coturn's static auth secret, random per run).
 # shellcheck disable=SC2317  # (functions called only from traps)
 set -euo pipefail
 
@@ -25,6 +27,7 @@ banner() { printf '\n===== %s =====\n' "$*"; }
 # stop_extra_test_services (called from the EXIT trap, must be idempotent and
 # must not fail). Servers can also be started from pytest fixtures instead.
 KAFKA_PIDFILE=var/kafka-test-$$.pid
+COTURN_PIDFILE=var/coturn-test-$$.pid
 start_extra_test_services() {
     banner "kafka broker (Tansu, 127.0.0.1)"
     if [[ -z ${TELEMED_TEST_KAFKA_BOOTSTRAP:-} ]]; then
@@ -32,8 +35,20 @@ start_extra_test_services() {
         export TELEMED_TEST_KAFKA_BOOTSTRAP
     fi
     echo "Kafka at $TELEMED_TEST_KAFKA_BOOTSTRAP"
+    banner "TURN server (coturn, 127.0.0.1)"
+    if [[ -z ${TELEMED_TEST_TURN_URL:-} ]]; then
+        local turn
+        turn=$(bash ops/coturn.sh start --port auto --pidfile "$COTURN_PIDFILE")
+        TELEMED_TEST_TURN_URL=${turn% *}
+        TELEMED_TEST_TURN_SECRET=${turn#* }
+        export TELEMED_TEST_TURN_URL TELEMED_TEST_TURN_SECRET
+    fi
+    echo "TURN at $TELEMED_TEST_TURN_URL (log: $COTURN_PIDFILE.log)"
 }
-stop_extra_test_services() { bash ops/kafka.sh stop --pidfile "$KAFKA_PIDFILE" || true; }
+stop_extra_test_services() {
+    bash ops/kafka.sh stop --pidfile "$KAFKA_PIDFILE" || true
+    bash ops/coturn.sh stop --pidfile "$COTURN_PIDFILE" || true
+}
 # ---------------------------------------------------------------------------
 
 # Stop whatever we started, whatever way we exit.

@@ -1136,6 +1136,28 @@ CASES: dict[tuple[str, str], Case] = {
         consultation(STAFF),
         lambda w, r, o: ("GET", f"/v1/consultations/{c(w, r, o)}/recording-permission", {}),
     ),
+    # video rooms: the consultation's parties; joining (and refreshing TURN credentials) as
+    # attending it: the rooms are tomorrow, so an allowed call is refused 409 room-closed
+    ("GET", "/v1/consultations/{consultation_id}/room"): Case(
+        consultation(STAFF),
+        lambda w, r, o: ("GET", f"/v1/consultations/{c(w, r, o)}/room", {}),
+    ),
+    ("POST", "/v1/rooms/{address}/join"): Case(
+        consultation(STAFF),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/rooms/{room_address(w, c(w, r, o))}/join",
+            {"json": {"pin": "00000000"}},
+        ),
+    ),
+    ("POST", "/v1/rooms/{address}/turn-credentials"): Case(
+        consultation(STAFF),
+        lambda w, r, o: (
+            "POST",
+            f"/v1/rooms/{room_address(w, c(w, r, o))}/turn-credentials",
+            {"json": {"token": "not-a-join-token"}},
+        ),
+    ),
     ("DELETE", "/v1/patients/{patient_id}"): Case(
         patient_record({Role.ORG_ADMIN}),
         lambda w, r, o: ("DELETE", f"/v1/patients/{p(w, r, o)}", {}),
@@ -1161,6 +1183,16 @@ CASES: dict[tuple[str, str], Case] = {
         lambda w, r, o: ("GET", f"/v1/doctors/{d(w, o)}/nps", {}),
     ),
 }
+
+
+def room_address(world: World, consultation_id: str) -> str:
+    """The address of a consultation's room, once the rooms' view has seen it."""
+    services = world.clinic.services
+    assert services.runners["rooms"].wait_for(services.recorder.max_notification_id() or 0, 5)
+    found = services.rooms.of_consultation(uuid.UUID(consultation_id))
+    assert found is not None, consultation_id
+    return found.address
+
 
 #: routes of the sign-in flow: only a live session of one's own opens them
 SESSION_ROUTES = {

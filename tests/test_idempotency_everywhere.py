@@ -252,6 +252,48 @@ def _scenarios(world: World, made: dict[str, Any]) -> dict[tuple[str, str], Call
             {"json": {"organisation_id": str(org), "kind": "recording", "version": current()}},
         ),
         **_lab_scenarios(world),
+        **_room_scenarios(world),
+    }
+
+
+def _room_scenarios(world: World) -> dict[tuple[str, str], Callable[[], Call]]:
+    """Dr Weber joins the room of an urgent consultation of Anna's (open at once) with his
+    host PIN, and refreshes its TURN credentials with the join token."""
+    clinic, weber = world.clinic, world.people[Role.DOCTOR]
+
+    def open_room() -> tuple[str, str]:
+        booked = clinic.client.post(
+            "/v1/consultations/urgent",
+            headers=weber.headers,
+            json={
+                "patient_id": p(world, Role.PATIENT, True),
+                "doctor_id": d(world, True),
+                "reason": "a video call now",
+            },
+        )
+        assert booked.status_code == 201, booked.text
+        room = clinic.client.get(
+            f"/v1/consultations/{booked.json()['id']}/room", headers=weber.headers
+        )
+        assert room.status_code == 200, room.text
+        return str(room.json()["address"]), str(room.json()["link"]).rsplit("#pin=", 1)[1]
+
+    def join() -> Call:
+        address, pin = open_room()
+        return ("POST", f"/v1/rooms/{address}/join", {"json": {"pin": pin}})
+
+    def refresh() -> Call:
+        address, pin = open_room()
+        joined = clinic.client.post(
+            f"/v1/rooms/{address}/join", headers=weber.headers, json={"pin": pin}
+        )
+        assert joined.status_code == 200, joined.text
+        token = joined.json()["token"]
+        return ("POST", f"/v1/rooms/{address}/turn-credentials", {"json": {"token": token}})
+
+    return {
+        ("POST", "/v1/rooms/{address}/join"): join,
+        ("POST", "/v1/rooms/{address}/turn-credentials"): refresh,
     }
 
 

@@ -85,6 +85,7 @@ DISCLOSES: dict[tuple[str, str], Disclosed] = {
     ("GET", "/v1/consultations/{consultation_id}/recording-permission"): _the_patient_of,
     ("GET", "/v1/patients/{patient_id}/prescriptions"): _the_record,
     ("GET", "/v1/prescriptions/{prescription_id}"): _the_patient_of,
+    ("GET", "/v1/consultations/{consultation_id}/room"): _the_patient_of,
 }
 DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/health"): "positions of the read models",

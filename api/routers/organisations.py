@@ -48,6 +48,10 @@ class TemplateBody(Body):
     intake_forms: list[Annotated[str, StringConstraints(pattern="^[a-z0-9][a-z0-9-]{0,59}$")]] = (
         Field(default_factory=list, max_length=10)
     )
+    #: the video room opens this long before the start (default 10) and closes this long
+    #: after the end (default 15)
+    room_lead_in_minutes: int | None = Field(default=None, ge=0, le=240)
+    room_grace_minutes: int | None = Field(default=None, ge=0, le=240)
 
 
 def _admin(request: Request, actor: Actor, organisation_id: UUID) -> None:
