@@ -41,6 +41,7 @@ from adapters.patient_registrations import PatientRegistrations
 from adapters.readmodels.account_view import SqlAccountView
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
+from adapters.readmodels.clinical_record import SqlClinicalRecord
 from adapters.readmodels.consents import SqlConsents
 from adapters.readmodels.consultation_view import SqlConsultationView
 from adapters.readmodels.intake import SqlIntake
@@ -68,6 +69,7 @@ from commands.ports import Ports
 from projections.account_view import AccountViewProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
+from projections.clinical_record import ClinicalRecordProjection
 from projections.consents import ConsentsProjection
 from projections.consultation_view import ConsultationViewProjection
 from projections.intake import IntakeProjection
@@ -134,6 +136,8 @@ class Services:
     labs: SqlLabs
     intake: SqlIntake
     consents: SqlConsents
+    #: the clinical part of the patient card, and the index of the record's streams
+    clinical_record: SqlClinicalRecord
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -217,6 +221,7 @@ def build(
     labs = SqlLabs(db, keys)
     intake = SqlIntake(db, keys)
     consents = SqlConsents(db)
+    clinical_record = SqlClinicalRecord(db, keys)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -308,6 +313,9 @@ def build(
         ),
         ConsentsProjection.name: ProjectionRunner(
             db, recorder, app.mapper, ConsentsProjection(consents), consents
+        ),
+        ClinicalRecordProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, ClinicalRecordProjection(clinical_record), clinical_record
         ),
     }
     access_log = AccessLog(db, keyring.chain_key)
@@ -409,4 +417,5 @@ def build(
         labs=labs,
         intake=intake,
         consents=consents,
+        clinical_record=clinical_record,
     )

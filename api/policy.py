@@ -68,6 +68,7 @@ class Action(StrEnum):
     ORDER_LAB_TESTS = "lab:order"
     REPORT_LAB_RESULTS = "lab:report"
     READ_LAB_RESULTS = "lab:read-results"
+    READ_CLINICAL_RECORD = "patient:read-clinical-record"
     READ_ABNORMAL_RESULTS = "lab:abnormal-results"
     FILL_INTAKE = "intake:fill"
     READ_INTAKE = "intake:read"
@@ -149,6 +150,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ_INTAKE_FORM: STAFF | {Role.PATIENT},
     Action.READ_CONSENT_TEXT: STAFF | {Role.PATIENT},
     Action.SIGN_CONSENT: frozenset({Role.PATIENT}),
+    # the card's clinical part: whoever reads the record's results
+    Action.READ_CLINICAL_RECORD: CARE_TEAM | {Role.PATIENT},
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)
@@ -176,6 +179,7 @@ HOLDER_ACTIONS = frozenset(
         Action.FILL_INTAKE,
         Action.READ_INTAKE,
         Action.SIGN_CONSENT,
+        Action.READ_CLINICAL_RECORD,
     }
 )
 
@@ -190,7 +194,7 @@ DOCTOR_ACTIONS = frozenset({Action.TREAT, Action.CLOSE, Action.ORDER_LAB_TESTS})
 #: that another organisation (or nobody: a self-registered patient, a beneficiary) holds
 CARE_ACTIONS = frozenset(
     {Action.READ_PATIENT, Action.BOOK, Action.ASK, Action.INVITE_PATIENT, Action.READ_LAB_RESULTS}
-)
+) | {Action.READ_CLINICAL_RECORD}
 
 #: which delegation scope lets a grantee take an action (on the patient's behalf)
 GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
@@ -213,6 +217,7 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.READ_INTAKE: frozenset({Scope.ATTEND, Scope.READ_RECORDS}),
     # consenting for the patient goes with arranging their care
     Action.SIGN_CONSENT: frozenset({Scope.BOOK}),
+    Action.READ_CLINICAL_RECORD: frozenset({Scope.READ_RECORDS}),
 }
 
 
