@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -12,9 +13,11 @@ import pytest
 
 from adapters.composition import Services
 from domain.actor import Role
+from domain.clinical_protocol import validated
 from domain.lab_order import LabOrder
 from domain.machine_client import MachineClient
 from domain.partner_labs import PartnerLabs
+from domain.prescription import Prescription, new_code
 from projections.stream_contract import TRANSLATIONS
 from tests.conftest import Clinic, Person
 from tests.lab_fixtures import order, partner_lab, report, treated_consultation
@@ -394,3 +397,61 @@ def test_canary_intake_is_nowhere_in_clear(
     # the analysts' stream: the intake's events have no translation, so never leave the record
     assert Consultation.IntakeSubmitted not in TRANSLATIONS
     assert Consultation.IntakeFormAnswered not in TRANSLATIONS
+
+
+#: the card's clinical part: a signed protocol's diagnosis, a prescription's medication and
+#: dose line, a lab order's tests, note and result
+CARD_NEEDLES = ["Canarydiagnosis", "Q87.11", "Canarymedicine", "Z99CANARY", "Canaryinstruction"]
+CARD_NEEDLES += ["Canarynote", "424242.4242"]
+
+
+def test_canary_the_clinical_record_is_nowhere_in_clear(
+    clinic: Clinic,
+    dr_weber: Person,
+    admin_a: Person,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The card's clinical part is opened for its reader, and stored only sealed."""
+    caplog.set_level(logging.DEBUG)
+    set_up_schedule(clinic, dr_weber)
+    anna = clinic.person("Anna", Role.PATIENT, None)
+    annas = clinic.register(anna)["id"]
+    consultation = urgent_call(clinic, dr_weber, anna, annas)
+    protocol = str(draft(clinic, dr_weber, consultation, PROTOCOL_CANARY).json()["id"])
+    assert sign(clinic, dr_weber, protocol).status_code == 200
+    services.bus_uow().save(
+        Prescription.issue(
+            code=new_code(),
+            patient_id=uuid.UUID(annas),
+            consultation_id=uuid.UUID(consultation),
+            protocol_id=uuid.UUID(protocol),
+            line=0,
+            doctor_id=dr_weber.actor.actor_id,
+            organisation_id=clinic.org_a,
+            medication=validated(PROTOCOL_CANARY)["prescriptions"][0],
+            issued_at=datetime.now(UTC),
+            by=dr_weber.actor,
+        )
+    )
+    lab = partner_lab(clinic, admin_a, clinic.org_a, "Laboratoire Ketterthill")
+    tests = [{"code": "2345-7", "display": "Canarynote glucose"}]
+    ordered = order(clinic, dr_weber, consultation, lab, tests, note="Canarynote suspected")
+    assert ordered.status_code == 201, ordered.text
+    result = {"code": "2345-7", "kind": "quantity", "value": "424242.4242", "unit": "mmol/L"}
+    reported = report(clinic, lab.person, ordered.json()["id"], result)
+    assert reported.status_code == 200, reported.text
+    shown = clinic.client.get(
+        f"/v1/patients/{annas}/clinical-record",
+        headers=anna.headers,
+        params={"after": reported.json()["position"]},
+    )
+    assert shown.status_code == 200, shown.text
+    for needle in CARD_NEEDLES:
+        assert needle in shown.text, needle  # opened for Anna ...
+    stored = raw_database_bytes(services).lower()  # ... on SQLite and PostgreSQL only sealed
+    logged = "\n".join(r.getMessage() for r in caplog.records).lower().encode()
+    for needle in CARD_NEEDLES:
+        assert needle.lower().encode() not in stored, f"found {needle!r} in the database"
+        assert needle.lower().encode() not in logged, f"found {needle!r} in the logs"
+    assert services.clinical_record.rows(), "the card has rows"
