@@ -1,9 +1,10 @@
 """The clinical part of the patient card (E3): per patient, its consultations, protocols (draft
 or signed), the diagnoses of its signed protocols, prescriptions, lab orders with their results
-and consents; and the index of every aggregate stream that belongs to the patient, which
-compliance replays as the patient's whole record. Clinical values stay sealed with the patient's
-key in storage and are opened at query time; ids, sections, states and times are in clear.
-Computed from events alone: each step is one small change of the view."""
+and consents; and the index of every aggregate stream that belongs to the patient (a
+teleconference may belong to several), which compliance replays as the patient's whole record.
+Clinical values stay sealed with the patient's key in storage and are opened at query time;
+ids, sections, states and times are in clear. Computed from events alone: each step is one
+small change of the view."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ from domain.lab_order import LabOrder
 from domain.on_call import PoolRequest
 from domain.patient import Patient
 from domain.prescription import Prescription
+from domain.teleconference import ParticipantKind, Teleconference
 from projections.base import Projection
 
 #: what a prescription shows of its protocol line: the medication and its dose, never the code
@@ -118,8 +120,8 @@ class ClinicalRecord(Protocol):
 
     def of_patient(self, patient_id: UUID) -> list[Entry]: ...
     def streams_of(self, patient_id: UUID) -> list[StreamRef]: ...
-    def owner_of(self, aggregate_id: UUID) -> UUID | None:
-        """The patient whose record the stream belongs to (None: no patient's)."""
+    def owners_of(self, aggregate_id: UUID) -> list[UUID]:
+        """The patients whose records the stream belongs to (none: nobody's)."""
         ...
 
 
@@ -190,6 +192,7 @@ class ClinicalRecordProjection(Projection[ClinicalRecordWriter]):
             PoolRequest.Made,
             Grant.Given,
             RuleDecisions.Opened,
+            Teleconference.Invited,
         )
     )
 
@@ -215,6 +218,12 @@ class ClinicalRecordProjection(Projection[ClinicalRecordWriter]):
     def _(self, event: RuleDecisions.Opened, tracking: Tracking) -> None:
         ref = StreamRef(event.originator_id, "RuleDecisions")
         self.view.stream_of_consultation(event.consultation_id, ref, tracking.notification_id)
+
+    @process_event.register
+    def _(self, event: Teleconference.Invited, tracking: Tracking) -> None:
+        if event.kind == ParticipantKind.PATIENT:
+            ref = StreamRef(event.originator_id, "Teleconference")
+            self.view.stream(event.participant_id, ref, tracking.notification_id)
 
     # -- consents ------------------------------------------------------------------------------
     @process_event.register

@@ -19,6 +19,7 @@ from adapters.composition import Services
 from commands.results import Saved
 from domain.actor import Actor, Role
 from domain.clinical_protocol import validated
+from domain.partner_labs import PartnerLabs
 from domain.prescription import NotDispensable, NotThePrescriber, Prescription, new_code
 from tests.conftest import Clinic, Person
 from tests.lab_fixtures import GLUCOSE_HIGH, HEMOGLOBIN_NORMAL, Lab, order, partner_lab, report
@@ -335,18 +336,47 @@ def test_compliance_replays_the_patient_s_whole_record_as_of_any_moment(
     assert b"Paracetamol" not in raw_database_bytes(services)
 
 
-def test_a_stream_of_no_patient_is_replayed_and_on_nobody_s_access_log(
-    clinic: Clinic, services: Services, officer: Person, lab: Lab
+def test_a_teleconference_is_in_each_patient_s_record_and_any_stream_is_replayable(
+    clinic: Clinic, services: Services, dr_weber: Person, officer: Person, lab: Lab
 ) -> None:
-    """The partner labs' list is the organisation's: replayable, disclosing no patient."""
-    from domain.partner_labs import PartnerLabs
+    """A teleconference with two patients belongs to both records; the partner labs' list is
+    the organisation's: replayable too, on nobody's access log."""
+    anna, ben = clinic.register(dr_weber)["id"], clinic.register(dr_weber)["id"]
+    start = datetime.now(UTC) + timedelta(days=1)
+    made = clinic.client.post(
+        "/v1/teleconferences",
+        headers=dr_weber.headers,
+        json={
+            "start": start.isoformat(),
+            "end": (start + timedelta(hours=1)).isoformat(),
+            "participants": [anna, ben],
+        },
+    )
+    assert made.status_code == 201, made.text
+    conference = str(made.json()["id"])
+    for patient in (anna, ben):
+        timeline = clinic.client.get(
+            f"/v1/compliance/patients/{patient}/timeline", headers=officer.headers
+        ).json()
+        assert {e["aggregate_type"] for e in timeline} == {"Patient", "Teleconference"}
+        assert conference in {e["aggregate_id"] for e in timeline}
+    seen = clinic.client.get(
+        f"/v1/compliance/aggregates/{conference}/timeline", headers=officer.headers
+    )
+    assert seen.status_code == 200, seen.text
+    assert seen.json()[0]["event_type"] == "Teleconference.Scheduled"
+    for patient in (anna, ben):
+        logged = services.access_log.for_subject(uuid.UUID(patient))
+        assert "aggregate.timeline" in {a.what for a in logged}
 
     labs = PartnerLabs.create_id(clinic.org_a)
+    before = services.access_log.for_subject(uuid.UUID(anna))
     answer = clinic.client.get(
         f"/v1/compliance/aggregates/{labs}/timeline", headers=officer.headers
     )
     assert answer.status_code == 200, answer.text
     assert {e["aggregate_type"] for e in answer.json()} == {"PartnerLabs"}
+    assert services.access_log.for_subject(uuid.UUID(anna)) == before
 
 
 ACTIONS = st.lists(st.sampled_from(["dispense", "cancel", "complete"]), max_size=5)

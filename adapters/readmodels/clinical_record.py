@@ -36,7 +36,7 @@ class SqlClinicalRecord(SqlView):
     def stream(self, patient_id: UUID, ref: StreamRef, position: int) -> None:
         self.cur.execute(
             "INSERT INTO clinical_streams (aggregate_id, patient_id, aggregate_type, position) "
-            "VALUES (%s, %s, %s, %s) ON CONFLICT (aggregate_id) DO NOTHING",
+            "VALUES (%s, %s, %s, %s) ON CONFLICT (patient_id, aggregate_id) DO NOTHING",
             (ref.aggregate_id, patient_id, ref.aggregate_type, position),
         )
 
@@ -44,7 +44,7 @@ class SqlClinicalRecord(SqlView):
         self.cur.execute(
             "INSERT INTO clinical_streams (aggregate_id, patient_id, aggregate_type, position) "
             "SELECT %s, patient_id, %s, %s FROM clinical_streams WHERE aggregate_id = %s "
-            "ON CONFLICT (aggregate_id) DO NOTHING",
+            "ON CONFLICT (patient_id, aggregate_id) DO NOTHING",
             (ref.aggregate_id, ref.aggregate_type, pos, consultation_id),
         )
 
@@ -192,13 +192,15 @@ class SqlClinicalRecord(SqlView):
             rows = cur.fetchall()
         return [StreamRef(as_uuid(r[0]), str(r[1])) for r in rows]
 
-    def owner_of(self, aggregate_id: UUID) -> UUID | None:
+    def owners_of(self, aggregate_id: UUID) -> list[UUID]:
         with self.db.transaction(write=False) as cur:
             cur.execute(
-                "SELECT patient_id FROM clinical_streams WHERE aggregate_id = %s", (aggregate_id,)
+                "SELECT patient_id FROM clinical_streams WHERE aggregate_id = %s "
+                "ORDER BY patient_id",
+                (aggregate_id,),
             )
-            row = cur.fetchone()
-        return None if row is None else as_uuid(row[0])
+            rows = cur.fetchall()
+        return [as_uuid(r[0]) for r in rows]
 
     def rows(self) -> list[tuple[Any, ...]]:
         """Every row as stored (sealed), in a stable order (tests look for clear text)."""
@@ -207,7 +209,7 @@ class SqlClinicalRecord(SqlView):
             found = list(cur.fetchall())
             cur.execute("SELECT * FROM clinical_parts ORDER BY entry_id, part")
             found += list(cur.fetchall())
-            cur.execute("SELECT * FROM clinical_streams ORDER BY aggregate_id")
+            cur.execute("SELECT * FROM clinical_streams ORDER BY patient_id, aggregate_id")
             return found + list(cur.fetchall())
 
 

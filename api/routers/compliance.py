@@ -2,7 +2,7 @@
 verification of the audit chains. A patient's timeline and state cover the whole record: the
 patient aggregate and every stream the clinical record's index lists for the patient
 (consultations, protocols, prescriptions, lab orders, on-call requests, grants, rule
-decisions), merged in log position order."""
+decisions, teleconferences), merged in log position order."""
 
 from __future__ import annotations
 
@@ -112,7 +112,7 @@ def aggregate_timeline(
     aggregate_id: UUID, request: Request, actor: CurrentActor
 ) -> list[dict[str, Any]]:
     """Any one stream's events (a teleconference, an organisation, a consultation). When the
-    stream is part of a patient's record, the read is on that patient's access log."""
+    stream is part of patients' records, the read is on their access logs."""
     authorize(actor, Action.COMPLIANCE_READ)
     services = services_of(request)
     entries = services.replay.timeline(aggregate_id)
@@ -120,9 +120,8 @@ def aggregate_timeline(
         raise Problem(404, "not-found", "No stream has that id")
     head = services.recorder.max_notification_id() or 0
     await_position(services, ClinicalRecordProjection.name, head)
-    owner = services.clinical_record.owner_of(aggregate_id)
-    subjects = [owner] if owner is not None else []
-    record_access(services, actor, subjects, "aggregate.timeline", Purpose.COMPLIANCE)
+    owners = services.clinical_record.owners_of(aggregate_id)
+    record_access(services, actor, owners, "aggregate.timeline", Purpose.COMPLIANCE)
     return [_entry_out(e) for e in entries]
 
 

@@ -1,14 +1,16 @@
 -- The clinical part of the patient card (projections/clinical_record.py): one row per
 -- consultation, protocol, prescription, lab order and consent of a patient, the results of lab
 -- orders, and the index of the aggregate streams that belong to the patient (for compliance
--- replay). Every clinical value is sealed with the patient's own key; in clear only ids,
--- sections, states and times.
+-- replay; a stream may belong to several patients, as a teleconference). Every clinical value
+-- is sealed with the patient's own key; in clear only ids, sections, states and times.
 CREATE TABLE IF NOT EXISTS clinical_streams (
-    aggregate_id   text PRIMARY KEY,
+    aggregate_id   text NOT NULL,
     patient_id     text NOT NULL,
     aggregate_type text NOT NULL,
-    position       bigint NOT NULL
+    position       bigint NOT NULL,
+    PRIMARY KEY (patient_id, aggregate_id)
 );
+CREATE INDEX IF NOT EXISTS clinical_streams_aggregate ON clinical_streams (aggregate_id);
 CREATE INDEX IF NOT EXISTS clinical_streams_patient ON clinical_streams (patient_id, position);
 
 CREATE TABLE IF NOT EXISTS clinical_entries (
