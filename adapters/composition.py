@@ -50,6 +50,7 @@ from adapters.readmodels.on_call import SqlOnCall
 from adapters.readmodels.organisation_view import SqlOrganisationView
 from adapters.readmodels.patient_card import SqlPatientCard
 from adapters.readmodels.patient_directory import SqlPatientDirectory
+from adapters.readmodels.prescriptions import SqlPrescriptions
 from adapters.readmodels.protocol_view import SqlProtocolView
 from adapters.readmodels.record_invitations import SqlPendingInvitations
 from adapters.readmodels.rule_sets import SqlRuleSets
@@ -78,6 +79,7 @@ from projections.on_call import OnCallProjection
 from projections.organisation_view import OrganisationViewProjection
 from projections.patient_card import PatientCardProjection
 from projections.patient_directory import PatientDirectoryProjection
+from projections.prescriptions import PrescriptionsProjection
 from projections.protocol_view import ProtocolViewProjection
 from projections.record_invitations import PendingInvitationsProjection
 from projections.rule_sets import RuleSetsProjection
@@ -136,6 +138,7 @@ class Services:
     labs: SqlLabs
     intake: SqlIntake
     consents: SqlConsents
+    prescriptions: SqlPrescriptions
     #: the clinical part of the patient card, and the index of the record's streams
     clinical_record: SqlClinicalRecord
 
@@ -221,6 +224,7 @@ def build(
     labs = SqlLabs(db, keys)
     intake = SqlIntake(db, keys)
     consents = SqlConsents(db)
+    prescriptions = SqlPrescriptions(db, keys, BlindIndex(keyring.index_key))
     clinical_record = SqlClinicalRecord(db, keys)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
@@ -313,6 +317,9 @@ def build(
         ),
         ConsentsProjection.name: ProjectionRunner(
             db, recorder, app.mapper, ConsentsProjection(consents), consents
+        ),
+        PrescriptionsProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, PrescriptionsProjection(prescriptions), prescriptions
         ),
         ClinicalRecordProjection.name: ProjectionRunner(
             db, recorder, app.mapper, ClinicalRecordProjection(clinical_record), clinical_record
@@ -417,5 +424,6 @@ def build(
         labs=labs,
         intake=intake,
         consents=consents,
+        prescriptions=prescriptions,
         clinical_record=clinical_record,
     )

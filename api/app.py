@@ -43,6 +43,7 @@ from api.routers import (
     organisations,
     passwords,
     patients,
+    prescriptions,
     protocols,
     rule_sets,
     schedules,
@@ -179,6 +180,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(labs.router)
     app.include_router(intake.router)
     app.include_router(consents.router)
+    app.include_router(prescriptions.router)
     app.include_router(clinical_record.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()

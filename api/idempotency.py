@@ -40,7 +40,7 @@ from commands.bus import REQUEST_CLAIM, RequestClaim
 
 CHANGES = {"POST", "PUT", "PATCH", "DELETE"}
 #: POST routes that change nothing (a query in a body, to keep it out of URLs): no key needed
-QUERIES = {"/v1/patients/_search"}
+QUERIES = {"/v1/patients/_search", "/v1/pharmacy/prescriptions/verify"}
 #: request headers that change what a request does, besides method, path and body
 _MEANINGFUL = (b"content-type", b"if-match", b"x-organisation-id")
 #: answer headers replayed with the body

@@ -75,6 +75,9 @@ class Action(StrEnum):
     READ_INTAKE_FORM = "intake-form:read"
     READ_CONSENT_TEXT = "consent-text:read"
     SIGN_CONSENT = "consent:sign"
+    READ_PRESCRIPTIONS = "prescription:read"
+    CHANGE_PRESCRIPTION = "prescription:change"
+    DISPENSE_PRESCRIPTION = "prescription:dispense"
 
 
 CARE_TEAM = frozenset({Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER})
@@ -150,6 +153,12 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ_INTAKE_FORM: STAFF | {Role.PATIENT},
     Action.READ_CONSENT_TEXT: STAFF | {Role.PATIENT},
     Action.SIGN_CONSENT: frozenset({Role.PATIENT}),
+    # the patient's side and the care team read them; the prescriber (the aggregate checks
+    # which doctor) cancels or completes; a pharmacy's machine client (which purpose, the
+    # prescriptions' view and the command check) verifies and dispenses by code
+    Action.READ_PRESCRIPTIONS: CARE_TEAM | {Role.PATIENT},
+    Action.CHANGE_PRESCRIPTION: frozenset({Role.DOCTOR}),
+    Action.DISPENSE_PRESCRIPTION: frozenset({Role.SYSTEM}),
     # the card's clinical part: whoever reads the record's results
     Action.READ_CLINICAL_RECORD: CARE_TEAM | {Role.PATIENT},
 }
@@ -179,6 +188,7 @@ HOLDER_ACTIONS = frozenset(
         Action.FILL_INTAKE,
         Action.READ_INTAKE,
         Action.SIGN_CONSENT,
+        Action.READ_PRESCRIPTIONS,
         Action.READ_CLINICAL_RECORD,
     }
 )
@@ -194,7 +204,9 @@ DOCTOR_ACTIONS = frozenset({Action.TREAT, Action.CLOSE, Action.ORDER_LAB_TESTS})
 #: that another organisation (or nobody: a self-registered patient, a beneficiary) holds
 CARE_ACTIONS = frozenset(
     {Action.READ_PATIENT, Action.BOOK, Action.ASK, Action.INVITE_PATIENT, Action.READ_LAB_RESULTS}
-) | {Action.READ_CLINICAL_RECORD}
+    | {Action.READ_PRESCRIPTIONS}
+    | {Action.READ_CLINICAL_RECORD}
+)
 
 #: which delegation scope lets a grantee take an action (on the patient's behalf)
 GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
@@ -217,6 +229,7 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     Action.READ_INTAKE: frozenset({Scope.ATTEND, Scope.READ_RECORDS}),
     # consenting for the patient goes with arranging their care
     Action.SIGN_CONSENT: frozenset({Scope.BOOK}),
+    Action.READ_PRESCRIPTIONS: frozenset({Scope.READ_RECORDS}),
     Action.READ_CLINICAL_RECORD: frozenset({Scope.READ_RECORDS}),
 }
 

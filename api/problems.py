@@ -33,9 +33,10 @@ from domain.errors import ConsentNotGiven, DomainError, InvalidValue, PatientEra
 from domain.intake import InvalidField
 from domain.jurisdiction import RuleViolation
 from domain.lab_order import NotYourOrder
-from domain.machine_client import ClientRevoked
+from domain.machine_client import ClientRevoked, WrongPurpose
 from domain.on_call import AlreadyTaken, NotOnDuty, RequestOver
 from domain.partner_labs import NotAPartnerLab
+from domain.prescription import NotAPharmacy, NotDispensable, NotThePrescriber
 from domain.record_invitation import AlreadyHasAccount, InvitationNotValid
 from domain.schedule import NotPractisingThere, UnknownPractice
 from domain.teleconference import NotInvited, TeleconferenceFull
@@ -123,6 +124,9 @@ _DOMAIN: dict[type[Exception], tuple[int, str, str]] = {
         "stale-consent-version",
         "Only the current version of a consent text is signed",
     ),
+    NotThePrescriber: (403, "forbidden", "Only the prescribing doctor changes a prescription"),
+    NotAPharmacy: (403, "forbidden", "Only a pharmacy's machine client verifies and dispenses"),
+    WrongPurpose: (422, "wrong-client-purpose", "The machine client is not for this"),
 }
 
 
@@ -270,6 +274,16 @@ def install(app: FastAPI) -> None:
             exc.explanation,
             rule_id=exc.rule_id,
             rule_version=exc.version,
+        )
+
+    @app.exception_handler(NotDispensable)
+    async def _not_dispensable(_: Request, exc: NotDispensable) -> JSONResponse:
+        return problem_response(
+            409,
+            "not-dispensable",
+            "The prescription cannot be dispensed or changed",
+            str(exc),
+            reason=exc.reason,
         )
 
     @app.exception_handler(KeyDestroyed)

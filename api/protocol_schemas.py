@@ -106,6 +106,10 @@ class SignatureCheckOut(BaseModel):
     key_valid_then: bool
     signature_matches: bool
     valid: bool
+    key_valid_from: datetime | None = None
+    key_valid_until: datetime | None = Field(
+        default=None, description="the key's end: replaced, or retired at deactivation/erasure"
+    )
 
 
 class AddendumCheckOut(SignatureCheckOut):

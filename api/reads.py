@@ -22,6 +22,7 @@ class Purpose(StrEnum):
     BILLING = "billing"
     LEGAL = "legal"
     COMPLIANCE = "compliance"
+    DISPENSING = "dispensing"  # a pharmacy verifying a prescription it is shown
 
 
 AfterQuery = Annotated[

@@ -36,6 +36,9 @@ ADDED: dict[tuple[str, str], frozenset[int]] = {
     ("post", "/v1/accounts/password-reset/confirm"): frozenset({400}),
     # a machine client's token exchange: wrong credentials, throttled guessing
     ("post", "/v1/oauth/token"): frozenset({401, 429}),
+    # a pharmacy's lookups by code: a wrong code (404), throttled guessing
+    ("post", "/v1/pharmacy/prescriptions/verify"): frozenset({404, 429}),
+    ("post", "/v1/pharmacy/prescriptions/dispense"): frozenset({404, 429}),
 }
 
 

@@ -27,6 +27,7 @@ from commands import (
     organisations,
     passwords,
     patients,
+    prescriptions,
     protocols,
     record_invitations,
     scheduling,
@@ -156,6 +157,9 @@ HANDLERS: dict[type[Any], Handler] = {
     consents.PublishConsentText: _pure(consents.publish_consent_text),
     consents.SignConsent: _pure(consents.sign_consent),
     consents.WithdrawSignedConsent: _pure(consents.withdraw_signed_consent),
+    prescriptions.DispensePrescription: prescriptions.dispense_prescription,
+    prescriptions.CancelPrescription: prescriptions.cancel_prescription,
+    prescriptions.CompletePrescription: prescriptions.complete_prescription,
 }
 
 

@@ -9,7 +9,9 @@ forget the person in the same commit; future consultations are cancelled and the
   held are revoked (as events on each grant).
 - A holder is erased only once no beneficiary depends on them (``HoldsBeneficiaries``).
 - A practitioner's future consultations are cancelled and their assistants unassigned; what
-  they did stays in the log under their (now pseudonymous) id, and the hash chains verify.
+  they did stays in the log under their (now pseudonymous) id, and the hash chains verify. Their
+  signing key is retired (its public half stays published, so their signatures still verify) and
+  its private half destroyed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from commands.booking import cancel_and_release
 from commands.patients import ErasePatient
 from commands.ports import Grants, Ports, Ties, UnitOfWork
 from commands.results import Saved, StaleVersion
+from commands.signing_keys import retire_signing_key
 from domain.account import Account
 from domain.actor import Actor, Role
 from domain.consultation import Consultation
@@ -89,6 +92,8 @@ def _erase(
         found = ports.appointments.consultations_with(account.id)
         changed += _cancel(uow, found, PRACTITIONER_ERASED, actor)
         changed += _unassign_assistants(uow, ports.ties, account.id, actor)
+    if account is not None and account.role is not Role.PATIENT:
+        changed += retire_signing_key(uow, ports, account.id, actor)
     changed += _revoke_grants(uow, subjects, ports.grants, actor)
     for subject_id in subjects:
         uow.erase_subject(subject_id)

@@ -15,7 +15,7 @@ from commands.results import NotFound, Saved
 from domain.actor import Actor, Role
 from domain.consultation import Consultation
 from domain.lab_order import LabOrder
-from domain.machine_client import MachineClient
+from domain.machine_client import ClientPurpose, MachineClient
 from domain.partner_labs import NotAPartnerLab, PartnerLabs
 
 TOKEN_LIFETIME = timedelta(minutes=15)
@@ -26,6 +26,7 @@ class CreateMachineClient:
     actor: Actor
     organisation_id: UUID
     name: str
+    purpose: str = ClientPurpose.LAB
 
 
 @dataclass(frozen=True)
@@ -40,7 +41,11 @@ def create_machine_client(
 ) -> MachineClientCreated:
     secret = "tmcs_" + secrets.token_urlsafe(32)
     client = MachineClient.create(
-        cmd.organisation_id, cmd.name, ports.credentials.hash_password(secret), by=cmd.actor
+        cmd.organisation_id,
+        cmd.name,
+        ports.credentials.hash_password(secret),
+        purpose=cmd.purpose,
+        by=cmd.actor,
     )
     saved = uow.save(client)
     return MachineClientCreated(saved.aggregate_id, saved.version, saved.position, secret)
@@ -109,9 +114,9 @@ class AddPartnerLab:
 
 
 def add_partner_lab(cmd: AddPartnerLab, uow: UnitOfWork) -> Saved:
-    """A lab reports with one of the organisation's own active machine clients."""
+    """A lab reports with one of the organisation's own active machine clients (a lab's)."""
     client = _client_of(uow, cmd.client_id, cmd.organisation_id)
-    client.check_active()
+    client.check_purpose(ClientPurpose.LAB)
     labs = uow.find(PartnerLabs, PartnerLabs.create_id(cmd.organisation_id))
     if labs is None:
         labs = PartnerLabs(organisation_id=cmd.organisation_id, by=cmd.actor)

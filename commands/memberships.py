@@ -6,9 +6,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from uuid import UUID
 
+from eventsourcing.domain import Aggregate
+
 from commands.accounts import release
 from commands.ports import Ports, UnitOfWork
 from commands.results import NotFound, Saved
+from commands.signing_keys import retire_signing_key
 from domain.account import Account
 from domain.actor import Actor
 from domain.errors import DomainError
@@ -43,9 +46,11 @@ def leave_organisation(cmd: LeaveOrganisation, uow: UnitOfWork, ports: Ports) ->
     uow.attach(ports.ties.leave(account.id, cmd.organisation_id))
     for doctor_id in unassigned:
         uow.attach(ports.ties.unassign(account.id, doctor_id))
+    retired: list[Aggregate] = []
     if not account.organisations:
         account.deactivate(by=cmd.actor)
-    saved = uow.save(account, *rosters)
+        retired = retire_signing_key(uow, ports, account.id, cmd.actor)
+    saved = uow.save(account, *rosters, *retired)
     return Membership(
         saved.aggregate_id,
         saved.version,
@@ -73,7 +78,7 @@ def deactivate_account(cmd: DeactivateAccount, uow: UnitOfWork, ports: Ports) ->
         raise WorksElsewhere(str(cmd.account_id))
     rosters = release(uow, account, account.organisations, cmd.actor)
     account.deactivate(by=cmd.actor)
-    return uow.save(account, *rosters)
+    return uow.save(account, *rosters, *retire_signing_key(uow, ports, account.id, cmd.actor))
 
 
 def _chain(uow: UnitOfWork, organisation_id: UUID) -> list[UUID]:

@@ -197,6 +197,11 @@ class ProtocolSigner(Protocol):
 
     def verify(self, public_key: str, document: bytes, signature: str) -> bool: ...
 
+    def destroy(self, practitioner_id: UUID, key_id: str) -> object:
+        """The row writer that destroys the private half of a retired key, in the same
+        transaction as the retirement: nobody signs with it any more (its public half stays)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Ports:

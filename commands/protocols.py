@@ -32,6 +32,7 @@ from domain.jurisdiction import (
     RuleViolation,
     decide,
 )
+from domain.prescription import Prescription, new_code
 from domain.signing_keys import PractitionerKeys
 
 #: a protocol is written once the call started (or the question was taken), and after it
@@ -129,7 +130,30 @@ def sign_protocol(cmd: SignProtocol, uow: UnitOfWork, ports: Ports) -> Saved:
         diagnosis_allowed=allowed,
         by=cmd.actor,
     )
-    return uow.save(protocol, *decisions, keys)
+    prescriptions = _prescriptions(protocol, signer_id, now, cmd.actor)
+    return uow.save(protocol, *decisions, keys, *prescriptions)
+
+
+def _prescriptions(
+    protocol: ClinicalProtocol, doctor_id: UUID, signed_at: datetime, actor: Actor
+) -> list[Prescription]:
+    """One prescription per medication line of the signed protocol, saved with the signature
+    (a signature without its prescriptions never exists), each with a fresh code."""
+    return [
+        Prescription.issue(
+            code=new_code(),
+            patient_id=protocol.patient_id,
+            consultation_id=protocol.consultation_id,
+            protocol_id=protocol.id,
+            line=line,
+            doctor_id=doctor_id,
+            organisation_id=protocol.organisation_id,
+            medication=dict(medication),
+            issued_at=signed_at,
+            by=actor,
+        )
+        for line, medication in enumerate(protocol.content.get("prescriptions") or [])
+    ]
 
 
 def add_addendum(cmd: AddAddendum, uow: UnitOfWork, ports: Ports) -> Saved:

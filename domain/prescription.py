@@ -46,6 +46,30 @@ class NotThePrescriber(DomainError):
     """Only the prescribing doctor cancels or completes a prescription."""
 
 
+class NotAPharmacy(DomainError):
+    """Only a pharmacy's machine client verifies and dispenses prescriptions."""
+
+
+_REFUSALS = {
+    "cancelled": "the prescription was cancelled",
+    "completed": "the prescription is completed (every fill dispensed, or ended by the doctor)",
+    "expired": "the prescription has expired",
+}
+
+
+def refusal_reason(status: str, valid_until: datetime, now: datetime) -> str | None:
+    """Why a prescription in this state may not be dispensed at ``now``: ``cancelled``,
+    ``completed`` or ``expired`` (None: it may). The aggregate and the pharmacy's
+    verification (from the read model) answer alike."""
+    if status == PrescriptionStatus.CANCELLED:
+        return "cancelled"
+    if status == PrescriptionStatus.COMPLETED:
+        return "completed"
+    if now >= valid_until:
+        return "expired"
+    return None
+
+
 def new_code() -> str:
     """A fresh code from the CSPRNG, as a patient reads it: ``ABCD-EFGH-…`` (6 groups)."""
     raw = base64.b32encode(secrets.token_bytes(_CODE_BYTES)).decode()
@@ -171,13 +195,8 @@ class Prescription(Aggregate):
 
     def refusal(self, now: datetime) -> NotDispensable | None:
         """Why a pharmacy may not dispense it now (None: it may)."""
-        if self.status is PrescriptionStatus.CANCELLED:
-            return NotDispensable("cancelled", "the prescription was cancelled")
-        if self.status is PrescriptionStatus.COMPLETED:
-            return NotDispensable("completed", "every fill of the prescription was dispensed")
-        if now >= self.valid_until:
-            return NotDispensable("expired", "the prescription has expired")
-        return None
+        reason = refusal_reason(self.status, self.valid_until, now)
+        return NotDispensable(reason, _REFUSALS[reason]) if reason else None
 
     def dispense(self, *, at: datetime, by: Actor) -> None:
         refused = self.refusal(at)

@@ -3,6 +3,9 @@
 The private halves never enter the event store: the signer (``commands.ports.ProtocolSigner``)
 keeps them wrapped. Publishing the public key as an event puts it under the audit hash chain, and
 it outlives the practitioner's erasure or deactivation, so their signatures stay verifiable.
+Deactivation and erasure retire the current key (``KeyRetired``: its validity ends, the public
+half stays published) while the signer destroys the private half; a later signature by the same
+practitioner would need a new key.
 """
 
 from __future__ import annotations
@@ -41,6 +44,10 @@ class PractitionerKeys(Aggregate):
         public_key: str
         valid_from: datetime
 
+    class KeyRetired(RecordedEvent):
+        key_id: str
+        valid_until: datetime
+
     @staticmethod
     def create_id(practitioner_id: UUID) -> UUID:
         return uuid5(NAMESPACE_URL, f"/signing-keys/{practitioner_id}")
@@ -51,7 +58,9 @@ class PractitionerKeys(Aggregate):
         self.keys: list[PublicKey] = []
 
     def current(self) -> PublicKey | None:
-        return self.keys[-1] if self.keys else None
+        """The key to sign with now: the newest, unless it was retired."""
+        last = self.keys[-1] if self.keys else None
+        return last if last is not None and last.valid_until is None else None
 
     def key(self, key_id: str) -> PublicKey | None:
         return next((k for k in self.keys if k.key_id == key_id), None)
@@ -69,9 +78,25 @@ class PractitionerKeys(Aggregate):
     def _published(
         self, *, key_id: str, algorithm: str, public_key: str, valid_from: datetime, by: Actor
     ) -> None:
-        if self.keys:
-            last = self.keys[-1]
-            self.keys[-1] = PublicKey(
-                last.key_id, last.algorithm, last.public_key, last.valid_from, valid_from
-            )
+        if self.current() is not None:
+            self._close(valid_from)
         self.keys.append(PublicKey(key_id, algorithm, public_key, valid_from))
+
+    def retire(self, now: datetime, *, by: Actor) -> PublicKey | None:
+        """End the current key's validity now (the practitioner was deactivated or erased):
+        what it signed before stays verifiable, nothing after. The retired key, if any."""
+        current = self.current()
+        if current is None:
+            return None
+        self._retired(key_id=current.key_id, valid_until=max(now, current.valid_from), by=by)
+        return self.keys[-1]
+
+    @event(KeyRetired)
+    def _retired(self, *, key_id: str, valid_until: datetime, by: Actor) -> None:
+        self._close(valid_until)
+
+    def _close(self, valid_until: datetime) -> None:
+        last = self.keys[-1]
+        self.keys[-1] = PublicKey(
+            last.key_id, last.algorithm, last.public_key, last.valid_from, valid_until
+        )

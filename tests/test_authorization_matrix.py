@@ -23,10 +23,12 @@ from typing import Any
 from commands.booking import BookUrgent
 from commands.consultations import CheckIn
 from commands.on_call import RequestOnCall
+from commands.protocols import SignProtocol
 from domain.actor import Role, system_actor
 from domain.patient import record_of
 from tests.conftest import Clinic, Person
 from tests.lab_fixtures import GLUCOSE_HIGH, Lab, order, partner_lab, report, treated_consultation
+from tests.prescription_fixtures import AMOXICILLIN, pharmacy
 from tests.scheduling_fixtures import Practices, book_video, set_up_schedule, tomorrow_at
 
 CARE = {Role.DOCTOR, Role.ASSISTANT, Role.NURSE, Role.NURSE_MANAGER}
@@ -39,6 +41,7 @@ class Tie(StrEnum):
     GRANTEE = "grantee"  # a caregiver (patient account) granted book, attend and read-records
     LONE_ASSISTANT = "assistant-of-nobody"  # an assistant of organisation A assisting nobody
     LAB_CLIENT = "lab-client"  # the machine client of a partner lab of organisation A
+    PHARMACY = "pharmacy"  # a pharmacy's machine client (of organisation B)
 
 
 Who = Role | Tie
@@ -49,6 +52,7 @@ ROLE_OF: dict[Who, Role] = {
     Tie.GRANTEE: Role.PATIENT,
     Tie.LONE_ASSISTANT: Role.ASSISTANT,
     Tie.LAB_CLIENT: Role.SYSTEM,
+    Tie.PHARMACY: Role.SYSTEM,
 }
 
 Rule = Callable[[Who, bool], bool]  # (who, own) -> allowed
@@ -106,6 +110,8 @@ class World:
     protocols: dict[bool, str] = field(default_factory=dict)
     labs: dict[bool, Lab] = field(default_factory=dict)
     lab_orders: dict[bool, str] = field(default_factory=dict)
+    #: own: Dr Weber's prescriptions for the organisation's own patient; other: Dr Novak's
+    prescriptions: dict[bool, list[tuple[str, str]]] = field(default_factory=dict)
 
 
 def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
@@ -127,6 +133,8 @@ def build_world(clinic: Clinic, dr_weber: Person, dr_other: Person) -> World:
         )
         assert founded.status_code == 200, founded.text
         labs[org == clinic.org_a] = partner_lab(clinic, founder, org, f"Lab {org.hex[:4]}")
+        if org == clinic.org_b:
+            people[Tie.PHARMACY] = pharmacy(clinic, founder, org, "Pharmacie du Globe")
     people[Tie.LAB_CLIENT] = labs[True].person
     assisted = clinic.client.put(
         f"/v1/doctors/{dr_weber.actor.actor_id}/assistants/{people[Role.ASSISTANT].actor.actor_id}",
@@ -319,7 +327,7 @@ def conference_step(name: str) -> Call:
 def in_conference(who: Who, own: bool) -> bool:
     """The organiser and the participants of their own teleconference (a holder and a grantee
     for the patient they act for)."""
-    return own and who not in (Role.ANALYST, Role.COMPLIANCE_OFFICER, Tie.LAB_CLIENT)
+    return own and who not in (Role.ANALYST, Role.COMPLIANCE_OFFICER, Tie.LAB_CLIENT, Tie.PHARMACY)
 
 
 def lab_order(world: World, own: bool) -> str:
@@ -398,6 +406,52 @@ def protocol(world: World, own: bool) -> str:
             )
             assert stepped.status_code == 204, stepped.text
     return world.protocols[own]
+
+
+def prescribed(world: World, own: bool, line: int) -> tuple[str, str]:
+    """(id, code) of a line of a signed protocol's prescriptions: own, Dr Weber's for the
+    organisation's own patient; other, Dr Novak's for theirs (signed through the bus: the
+    routes' step-up is not what the matrix checks). Each route has a line of its own."""
+    if own not in world.prescriptions:
+        doctor = world.people[Role.DOCTOR] if own else world.other_doctor
+        patient = world.patient[(Role.DOCTOR, own)]
+        client, services = world.clinic.client, world.clinic.services
+        urgent = client.post(
+            "/v1/consultations/urgent",
+            headers=doctor.headers,
+            json={"patient_id": patient, "doctor_id": str(doctor.actor.actor_id), "reason": "pain"},
+        )
+        assert urgent.status_code == 201, urgent.text
+        consultation = str(urgent.json()["id"])
+        for name in ("check-in", "take", "admit"):
+            done = client.post(f"/v1/consultations/{consultation}/{name}", headers=doctor.headers)
+            assert done.status_code == 200, done.text
+        lines = [{**AMOXICILLIN, "refills": 12, "medication_code": f"J01CA0{i}"} for i in range(4)]
+        drafted = client.post(
+            f"/v1/consultations/{consultation}/protocol",
+            headers=doctor.headers,
+            json={**MATRIX_PROTOCOL, "prescriptions": lines},
+        )
+        assert drafted.status_code == 201, drafted.text
+        done = client.post(f"/v1/consultations/{consultation}/complete", headers=doctor.headers)
+        assert done.status_code == 200, done.text
+        signed = services.bus.handle(
+            SignProtocol(doctor.actor, uuid.UUID(str(drafted.json()["id"])))
+        )
+        assert services.runners["prescriptions"].wait_for(signed.position or 0, 10)
+        rows = sorted(services.prescriptions.of_patient(uuid.UUID(patient)), key=lambda r: r.line)
+        world.prescriptions[own] = [(str(r.prescription_id), str(r.code)) for r in rows]
+    return world.prescriptions[own][line]
+
+
+def prescription_reader(who: Who, own: bool) -> bool:
+    """The prescription's patient is the organisation's own (not Anna's, not the held
+    beneficiary): its care team and the caregiver granted read-records."""
+    return (
+        own
+        and who not in (Role.PATIENT, Tie.HOLDER)
+        and patient_record(CARE, grantee=True)(who, own)
+    )
 
 
 #: the protocol's readers: its doctor, an assistant of the doctor, the care team of its
@@ -982,6 +1036,45 @@ CASES: dict[tuple[str, str], Case] = {
     ("GET", "/v1/doctors/me/abnormal-results"): Case(
         anyone_of({Role.DOCTOR}),
         lambda w, r, o: ("GET", f"/v1/doctors/me/abnormal-results?after={abnormal(w)}", {}),
+    ),
+    # prescriptions (issue 12), before erasure: the patient's side and the care team read
+    # them, the prescriber changes them, a pharmacy (of any organisation) verifies and
+    # dispenses by code, and nobody else does
+    ("GET", "/v1/patients/{patient_id}/prescriptions"): Case(
+        patient_record(CARE, grantee=True),
+        lambda w, r, o: ("GET", f"/v1/patients/{p(w, r, o)}/prescriptions", {}),
+    ),
+    ("GET", "/v1/prescriptions/{prescription_id}"): Case(
+        prescription_reader,
+        lambda w, r, o: ("GET", f"/v1/prescriptions/{prescribed(w, o, 0)[0]}", {}),
+    ),
+    ("POST", "/v1/prescriptions/{prescription_id}/cancel"): Case(
+        lambda who, own: who is Role.DOCTOR and own,
+        lambda w, r, o: (
+            "POST",
+            f"/v1/prescriptions/{prescribed(w, o, 1)[0]}/cancel",
+            {"json": {"reason": "matrix-test"}},
+        ),
+    ),
+    ("POST", "/v1/prescriptions/{prescription_id}/complete"): Case(
+        lambda who, own: who is Role.DOCTOR and own,
+        lambda w, r, o: ("POST", f"/v1/prescriptions/{prescribed(w, o, 2)[0]}/complete", {}),
+    ),
+    ("POST", "/v1/pharmacy/prescriptions/verify"): Case(
+        lambda who, own: who is Tie.PHARMACY,
+        lambda w, r, o: (
+            "POST",
+            "/v1/pharmacy/prescriptions/verify",
+            {"json": {"code": prescribed(w, o, 0)[1]}},
+        ),
+    ),
+    ("POST", "/v1/pharmacy/prescriptions/dispense"): Case(
+        lambda who, own: who is Tie.PHARMACY,
+        lambda w, r, o: (
+            "POST",
+            "/v1/pharmacy/prescriptions/dispense",
+            {"json": {"code": prescribed(w, o, 3)[1]}},
+        ),
     ),
     # intake and consents (issue 12), before erasure: they rely on the ties it ends
     ("POST", "/v1/consultations/{consultation_id}/intake"): Case(

@@ -8,15 +8,12 @@ the bus (their routes are another issue's)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from adapters.composition import Services, build
-from adapters.settings import Settings
 from commands.booking import BookUrgent
 from commands.consultations import (
     AdmitPatient,
@@ -29,32 +26,11 @@ from commands.consultations import (
 )
 from domain.actor import Actor, Role
 from projections.analytics import nps_of, p90
+from tests.clocks import Clock, services_on_the_clock, stopped_clock  # noqa: F401
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import book_video, set_up_schedule, tomorrow_at
 
 COMMENT = "Zephyrina canary comment: the doctor was rude about my rash"
-
-
-class Clock:
-    """The clinic's time: the commands act at it, the test moves it on."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def services(settings: Settings, clock: Clock) -> Iterator[Services]:
-    built = build(settings, clock=clock)
-    yield built
-    built.close()
 
 
 @pytest.fixture

@@ -1,9 +1,9 @@
 """The clinical part of the patient card (E3), as the clinic lives it: a visit, its protocol
-drafted then signed (its diagnoses appear only once signed), a prescription filled at the
-pharmacy, lab results with their flags, consents; read by the patient and the care team, never
-by another clinic; sealed in storage, unreadable once the patient is erased; moving with a
-beneficiary's transfer (A4); and replayed by compliance as the patient's whole record as of
-any moment."""
+drafted then signed (its diagnoses appear only once signed), the prescription its signature
+issued, filled at the pharmacy, lab results with their flags, consents; read by the patient
+and the care team, never by another clinic; sealed in storage, unreadable once the patient is
+erased; moving with a beneficiary's transfer (A4); and replayed by compliance as the
+patient's whole record as of any moment."""
 
 from __future__ import annotations
 
@@ -57,23 +57,13 @@ def card(
     return found
 
 
-def issue(services: Services, doctor: Person, patient_id: str, consultation: str) -> Prescription:
-    """What signing a protocol with a medication line issues (wired by the signing command):
-    here the domain issues it and the application saves it."""
-    prescription = Prescription.issue(
-        code=new_code(),
-        patient_id=uuid.UUID(patient_id),
-        consultation_id=uuid.UUID(consultation),
-        protocol_id=uuid.uuid5(uuid.NAMESPACE_URL, f"/protocols/{consultation}"),
-        line=0,
-        doctor_id=doctor.actor.actor_id,
-        organisation_id=doctor.actor.organisation_id,
-        medication=PRESCRIBED,
-        issued_at=datetime.now(UTC),
-        by=doctor.actor,
-    )
-    services.bus_uow().save(prescription)
-    return prescription
+def issued(
+    clinic: Clinic, services: Services, who: Person, patient_id: str, signed: int
+) -> Prescription:
+    """The prescription the protocol's signature (at position ``signed``) issued for its
+    medication line, as the write side has it."""
+    [line] = card(clinic, who, patient_id, signed)["prescriptions"]
+    return services.bus_uow().get(Prescription, uuid.UUID(line["id"]))
 
 
 def save(services: Services, prescription: Prescription) -> Saved:
@@ -114,7 +104,8 @@ def test_the_card_shows_the_visit_its_signed_diagnoses_the_prescription_and_the_
 
     signed = sign(clinic, dr_weber, protocol)
     assert signed.status_code == 200, signed.text
-    prescription = issue(services, dr_weber, annas, consultation)
+    prescription = issued(clinic, services, anna, annas, signed.json()["position"])
+    assert prescription.status.value == "active" and prescription.fills == 0
     pharmacy = Actor(uuid.uuid4(), Role.SYSTEM, clinic.org_a)
     prescription.dispense(at=datetime.now(UTC), by=pharmacy)
     filled = save(services, prescription)
@@ -170,9 +161,10 @@ def test_the_card_is_sealed_and_an_erased_patient_s_card_answers_nulls_live_and_
 ) -> None:
     set_up_schedule(clinic, dr_weber)
     annas = clinic.register(dr_weber)["id"]  # the clinic's record: its admin erases it
-    consultation, protocol, _ = visit_with_protocol(clinic, dr_weber, dr_weber, annas)
-    assert sign(clinic, dr_weber, protocol).status_code == 200
-    issue(services, dr_weber, annas, consultation)
+    _, protocol, _ = visit_with_protocol(clinic, dr_weber, dr_weber, annas)
+    signed = sign(clinic, dr_weber, protocol)
+    assert signed.status_code == 200, signed.text
+    assert len(card(clinic, dr_weber, annas, signed.json()["position"])["prescriptions"]) == 1
     stored = b"\n".join(
         v if isinstance(v, bytes) else str(v).encode()
         for row in services.clinical_record.rows()
@@ -207,8 +199,9 @@ def test_a_transferred_beneficiary_takes_the_whole_clinical_record_along(
     hana = clinic.person("Hana Holder", Role.PATIENT, None)
     ben = add_beneficiary(clinic, hana, email=BEN_EMAIL)
     consultation, protocol, _ = visit_with_protocol(clinic, dr_weber, hana, ben)
-    assert sign(clinic, dr_weber, protocol).status_code == 200
-    prescription = issue(services, dr_weber, ben, consultation)
+    signed = sign(clinic, dr_weber, protocol)
+    assert signed.status_code == 200, signed.text
+    prescription = issued(clinic, services, hana, ben, signed.json()["position"])
     ordered = order(clinic, dr_weber, consultation, lab)
     reported = report(
         clinic, lab.person, str(ordered.json()["id"]), GLUCOSE_HIGH, HEMOGLOBIN_NORMAL
@@ -257,8 +250,9 @@ def test_compliance_replays_the_patient_s_whole_record_as_of_any_moment(
     set_up_schedule(clinic, dr_weber)
     annas = clinic.register(dr_weber)["id"]  # the clinic's record: its admin erases it
     consultation, protocol, _ = visit_with_protocol(clinic, dr_weber, dr_weber, annas)
-    assert sign(clinic, dr_weber, protocol).status_code == 200
-    prescription = issue(services, dr_weber, annas, consultation)
+    signed = sign(clinic, dr_weber, protocol)
+    assert signed.status_code == 200, signed.text
+    prescription = issued(clinic, services, dr_weber, annas, signed.json()["position"])
     ordered = order(clinic, dr_weber, consultation, lab)
     assert ordered.status_code == 201, ordered.text
 
@@ -331,8 +325,8 @@ def test_compliance_replays_the_patient_s_whole_record_as_of_any_moment(
     replayed = clinic.client.get(
         f"/v1/compliance/patients/{annas}/timeline", headers=officer.headers
     ).json()
-    issued = next(e for e in replayed if e["event_type"] == "Prescription.Issued")
-    assert issued["data"]["medication"] == "<erased>" and issued["data"]["code"] == "<erased>"
+    issue = next(e for e in replayed if e["event_type"] == "Prescription.Issued")
+    assert issue["data"]["medication"] == "<erased>" and issue["data"]["code"] == "<erased>"
     assert b"Paracetamol" not in raw_database_bytes(services)
 
 

@@ -7,34 +7,21 @@ from __future__ import annotations
 
 import hashlib
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from adapters.composition import Services, build
-from adapters.settings import Settings
+from adapters.composition import Services
 from domain.actor import Role
+from tests.clocks import Clock, services_on_the_clock, stopped_clock  # noqa: F401
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import Practices, set_up_schedule
-from tests.test_consultation_lifecycle import Clock, booked, step
+from tests.test_consultation_lifecycle import booked, step
 
 RECORDING_V1 = "Ich willige ein, dass meine Videosprechstunde aufgezeichnet wird."
 RECORDING_V2 = RECORDING_V1 + " Die Aufzeichnung wird nach 30 Tagen gelöscht."
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def services(settings: Settings, clock: Clock) -> Iterator[Services]:
-    built = build(settings, clock=clock)
-    yield built
-    built.close()
 
 
 @pytest.fixture

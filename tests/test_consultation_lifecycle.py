@@ -6,41 +6,18 @@ run on a clock the test moves, so the waiting room and the reopening window are 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from adapters.composition import Services, build
-from adapters.settings import Settings
+from adapters.composition import Services
 from domain.actor import Role
 from domain.consultation import Consultation
+from tests.clocks import Clock, services_on_the_clock, stopped_clock  # noqa: F401
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import Practices, book_video, set_up_schedule, tomorrow_at
-
-
-class Clock:
-    """The time commands act at: now, until the test moves it."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def services(settings: Settings, clock: Clock) -> Iterator[Services]:
-    built = build(settings, clock=clock)
-    yield built
-    built.close()
 
 
 @pytest.fixture

@@ -7,20 +7,19 @@ field. The services run on a clock the test moves."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
 
-from adapters.composition import Services, build
-from adapters.settings import Settings
+from adapters.composition import Services
 from domain.actor import Role
 from domain.consultation import Consultation
+from tests.clocks import Clock, services_on_the_clock, stopped_clock  # noqa: F401
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import Practices, set_up_schedule
-from tests.test_consultation_lifecycle import Clock, booked, recorded, step, stored_in_clear
+from tests.test_consultation_lifecycle import booked, recorded, step, stored_in_clear
 
 ALLERGIES_V1: list[dict[str, Any]] = [
     {"code": "has-allergies", "type": "boolean", "label": "Any allergies?", "required": True},
@@ -41,18 +40,6 @@ COMPLAINT = {
     "symptoms": ["shortness-of-breath", "palpitations"],
     "text": "Stechender Schmerz hinter dem Brustbein",
 }
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def services(settings: Settings, clock: Clock) -> Iterator[Services]:
-    built = build(settings, clock=clock)
-    yield built
-    built.close()
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ pool, requests nobody accepts expire, patients withdraw."""
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -16,8 +16,7 @@ from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 from hypothesis.stateful import Bundle, RuleBasedStateMachine, invariant, rule
 
-from adapters.composition import Services, build
-from adapters.settings import Settings
+from adapters.composition import Services
 from commands.consultations import AskQuestion
 from domain.actor import Actor, Role, system_actor
 from domain.booking import DoctorDay
@@ -32,33 +31,12 @@ from domain.on_call import (
     RequestState,
 )
 from domain.patient import record_of
+from tests.clocks import RunningClock, running_clock, services_on_the_clock  # noqa: F401
 from tests.conftest import Clinic, Person
 from tests.scheduling_fixtures import set_up_schedule
 from tests.test_privacy import raw_database_bytes
 
 POOL = "cardiology"
-
-
-class Clock:
-    """The time commands act at: the real one, moved on by the test."""
-
-    def __init__(self) -> None:
-        self.ahead = timedelta()
-
-    def __call__(self) -> datetime:
-        return datetime.now(UTC) + self.ahead
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def services(settings: Settings, clock: Clock) -> Iterator[Services]:
-    built = build(settings, clock=clock)
-    yield built
-    built.close()
 
 
 @pytest.fixture
@@ -196,7 +174,7 @@ def test_a_patient_withdraws_a_request_and_nobody_can_take_it_then(
 
 
 def test_a_request_nobody_accepts_in_time_expires_and_the_patient_is_told(
-    clinic: Clinic, services: Services, clock: Clock, dr_weber: Person, anna: Person
+    clinic: Clinic, services: Services, clock: RunningClock, dr_weber: Person, anna: Person
 ) -> None:
     made = ask_pool(clinic, anna, reason="dizzy and short of breath")
     run_deadlines(services)  # not due yet
@@ -212,7 +190,7 @@ def test_a_request_nobody_accepts_in_time_expires_and_the_patient_is_told(
 def test_an_urgent_consultation_the_named_doctor_does_not_take_goes_to_the_pool(
     clinic: Clinic,
     services: Services,
-    clock: Clock,
+    clock: RunningClock,
     dr_weber: Person,
     dr_roth: Person,
     anna: Person,
@@ -274,7 +252,7 @@ def agenda_of(clinic: Clinic, doctor: Person) -> list[tuple[str, str]]:
 def test_an_urgent_consultation_taken_over_from_the_pool_moves_to_the_new_doctors_agenda(
     clinic: Clinic,
     services: Services,
-    clock: Clock,
+    clock: RunningClock,
     dr_weber: Person,
     dr_roth: Person,
     anna: Person,
@@ -306,7 +284,7 @@ def test_an_urgent_consultation_taken_over_from_the_pool_moves_to_the_new_doctor
 def test_a_question_left_unanswered_past_its_deadline_goes_to_the_pool(
     clinic: Clinic,
     services: Services,
-    clock: Clock,
+    clock: RunningClock,
     dr_weber: Person,
     dr_roth: Person,
     anna: Person,

@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 import sqlite3
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import psycopg
@@ -13,14 +12,21 @@ import pytest
 
 from adapters.composition import Services
 from domain.actor import Role
-from domain.clinical_protocol import validated
 from domain.lab_order import LabOrder
 from domain.machine_client import MachineClient
 from domain.partner_labs import PartnerLabs
-from domain.prescription import Prescription, new_code
+from domain.prescription import Prescription
 from projections.stream_contract import TRANSLATIONS
 from tests.conftest import Clinic, Person
 from tests.lab_fixtures import order, partner_lab, report, treated_consultation
+from tests.prescription_fixtures import (
+    dispense,
+    pharmacy,
+    prescribe,
+    prescriptions_of,
+    verify,
+    with_lines,
+)
 from tests.protocol_fixtures import draft, read, sign, urgent_call
 from tests.scheduling_fixtures import set_up_schedule
 
@@ -399,8 +405,86 @@ def test_canary_intake_is_nowhere_in_clear(
     assert Consultation.IntakeFormAnswered not in TRANSLATIONS
 
 
-#: the card's clinical part: a signed protocol's diagnosis, a prescription's medication and
-#: dose line, a lab order's tests, note and result
+def test_canary_a_whole_clinical_visit_is_nowhere_in_clear(
+    clinic: Clinic,
+    dr_weber: Person,
+    admin_a: Person,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Every clinical field of one visit at once (intake, consent, a rule's refusal, protocol
+    and addendum, lab orders, results and cancellation, the urgent reason, the rating's
+    comment): in no table and no log line in clear, on SQLite as on PostgreSQL. The stream's
+    half is in tests/test_stream.py."""
+    from tests.canaries import CLINICAL_NEEDLES, a_whole_clinical_visit
+
+    caplog.set_level(logging.DEBUG)
+    a_whole_clinical_visit(clinic, dr_weber, admin_a)
+    stored = raw_database_bytes(services).lower().replace(b" ", b"")
+    logged = "\n".join(r.getMessage() for r in caplog.records).lower()
+    for needle in CLINICAL_NEEDLES:
+        assert needle.lower().replace(" ", "").encode() not in stored, f"{needle!r} in a table"
+        assert needle.lower() not in logged, f"found {needle!r} in the logs"
+
+
+#: a prescription's medication line (text and code); its own code is drawn per run
+PRESCRIPTION_CANARY: dict[str, Any] = {
+    "medication_system": "local",
+    "medication_code": "CANARYRX7",
+    "medication_text": "Canarypill 7 mg",
+    "dose_value": 7,
+    "dose_unit": "mg",
+    "route": "oral",
+    "frequency": 1,
+    "duration_days": 10,
+    "quantity": 10,
+    "refills": 1,
+}
+
+
+def test_canary_prescriptions_and_their_codes_are_nowhere_in_clear(
+    clinic: Clinic,
+    dr_weber: Person,
+    admin_a: Person,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Issued, listed by the patient, verified and dispensed by a pharmacy, cancelled with a
+    reason: the medication, the code and the reason reach the event store, the prescriptions'
+    view, the access log and the logs only as ciphertext (the code as a blind index)."""
+    caplog.set_level(logging.DEBUG)
+    set_up_schedule(clinic, dr_weber)
+    anna = clinic.person("Anna", Role.PATIENT, None)
+    annas = clinic.register(anna)["id"]
+    signed = prescribe(clinic, dr_weber, anna, annas, with_lines(PRESCRIPTION_CANARY))
+    [issued] = prescriptions_of(clinic, anna, annas, signed)
+    code = issued["code"]
+    assert issued["medication"]["medication_text"] == "Canarypill 7 mg"  # opened for Anna
+    shop = pharmacy(clinic, admin_a, clinic.org_a, "Pharmacie Canary")
+    checked = verify(clinic, shop, code.lower(), idempotency_key="canary-verify")
+    assert checked.status_code == 200 and checked.json()["medication_code"] == "CANARYRX7"
+    filled = dispense(clinic, shop, code, idempotency_key="canary-dispense")
+    assert filled.status_code == 200, filled.text
+    cancelled = clinic.client.post(
+        f"/v1/prescriptions/{issued['id']}/cancel",
+        headers={**dr_weber.headers, "Idempotency-Key": "canary-cancel"},
+        json={"reason": "Canarycancel reason"},
+    )
+    assert cancelled.status_code == 200, cancelled.text
+    [seen] = prescriptions_of(clinic, anna, annas, cancelled.json()["position"])
+    assert seen["cancel_reason"] == "Canarycancel reason"
+    stored = raw_database_bytes(services).lower()
+    logged = "\n".join(r.getMessage() for r in caplog.records).lower().encode()
+    needles = ["CANARYRX7", "Canarypill", "Canarycancel", code, code.replace("-", "")]
+    for needle in needles:
+        assert needle.lower().encode() not in stored, f"found {needle!r} in the database"
+        assert needle.lower().encode() not in logged, f"found {needle!r} in the logs"
+    published = [t for t in TRANSLATIONS if t.__qualname__.startswith(Prescription.__name__)]
+    assert published == [], published  # nor on the analysts' stream
+
+
+#: the card's clinical part: a signed protocol's diagnosis, the prescription its signature
+#: issued (medication and dose line), a lab order's tests, note and result
 CARD_NEEDLES = ["Canarydiagnosis", "Q87.11", "Canarymedicine", "Z99CANARY", "Canaryinstruction"]
 CARD_NEEDLES += ["Canarynote", "424242.4242"]
 
@@ -420,20 +504,6 @@ def test_canary_the_clinical_record_is_nowhere_in_clear(
     consultation = urgent_call(clinic, dr_weber, anna, annas)
     protocol = str(draft(clinic, dr_weber, consultation, PROTOCOL_CANARY).json()["id"])
     assert sign(clinic, dr_weber, protocol).status_code == 200
-    services.bus_uow().save(
-        Prescription.issue(
-            code=new_code(),
-            patient_id=uuid.UUID(annas),
-            consultation_id=uuid.UUID(consultation),
-            protocol_id=uuid.UUID(protocol),
-            line=0,
-            doctor_id=dr_weber.actor.actor_id,
-            organisation_id=clinic.org_a,
-            medication=validated(PROTOCOL_CANARY)["prescriptions"][0],
-            issued_at=datetime.now(UTC),
-            by=dr_weber.actor,
-        )
-    )
     lab = partner_lab(clinic, admin_a, clinic.org_a, "Laboratoire Ketterthill")
     tests = [{"code": "2345-7", "display": "Canarynote glucose"}]
     ordered = order(clinic, dr_weber, consultation, lab, tests, note="Canarynote suspected")
@@ -447,6 +517,7 @@ def test_canary_the_clinical_record_is_nowhere_in_clear(
         params={"after": reported.json()["position"]},
     )
     assert shown.status_code == 200, shown.text
+    assert len(shown.json()["prescriptions"]) == 1  # issued by the signature
     for needle in CARD_NEEDLES:
         assert needle in shown.text, needle  # opened for Anna ...
     stored = raw_database_bytes(services).lower()  # ... on SQLite and PostgreSQL only sealed

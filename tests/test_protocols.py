@@ -8,20 +8,19 @@ from __future__ import annotations
 
 import base64
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import orjson
 import pytest
 
-from adapters.composition import Services, build
+from adapters.composition import Services
 from adapters.crypto.sealing import field_context, open_sealed, seal
-from adapters.settings import Settings
 from commands.erasure import EraseAccount
 from commands.memberships import AssignAssistant
 from domain.actor import Role
 from domain.clinical_protocol import ClinicalProtocol
+from tests.clocks import Clock, services_on_the_clock, stopped_clock  # noqa: F401
 from tests.conftest import Clinic, Person
 from tests.protocol_fixtures import (
     SECTIONS,
@@ -35,26 +34,6 @@ from tests.protocol_fixtures import (
     urgent_call,
 )
 from tests.scheduling_fixtures import Practices, set_up_schedule, tomorrow_at
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock()
-
-
-@pytest.fixture
-def services(settings: Settings, clock: Clock) -> Iterator[Services]:
-    built = build(settings, clock=clock)
-    yield built
-    built.close()
 
 
 @pytest.fixture
@@ -332,18 +311,26 @@ def test_verification_fails_when_any_byte_of_the_stored_content_or_signature_cha
 
 
 def test_a_doctors_erasure_leaves_their_signatures_verifiable(
-    clinic: Clinic, services: Services, dr_weber: Person, anna: Person, practices: Practices
+    clinic: Clinic,
+    services: Services,
+    clock: Clock,
+    dr_weber: Person,
+    anna: Person,
+    practices: Practices,
 ) -> None:
     annas = clinic.register(anna)["id"]
     consultation = urgent_call(clinic, dr_weber, anna, annas)
     protocol = str(draft(clinic, dr_weber, consultation, SECTIONS).json()["id"])
     assert sign(clinic, dr_weber, protocol).status_code == 200
+    clock.now += timedelta(hours=1)  # erased later that day: the key is retired then
     services.bus.handle(EraseAccount(dr_weber.actor, dr_weber.actor.actor_id, True))
     assert services.keys.get(dr_weber.actor.actor_id) is None  # nobody signs as them any more
     found = services.signatures.verify(uuid.UUID(protocol))
     assert found.valid and found.signature is not None
     assert found.signature.signer_id == dr_weber.actor.actor_id
-    assert services.signatures.public_keys(dr_weber.actor.actor_id)
+    assert found.signature.key_valid_until == clock.now  # retired at the erasure
+    [key] = services.signatures.public_keys(dr_weber.actor.actor_id)
+    assert key.valid_until == clock.now
 
 
 def test_a_remote_primary_diagnosis_is_refused_until_the_patient_was_seen_in_person(

@@ -87,6 +87,8 @@ DISCLOSES: dict[tuple[str, str], Disclosed] = {
     ("GET", "/v1/consultations/{consultation_id}/intake"): _the_patient_of,
     ("GET", "/v1/patients/{patient_id}/signed-consents"): _the_record,
     ("GET", "/v1/consultations/{consultation_id}/recording-permission"): _the_patient_of,
+    ("GET", "/v1/patients/{patient_id}/prescriptions"): _the_record,
+    ("GET", "/v1/prescriptions/{prescription_id}"): _the_patient_of,
     ("GET", "/v1/patients/{patient_id}/clinical-record"): _the_record,
     ("GET", "/v1/compliance/aggregates/{aggregate_id}/timeline"): _compliance_stream,
 }
@@ -141,7 +143,7 @@ def _records_since(services: Services, seq: int) -> list[tuple[str, ...]]:
 
 def _allowed(route: tuple[str, str]) -> list[Who]:
     if route in SESSION_ROUTES:  # a person's own session (a machine client has no account)
-        return [who for who in WHO if who is not Tie.LAB_CLIENT]
+        return [who for who in WHO if who not in (Tie.LAB_CLIENT, Tie.PHARMACY)]
     return [who for who in WHO if CASES[route].rule(who, True)]
 
 

@@ -512,3 +512,49 @@ def test_a_consultations_whole_life_reaches_the_stream_without_the_comment(
     everything = b"".join(m.raw for m in messages)
     for needle in ("Zephyrina", "mocked", "chest", "Serious", str(patient), str(dr.actor_id)):
         assert needle.encode() not in everything, needle
+
+
+def every_message(bootstrap: str, prefix: str) -> list[Message]:
+    """Every message of every topic of this test (the whole topic set the relay wrote)."""
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, request_timeout_ms=10000)
+    try:
+        topics = sorted(t for t in consumer.topics() if t.startswith(prefix))
+    finally:
+        consumer.close()
+    assert topics, "the relay published nothing"
+    return [m for t in topics for m in read_all(bootstrap, t, expect=10**6, timeout=3.0)]
+
+
+def test_canary_a_whole_clinical_visit_never_reaches_the_stream_or_the_logs(
+    clinic: Clinic,
+    dr_weber: Person,
+    admin_a: Person,
+    services: Services,
+    relay: KafkaRelay,
+    kafka_bootstrap: str,
+    topic_prefix: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Intake, consent, rules, a signed and corrected protocol, lab orders and results, a
+    rating: a canary in every clinical field, and in none of the stream's keys, values or
+    headers; nor in any log line."""
+    import logging
+
+    from tests.canaries import CLINICAL_NEEDLES, ORGANISATION_NEEDLES, a_whole_clinical_visit
+
+    caplog.set_level(logging.DEBUG)
+    visit = a_whole_clinical_visit(clinic, dr_weber, admin_a)
+    publish_all(relay, services)
+    messages = every_message(kafka_bootstrap, topic_prefix)
+    assert_valid(messages)
+    types = {m.body["event_type"] for m in messages}
+    assert {"patient.registered", "consultation.booked", "consultation.rated"} <= types
+    everything = b"".join(m.raw for m in messages).lower()
+    needles = [*CLINICAL_NEEDLES, *ORGANISATION_NEEDLES, visit.patient_id, visit.protocol_id]
+    for needle in needles:
+        assert needle.lower().encode() not in everything, f"found {needle!r} on the stream"
+    logged = "\n".join(r.getMessage() for r in caplog.records).lower()
+    for needle in CLINICAL_NEEDLES:
+        assert needle.lower() not in logged, f"found {needle!r} in the logs"

@@ -29,20 +29,8 @@ from commands.patients import RegisterPatient
 from domain.actor import Actor, Role
 from domain.consultation import URGENT_OFFER_MINUTES, Consultation, Kind
 from projections.waiting_room import Queue, Spot, WaitingRoomProjection, doctor_queue
+from tests.clocks import Clock
 from tests.conftest import Clinic, Person
-
-
-class Clock:
-    """The time the commands act at, moved by the test."""
-
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def at(self, hour: int, minute: int = 0) -> None:
-        self.now = datetime.combine(self.now.date(), time(hour, minute), UTC)
 
 
 def a_weekday_ahead() -> date:

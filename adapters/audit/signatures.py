@@ -32,6 +32,9 @@ class SignatureCheck:
     public_key: str | None
     key_valid_then: bool
     signature_matches: bool
+    #: the published key's validity (its end once the key was replaced or retired)
+    key_valid_from: datetime | None = None
+    key_valid_until: datetime | None = None
 
     @property
     def valid(self) -> bool:
@@ -115,6 +118,8 @@ class ProtocolVerifier:
             public_key=key.public_key if key else None,
             key_valid_then=key is not None and key.valid_at(sig.signed_at),
             signature_matches=matches,
+            key_valid_from=key.valid_from if key else None,
+            key_valid_until=key.valid_until if key else None,
         )
 
     def _fold(self, aggregate_id: UUID) -> Any:

@@ -6,6 +6,7 @@ import hashlib
 import hmac
 
 from domain.personal import normalise_email, normalise_name
+from domain.prescription import normalised_code
 
 
 class BlindIndex:
@@ -27,3 +28,7 @@ class BlindIndex:
 
     def name_query(self, query: str) -> bytes:
         return self._mac("name", normalise_name(query))
+
+    def prescription_code(self, code: str) -> bytes:
+        """A prescription's code (any spelling; ``InvalidValue`` when it cannot be one)."""
+        return self._mac("prescription-code", normalised_code(code))

@@ -65,6 +65,20 @@ class Ed25519Signer:
         keep_row: Callable[[Cursor], None] = keep
         return NewSigningKey(key_id, ALGORITHM, base64.b64encode(public).decode(), keep_row)
 
+    def destroy(self, practitioner_id: UUID, key_id: str) -> Callable[[Cursor], None]:
+        """Delete the sealed private half (the key was retired); this process forgets it at
+        once, in the transaction, so a rollback only costs a reload from the row."""
+
+        def forget(cur: Cursor) -> None:
+            with self._lock:
+                self._fresh.pop(key_id, None)
+            cur.execute(
+                "DELETE FROM practitioner_signing_keys WHERE key_id = %s AND practitioner_id = %s",
+                (key_id, practitioner_id),
+            )
+
+        return forget
+
     def sign(self, practitioner_id: UUID, key_id: str, document: bytes) -> str:
         private = self._private(practitioner_id, key_id)
         return base64.b64encode(private.sign(document).signature).decode()

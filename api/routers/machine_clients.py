@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import base64
 import binascii
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from urllib.parse import parse_qs, unquote
 from uuid import UUID
 
 import orjson
 from fastapi import APIRouter, Depends, Request, Response, status
-from pydantic import BaseModel, StringConstraints
+from pydantic import BaseModel, Field, StringConstraints
 
 from api.auth import CurrentActor, authorize_organisation, client_address
 from api.policy import Action
@@ -28,6 +28,11 @@ router = APIRouter(prefix="/v1", tags=["machine clients"], responses=PROBLEM_RES
 
 class ClientBody(Body):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+    purpose: Literal["lab", "pharmacy"] = Field(
+        default="lab",
+        description="a partner lab's client reports results; a pharmacy's verifies and "
+        "dispenses prescriptions by their code",
+    )
 
 
 class ClientOut(BaseModel):
@@ -62,11 +67,13 @@ def create(
     response: Response,
     actor: CurrentActor,
 ) -> dict[str, Any]:
-    """The organisation's admin creates a client; ``client_secret`` is shown in this answer
-    only (kept as an Argon2id hash, like a password)."""
+    """The organisation's admin creates a client (a ``lab``'s, the default, or a
+    ``pharmacy``'s); ``client_secret`` is shown in this answer only (kept as an Argon2id hash,
+    like a password)."""
     authorize_organisation(request, actor, Action.MANAGE_MACHINE_CLIENTS, organisation_id)
     made = services_of(request).bus.answer(
-        cmd.CreateMachineClient(actor, organisation_id, body.name), cmd.MachineClientCreated
+        cmd.CreateMachineClient(actor, organisation_id, body.name, body.purpose),
+        cmd.MachineClientCreated,
     )
     response.headers["Cache-Control"] = "no-store"
     return {

@@ -210,6 +210,8 @@ def verification(
             "algorithm": c.algorithm,
             "public_key": c.public_key,
             "key_valid_then": c.key_valid_then,
+            "key_valid_from": c.key_valid_from,
+            "key_valid_until": c.key_valid_until,
             "signature_matches": c.signature_matches,
             "valid": c.valid,
         }
