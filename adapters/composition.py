@@ -43,6 +43,7 @@ from adapters.patient_registrations import PatientRegistrations
 from adapters.readmodels.account_view import SqlAccountView
 from adapters.readmodels.analytics import SqlAnalytics
 from adapters.readmodels.availability import SqlAvailability
+from adapters.readmodels.clinical_record import SqlClinicalRecord
 from adapters.readmodels.consents import SqlConsents
 from adapters.readmodels.consultation_view import SqlConsultationView
 from adapters.readmodels.intake import SqlIntake
@@ -74,6 +75,7 @@ from commands.ports import Ports
 from projections.account_view import AccountViewProjection
 from projections.analytics import AnalyticsProjection
 from projections.availability import AvailabilityProjection
+from projections.clinical_record import ClinicalRecordProjection
 from projections.consents import ConsentsProjection
 from projections.consultation_view import ConsultationViewProjection
 from projections.intake import IntakeProjection
@@ -147,6 +149,8 @@ class Services:
     room_index: RoomIndex
     rooms: SqlRooms
     video: VideoCredentials
+    #: the clinical part of the patient card, and the index of the record's streams
+    clinical_record: SqlClinicalRecord
 
     def relay(self) -> KafkaRelay:
         """The Kafka relay (``telemed relay``), when a bootstrap server is configured."""
@@ -233,6 +237,7 @@ def build(
     prescriptions = SqlPrescriptions(db, keys, BlindIndex(keyring.index_key))
     rooms = SqlRooms(db, keys)
     room_index = RoomIndex(db, _derived(keyring.index_key, "room-pins"))
+    clinical_record = SqlClinicalRecord(db, keys)
     runners = {
         PatientDirectoryProjection.name: ProjectionRunner(
             db,
@@ -330,6 +335,9 @@ def build(
         ),
         RoomsProjection.name: ProjectionRunner(
             db, recorder, app.mapper, RoomsProjection(rooms), rooms
+        ),
+        ClinicalRecordProjection.name: ProjectionRunner(
+            db, recorder, app.mapper, ClinicalRecordProjection(clinical_record), clinical_record
         ),
     }
     access_log = AccessLog(db, keyring.chain_key)
@@ -433,6 +441,7 @@ def build(
         intake=intake,
         consents=consents,
         prescriptions=prescriptions,
+        clinical_record=clinical_record,
         room_index=room_index,
         rooms=rooms,
         video=video_credentials(settings, keyring.index_key),

@@ -28,6 +28,7 @@ from api.routers import (
     beneficiaries,
     calendars,
     care_analytics,
+    clinical_record,
     compliance,
     consents,
     consultation_reads,
@@ -182,6 +183,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(consents.router)
     app.include_router(prescriptions.router)
     app.include_router(rooms.router)
+    app.include_router(clinical_record.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
     app.add_middleware(IdempotentRequests, store=services.idempotency, sessions=services.sessions)

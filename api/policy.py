@@ -68,6 +68,7 @@ class Action(StrEnum):
     ORDER_LAB_TESTS = "lab:order"
     REPORT_LAB_RESULTS = "lab:report"
     READ_LAB_RESULTS = "lab:read-results"
+    READ_CLINICAL_RECORD = "patient:read-clinical-record"
     READ_ABNORMAL_RESULTS = "lab:abnormal-results"
     FILL_INTAKE = "intake:fill"
     READ_INTAKE = "intake:read"
@@ -158,6 +159,8 @@ ALLOWED: dict[Action, frozenset[Role]] = {
     Action.READ_PRESCRIPTIONS: CARE_TEAM | {Role.PATIENT},
     Action.CHANGE_PRESCRIPTION: frozenset({Role.DOCTOR}),
     Action.DISPENSE_PRESCRIPTION: frozenset({Role.SYSTEM}),
+    # the card's clinical part: whoever reads the record's results
+    Action.READ_CLINICAL_RECORD: CARE_TEAM | {Role.PATIENT},
 }
 
 #: what a holder may do for a beneficiary (on the beneficiary's behalf)
@@ -186,6 +189,7 @@ HOLDER_ACTIONS = frozenset(
         Action.READ_INTAKE,
         Action.SIGN_CONSENT,
         Action.READ_PRESCRIPTIONS,
+        Action.READ_CLINICAL_RECORD,
     }
 )
 
@@ -201,6 +205,7 @@ DOCTOR_ACTIONS = frozenset({Action.TREAT, Action.CLOSE, Action.ORDER_LAB_TESTS})
 CARE_ACTIONS = frozenset(
     {Action.READ_PATIENT, Action.BOOK, Action.ASK, Action.INVITE_PATIENT, Action.READ_LAB_RESULTS}
     | {Action.READ_PRESCRIPTIONS}
+    | {Action.READ_CLINICAL_RECORD}
 )
 
 #: which delegation scope lets a grantee take an action (on the patient's behalf)
@@ -225,6 +230,7 @@ GRANT_SCOPES: dict[Action, frozenset[Scope]] = {
     # consenting for the patient goes with arranging their care
     Action.SIGN_CONSENT: frozenset({Scope.BOOK}),
     Action.READ_PRESCRIPTIONS: frozenset({Scope.READ_RECORDS}),
+    Action.READ_CLINICAL_RECORD: frozenset({Scope.READ_RECORDS}),
 }
 
 

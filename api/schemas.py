@@ -138,6 +138,9 @@ class TimelineEntryOut(BaseModel):
     recorded_at: datetime
     actor: ActorOut | None
     data: dict[str, Any]
+    #: the stream the event belongs to (a patient's timeline merges all of the record's)
+    aggregate_id: UUID | None = None
+    aggregate_type: str | None = None
 
 
 class AccessRecordOut(BaseModel):
@@ -167,8 +170,20 @@ class AuditReport(BaseModel):
     chains: list[ChainReport]
 
 
+class AggregateAsOf(BaseModel):
+    aggregate_id: UUID
+    aggregate_type: str
+    exists: bool
+    version: int | None = None
+    state: dict[str, Any] | None = None
+
+
 class StateAsOf(BaseModel):
+    """The patient record (``exists``, ``version``, ``state``) and, in ``aggregates``, every
+    stream of the patient's whole record (the record first) as of ``at``."""
+
     at: datetime
     exists: bool
     version: int | None = None
     state: dict[str, Any] | None = None
+    aggregates: list[AggregateAsOf] = []

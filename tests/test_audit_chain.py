@@ -160,7 +160,21 @@ def test_the_officer_replays_a_record_as_of_any_moment(
         params={"at": "2000-01-01T00:00:00+00:00"},
         headers=officer.headers,
     ).json()
-    assert before == {"at": "2000-01-01T00:00:00Z", "exists": False, "version": None, "state": None}
+    assert before == {
+        "at": "2000-01-01T00:00:00Z",
+        "exists": False,
+        "version": None,
+        "state": None,
+        "aggregates": [
+            {
+                "aggregate_id": patient_id,
+                "aggregate_type": "Patient",
+                "exists": False,
+                "version": None,
+                "state": None,
+            }
+        ],
+    }
 
 
 def test_every_write_is_attributed(clinic: Clinic, dr_weber: Person, services: Services) -> None:

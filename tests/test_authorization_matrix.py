@@ -1024,6 +1024,15 @@ CASES: dict[tuple[str, str], Case] = {
         patient_record(CARE, grantee=True),
         lambda w, r, o: ("GET", f"/v1/patients/{p(w, r, o)}/results", {}),
     ),
+    # the card's clinical part (issue 12): whoever reads the results
+    ("GET", "/v1/patients/{patient_id}/clinical-record"): Case(
+        patient_record(CARE, grantee=True),
+        lambda w, r, o: ("GET", f"/v1/patients/{p(w, r, o)}/clinical-record", {}),
+    ),
+    ("GET", "/v1/compliance/aggregates/{aggregate_id}/timeline"): Case(
+        anyone_of({Role.COMPLIANCE_OFFICER}),
+        lambda w, r, o: ("GET", f"/v1/compliance/aggregates/{p(w, r, o)}/timeline", {}),
+    ),
     ("GET", "/v1/doctors/me/abnormal-results"): Case(
         anyone_of({Role.DOCTOR}),
         lambda w, r, o: ("GET", f"/v1/doctors/me/abnormal-results?after={abnormal(w)}", {}),

@@ -481,3 +481,48 @@ def test_canary_prescriptions_and_their_codes_are_nowhere_in_clear(
         assert needle.lower().encode() not in logged, f"found {needle!r} in the logs"
     published = [t for t in TRANSLATIONS if t.__qualname__.startswith(Prescription.__name__)]
     assert published == [], published  # nor on the analysts' stream
+
+
+#: the card's clinical part: a signed protocol's diagnosis, the prescription its signature
+#: issued (medication and dose line), a lab order's tests, note and result
+CARD_NEEDLES = ["Canarydiagnosis", "Q87.11", "Canarymedicine", "Z99CANARY", "Canaryinstruction"]
+CARD_NEEDLES += ["Canarynote", "424242.4242"]
+
+
+def test_canary_the_clinical_record_is_nowhere_in_clear(
+    clinic: Clinic,
+    dr_weber: Person,
+    admin_a: Person,
+    services: Services,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The card's clinical part is opened for its reader, and stored only sealed."""
+    caplog.set_level(logging.DEBUG)
+    set_up_schedule(clinic, dr_weber)
+    anna = clinic.person("Anna", Role.PATIENT, None)
+    annas = clinic.register(anna)["id"]
+    consultation = urgent_call(clinic, dr_weber, anna, annas)
+    protocol = str(draft(clinic, dr_weber, consultation, PROTOCOL_CANARY).json()["id"])
+    assert sign(clinic, dr_weber, protocol).status_code == 200
+    lab = partner_lab(clinic, admin_a, clinic.org_a, "Laboratoire Ketterthill")
+    tests = [{"code": "2345-7", "display": "Canarynote glucose"}]
+    ordered = order(clinic, dr_weber, consultation, lab, tests, note="Canarynote suspected")
+    assert ordered.status_code == 201, ordered.text
+    result = {"code": "2345-7", "kind": "quantity", "value": "424242.4242", "unit": "mmol/L"}
+    reported = report(clinic, lab.person, ordered.json()["id"], result)
+    assert reported.status_code == 200, reported.text
+    shown = clinic.client.get(
+        f"/v1/patients/{annas}/clinical-record",
+        headers=anna.headers,
+        params={"after": reported.json()["position"]},
+    )
+    assert shown.status_code == 200, shown.text
+    assert len(shown.json()["prescriptions"]) == 1  # issued by the signature
+    for needle in CARD_NEEDLES:
+        assert needle in shown.text, needle  # opened for Anna ...
+    stored = raw_database_bytes(services).lower()  # ... on SQLite and PostgreSQL only sealed
+    logged = "\n".join(r.getMessage() for r in caplog.records).lower().encode()
+    for needle in CARD_NEEDLES:
+        assert needle.lower().encode() not in stored, f"found {needle!r} in the database"
+        assert needle.lower().encode() not in logged, f"found {needle!r} in the logs"
+    assert services.clinical_record.rows(), "the card has rows"

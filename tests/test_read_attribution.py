@@ -63,6 +63,10 @@ def _compliance_record(answer: Any, url: str) -> set[str]:
     return {url.split("/v1/compliance/patients/")[1].split("/")[0]}
 
 
+def _compliance_stream(answer: Any, url: str) -> set[str]:
+    return {url.split("/v1/compliance/aggregates/")[1].split("/")[0]}
+
+
 DISCLOSES: dict[tuple[str, str], Disclosed] = {
     ("GET", "/v1/patients"): _items,
     ("GET", "/v1/patients/{patient_id}"): _the_record,
@@ -86,6 +90,8 @@ DISCLOSES: dict[tuple[str, str], Disclosed] = {
     ("GET", "/v1/patients/{patient_id}/prescriptions"): _the_record,
     ("GET", "/v1/prescriptions/{prescription_id}"): _the_patient_of,
     ("GET", "/v1/consultations/{consultation_id}/room"): _the_patient_of,
+    ("GET", "/v1/patients/{patient_id}/clinical-record"): _the_record,
+    ("GET", "/v1/compliance/aggregates/{aggregate_id}/timeline"): _compliance_stream,
 }
 DISCLOSES_NO_PATIENT: dict[tuple[str, str], str] = {
     ("GET", "/v1/health"): "positions of the read models",

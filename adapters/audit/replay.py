@@ -1,8 +1,11 @@
-"""What compliance officers replay: a record's timeline, and its state as of any moment."""
+"""What compliance officers replay: a record's timeline, and its state as of any moment; for a
+patient's whole record, every stream of it (the record, its consultations, protocols,
+prescriptions, lab orders, ...) merged in log order."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, is_dataclass
 from datetime import date, datetime
 from typing import Any
 from uuid import UUID
@@ -14,6 +17,7 @@ from adapters.eventstore.application import EventStoreApplication
 from adapters.eventstore.recorder import EventRecorder
 from domain.actor import Actor
 from domain.personal import Erased
+from projections.clinical_record import StreamRef
 
 
 @dataclass(frozen=True)
@@ -25,6 +29,8 @@ class TimelineEntry:
     recorded_at: datetime
     actor: Actor | None
     data: dict[str, Any]
+    aggregate_id: UUID | None = None
+    aggregate_type: str | None = None
 
 
 def plain(value: Any) -> Any:
@@ -39,6 +45,8 @@ def plain(value: Any) -> Any:
         return {k: plain(v) for k, v in value.items()}
     if isinstance(value, Actor):
         return value.as_dict()
+    if is_dataclass(value) and not isinstance(value, type):
+        return {k: plain(v) for k, v in asdict(value).items()}
     return value
 
 
@@ -47,6 +55,7 @@ class Replay:
         self.app, self.recorder = app, recorder
 
     def timeline(self, aggregate_id: UUID) -> list[TimelineEntry]:
+        """One stream's events, oldest first, each naming its aggregate and type."""
         entries = []
         for stored, position, recorded_at in self.recorder.select_events_with_time(aggregate_id):
             event = self.app.mapper.to_domain_event(stored)
@@ -63,9 +72,22 @@ class Replay:
                     recorded_at=as_datetime(recorded_at),
                     actor=actor if isinstance(actor, Actor) else None,
                     data={k: plain(v) for k, v in state.items()},
+                    aggregate_id=aggregate_id,
+                    aggregate_type=type(event).__qualname__.split(".")[0],
                 )
             )
         return entries
+
+    def record_timeline(self, streams: Iterable[StreamRef]) -> list[TimelineEntry]:
+        """The events of every stream of a record, merged in log position order."""
+        merged = [e for ref in streams for e in self.timeline(ref.aggregate_id)]
+        return sorted(merged, key=lambda e: e.position)
+
+    def record_as_of(
+        self, streams: Iterable[StreamRef], moment: datetime
+    ) -> list[tuple[StreamRef, Aggregate | None]]:
+        """Each stream's aggregate as it was at ``moment`` (None: not yet there)."""
+        return [(ref, self.as_of(ref.aggregate_id, moment)) for ref in streams]
 
     def as_of(self, aggregate_id: UUID, moment: datetime) -> Aggregate | None:
         """The aggregate as it was at ``moment`` (None if it did not exist yet)."""
