@@ -25,6 +25,7 @@ from domain.lab_order import LabOrder
 from domain.on_call import PoolRequest
 from domain.patient import Patient
 from domain.prescription import Prescription
+from domain.room import Room
 from domain.teleconference import ParticipantKind, Teleconference
 from projections.base import Projection
 
@@ -193,6 +194,7 @@ class ClinicalRecordProjection(Projection[ClinicalRecordWriter]):
             Grant.Given,
             RuleDecisions.Opened,
             Teleconference.Invited,
+            Room.Opened,
         )
     )
 
@@ -218,6 +220,10 @@ class ClinicalRecordProjection(Projection[ClinicalRecordWriter]):
     def _(self, event: RuleDecisions.Opened, tracking: Tracking) -> None:
         ref = StreamRef(event.originator_id, "RuleDecisions")
         self.view.stream_of_consultation(event.consultation_id, ref, tracking.notification_id)
+
+    @process_event.register
+    def _(self, event: Room.Opened, tracking: Tracking) -> None:
+        self.view.stream(*_stream(event, tracking))
 
     @process_event.register
     def _(self, event: Teleconference.Invited, tracking: Tracking) -> None:
