@@ -25,6 +25,22 @@ from domain.personal import RecordedCreation, RecordedEvent
 
 #: how long a prescription can be dispensed after it is issued (a common national default)
 VALIDITY = timedelta(days=60)
+#: what a pharmacist needs of the medication line to dispense it (nothing about the patient)
+DISPENSING_FIELDS = (
+    "medication_system",
+    "medication_code",
+    "medication_text",
+    "dose_value",
+    "dose_unit",
+    "route",
+    "frequency",
+    "period",
+    "period_unit",
+    "duration_days",
+    "quantity",
+)
+#: what the patient's record shows of it: the line as prescribed, never the code that opens it
+MEDICATION_FIELDS = (*DISPENSING_FIELDS, "refills", "instructions")
 _CODE_BYTES = 15  # 120 bits: 24 base32 characters, shown in groups of four
 
 

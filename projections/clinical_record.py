@@ -24,27 +24,10 @@ from domain.jurisdiction import RuleDecisions
 from domain.lab_order import LabOrder
 from domain.on_call import PoolRequest
 from domain.patient import Patient
-from domain.prescription import Prescription
+from domain.prescription import MEDICATION_FIELDS, Prescription
 from domain.room import Room
 from domain.teleconference import ParticipantKind, Teleconference
 from projections.base import Projection
-
-#: what a prescription shows of its protocol line: the medication and its dose, never the code
-MEDICATION_FIELDS = (
-    "medication_system",
-    "medication_code",
-    "medication_text",
-    "dose_value",
-    "dose_unit",
-    "route",
-    "frequency",
-    "period",
-    "period_unit",
-    "duration_days",
-    "quantity",
-    "refills",
-    "instructions",
-)
 
 
 @dataclass(frozen=True)

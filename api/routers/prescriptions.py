@@ -35,7 +35,7 @@ from api.state import services_of
 from commands import prescriptions as cmd
 from commands.results import NotFound
 from domain.actor import Actor, Role
-from domain.prescription import refusal_reason
+from domain.prescription import DISPENSING_FIELDS, refusal_reason
 from projections.prescriptions import PrescriptionRow
 
 router = APIRouter(prefix="/v1", tags=["prescriptions"], responses=PROBLEM_RESPONSES)
@@ -181,22 +181,7 @@ def verify(body: CodeBody, request: Request, actor: CurrentActor) -> dict[str, A
     return {
         "valid": reason is None,
         "reason": reason,
-        **{
-            name: line.get(name)
-            for name in (
-                "medication_system",
-                "medication_code",
-                "medication_text",
-                "dose_value",
-                "dose_unit",
-                "route",
-                "frequency",
-                "period",
-                "period_unit",
-                "duration_days",
-                "quantity",
-            )
-        },
+        **{name: line.get(name) for name in DISPENSING_FIELDS},
         "fills_left": row.fills_allowed - row.fills if row.status == "active" else 0,
         "valid_until": row.valid_until,
         "prescriber_id": row.doctor_id,
