@@ -19,7 +19,7 @@ import json
 import logging
 import re
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import IntEnum
@@ -141,9 +141,7 @@ def parse(text: str, address: str, limits: Limits) -> Signal:
             raise Violation(Close.POLICY, "bad candidate: sdpMid or sdpMLineIndex")
         if not (fragment is None or _bounded_str(fragment, 256)):
             raise Violation(Close.POLICY, "bad candidate: usernameFragment")
-        body.update(
-            candidate=candidate, sdpMid=mid, sdpMLineIndex=index, usernameFragment=fragment
-        )
+        body.update(candidate=candidate, sdpMid=mid, sdpMLineIndex=index, usernameFragment=fragment)
     else:  # bye
         reason = message.get("reason")
         if not (reason is None or _bounded_str(reason, 200)):
@@ -307,6 +305,10 @@ class SignallingHub:
         checked = time.monotonic()
         while channel.peers:
             await asyncio.sleep(self.limits.tick_seconds)
+            now = self.clock()
+            if now >= channel.closes:
+                self.end_room(channel, Close.ROOM_CLOSED, "the room's time is over")
+                return
             if time.monotonic() - checked >= self.limits.recheck_seconds:
                 checked = time.monotonic()
                 try:
@@ -316,10 +318,6 @@ class SignallingHub:
                     return
                 except Exception:  # a database hiccup: keep the call, check again later
                     log.exception("re-reading room %s failed", channel.address[:6])
-            now = self.clock()
-            if now >= channel.closes:
-                self.end_room(channel, Close.ROOM_CLOSED, "the room's time is over")
-                return
             for peer in list(channel.peers.values()):
                 if now >= peer.expires:
                     peer.close(Close.TOKEN, "the join token expired")
@@ -328,7 +326,7 @@ class SignallingHub:
         self,
         address: str,
         peer: Peer,
-        receive: Callable[[], Awaitable[dict[str, Any]]],
+        receive: Callable[[], Awaitable[Mapping[str, Any]]],
         send_text: Callable[[str], Awaitable[None]],
         close: Callable[[int, str], Awaitable[None]],
     ) -> None:

@@ -18,16 +18,15 @@ from typing import Any
 import jwt
 import pytest
 from starlette.testclient import WebSocketTestSession
-from starlette.websockets import WebSocketDisconnect
 
 from adapters.settings import Settings
 from adapters.signalling import Close, Limits, SignallingHub
 from domain.actor import Role
 from tests.conftest import Person
 from tests.test_rooms import TURN, Setting, at, book, inside, join, pin_of, room
-from tests.test_rooms import clock as clock  # noqa: F401 (fixtures)
-from tests.test_rooms import rooms as rooms  # noqa: F401
-from tests.test_rooms import services as services  # noqa: F401
+from tests.test_rooms import clock as clock
+from tests.test_rooms import rooms as rooms
+from tests.test_rooms import services as services
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -57,12 +56,10 @@ def settings(database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def hub(rooms: Setting) -> SignallingHub:  # noqa: F811
+def hub(rooms: Setting) -> SignallingHub:
     """The app's relay, checking the clock often so that scenarios need not wait."""
     s = rooms
-    relay = SignallingHub(
-        s.clinic.services.clock, Limits(tick_seconds=0.02, recheck_seconds=0.05)
-    )
+    relay = SignallingHub(s.clinic.services.clock, Limits(tick_seconds=0.02, recheck_seconds=0.05))
     s.clinic.client.app.state.signalling = relay  # type: ignore[attr-defined]
     return relay
 
@@ -131,7 +128,7 @@ class TwoRooms:
 
 
 @pytest.fixture
-def two_rooms(rooms: Setting, hub: SignallingHub) -> TwoRooms:  # noqa: F811
+def two_rooms(rooms: Setting, hub: SignallingHub) -> TwoRooms:
     s = rooms
     first, slot_a = book(s)
     second, slot_b = book(s)
@@ -141,18 +138,28 @@ def two_rooms(rooms: Setting, hub: SignallingHub) -> TwoRooms:  # noqa: F811
     return TwoRooms(*calls)
 
 
-def talk(a: WebSocketTestSession, b: WebSocketTestSession, b_call: Call, note: str) -> None:
-    """``a`` sends ``b`` a candidate, and ``b`` receives it: the pair still talks."""
+def talk(
+    a: WebSocketTestSession, a_call: Call, b: WebSocketTestSession, b_call: Call, note: str
+) -> None:
+    """``a`` sends ``b`` a candidate, and it is the next thing ``b`` receives: the pair still
+    talks, and nothing else reached ``b`` meanwhile."""
     line = f"{CANDIDATE} generation 0 ufrag {note}"
     a.send_json({"type": "candidate", "to": b_call.participant, "candidate": line})
-    assert next_signal(b, "candidate")["candidate"] == line
+    assert b.receive_json() == {
+        "type": "candidate",
+        "candidate": line,
+        "sdpMid": None,
+        "sdpMLineIndex": None,
+        "usernameFragment": None,
+        "from": a_call.participant,
+    }
 
 
 # -- a call ------------------------------------------------------------------------------------
 
 
 def test_doctor_and_patient_exchange_an_offer_an_answer_and_candidates(
-    rooms: Setting,  # noqa: F811
+    rooms: Setting,
     two_rooms: TwoRooms,
 ) -> None:
     s, weber, anna = rooms, two_rooms.a_weber, two_rooms.a_anna
@@ -197,7 +204,7 @@ def test_doctor_and_patient_exchange_an_offer_an_answer_and_candidates(
 
 
 def test_a_participant_of_another_room_cannot_reach_them(
-    rooms: Setting,  # noqa: F811
+    rooms: Setting,
     two_rooms: TwoRooms,
 ) -> None:
     s, r = rooms, two_rooms
@@ -214,11 +221,11 @@ def test_a_participant_of_another_room_cannot_reach_them(
             assert closed(stranger) == (Close.POLICY, "a message for another room")
         with connected(s, r.b_anna) as stranger:  # to everyone: everyone in room B only
             stranger.send_json({"type": "offer", "sdp": SDP})
-            talk(doctor, patient, r.a_anna, "a-only")  # nothing of B's arrived first
-        talk(patient, doctor, r.a_weber, "still-here")
+            talk(doctor, r.a_weber, patient, r.a_anna, "a-only")  # nothing of B's arrived first
+        talk(patient, r.a_anna, doctor, r.a_weber, "still-here")
 
 
-def test_the_room_takes_two_peers(rooms: Setting, two_rooms: TwoRooms) -> None:  # noqa: F811
+def test_the_room_takes_two_peers(rooms: Setting, two_rooms: TwoRooms) -> None:
     s, r = rooms, two_rooms
     nurse = s.clinic.person("Nurse Kim", Role.NURSE, s.clinic.org_a)
     observer = joined(s, nurse, r.a_anna.consultation)
@@ -239,7 +246,11 @@ BAD: list[tuple[str, Any, Close]] = [
     ("bad SDP", {"type": "answer", "sdp": "hello"}, Close.POLICY),
     ("SDP with a bad line", {"type": "offer", "sdp": "v=0\r\nnonsense\r\n"}, Close.POLICY),
     ("bad candidate", {"type": "candidate", "candidate": 42}, Close.POLICY),
-    ("bad sdpMLineIndex", {"type": "candidate", "candidate": None, "sdpMLineIndex": -1}, 1008),
+    (
+        "bad sdpMLineIndex",
+        {"type": "candidate", "candidate": None, "sdpMLineIndex": -1},
+        Close.POLICY,
+    ),
     ("bad recipient", {"type": "bye", "to": "someone"}, Close.POLICY),
     ("a stranger", {"type": "bye", "to": "p" + "a" * 32}, Close.POLICY),
     ("oversized", {"type": "offer", "sdp": "v=0\r\na=" + "x" * 70_000}, Close.TOO_BIG),
@@ -248,7 +259,7 @@ BAD: list[tuple[str, Any, Close]] = [
 
 
 def test_bad_input_closes_only_the_offending_connection(
-    rooms: Setting,  # noqa: F811
+    rooms: Setting,
     two_rooms: TwoRooms,
 ) -> None:
     s, r = rooms, two_rooms
@@ -268,7 +279,7 @@ def test_bad_input_closes_only_the_offending_connection(
                     assert reason, name
                 left = b_doctor.receive_json()
                 assert left == {"type": "peer-left", "peer": r.b_anna.participant}, name
-                talk(doctor, patient, r.a_anna, name.replace(" ", "-"))
+                talk(doctor, r.a_weber, patient, r.a_anna, name.replace(" ", "-"))
             # too many messages: a burst is fine, a flood is closed
             with connected(s, r.b_anna) as offender:
                 assert b_doctor.receive_json()["type"] == "peer-joined"
@@ -276,14 +287,14 @@ def test_bad_input_closes_only_the_offending_connection(
                     offender.send_json({"type": "candidate", "candidate": CANDIDATE})
                 assert closed(offender)[0] == Close.TOO_MANY
             assert next_signal(b_doctor, "peer-left")["peer"] == r.b_anna.participant
-            talk(patient, doctor, r.a_weber, "after-the-flood")
+            talk(patient, r.a_anna, doctor, r.a_weber, "after-the-flood")
 
 
 # -- tokens and the room's time ----------------------------------------------------------------
 
 
 def test_missing_forged_and_expired_tokens_are_refused_at_connect(
-    rooms: Setting,  # noqa: F811
+    rooms: Setting,
     two_rooms: TwoRooms,
 ) -> None:
     s, call = rooms, two_rooms.a_anna
@@ -300,7 +311,7 @@ def test_missing_forged_and_expired_tokens_are_refused_at_connect(
 
 
 def test_a_token_expiring_mid_call_ends_that_connection_and_the_window_end_ends_all(
-    rooms: Setting,  # noqa: F811
+    rooms: Setting,
     two_rooms: TwoRooms,
 ) -> None:
     s, weber = rooms, two_rooms.a_weber
@@ -319,7 +330,7 @@ def test_a_token_expiring_mid_call_ends_that_connection_and_the_window_end_ends_
 
 
 def test_cancelling_the_consultation_ends_the_call(
-    rooms: Setting,  # noqa: F811
+    rooms: Setting,
     two_rooms: TwoRooms,
 ) -> None:
     s, r = rooms, two_rooms

@@ -29,6 +29,7 @@ router = APIRouter(tags=["rooms"])
 _ADDRESS = re.compile(r"^[a-z2-7]{24}$")
 #: participants a room takes: two peers, or the teleconference limit behind an SFU
 CAPACITY = {Mode.P2P: 2, Mode.SFU: MAX_PARTICIPANTS}
+_CLOSED = {"over": "the room's time is over", "not-yet-open": "the room is not open yet"}
 
 
 def hub_of(websocket: WebSocket) -> SignallingHub:
@@ -45,7 +46,7 @@ def _open_room(services: Services, room_id: UUID) -> RoomEntry:
     try:
         return services.bus.answer(CheckRoomOpen(system_actor(), room_id), RoomEntry)
     except RoomClosed as closed:
-        raise RoomGone(f"the room is {closed.status}") from None
+        raise RoomGone(_CLOSED.get(closed.status, f"the room is {closed.status}")) from None
     except NotFound:
         raise RoomGone("the room is gone") from None
 
