@@ -256,7 +256,7 @@ class SignallingHub:
         )
         for other in others.values():
             other.push({"type": "peer-joined", "peer": peer.pseudonym, "role": peer.role})
-        if channel.watcher is None:
+        if channel.watcher is None or channel.watcher.done():
             channel.watcher = asyncio.create_task(self._watch(channel))
 
     def leave(self, address: str, peer: Peer) -> None:

@@ -7,6 +7,7 @@ and tokens that expire (or a room that closes) end the call."""
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -17,10 +18,14 @@ from typing import Any
 
 import jwt
 import pytest
+from hypothesis import given
+from hypothesis import settings as hsettings
+from hypothesis import strategies as st
 from starlette.testclient import WebSocketTestSession
 
 from adapters.settings import Settings
-from adapters.signalling import Close, Limits, SignallingHub
+from adapters.signalling import SIGNAL_TYPES, Close, Limits, SignallingHub, Violation, parse
+from api.routers.signalling import RedactTokens
 from domain.actor import Role
 from tests.conftest import Person
 from tests.test_rooms import TURN, Setting, at, book, inside, join, pin_of, room
@@ -345,3 +350,68 @@ def test_cancelling_the_consultation_ends_the_call(
         for ws in (doctor, patient):
             assert closed(ws) == (Close.ROOM_CLOSED, "the room is closed")
     assert refused(s, r.b_anna.address, r.b_anna.token)[0] == Close.ROOM_CLOSED
+
+
+# -- the checks themselves ---------------------------------------------------------------------
+
+ADDRESS = "a" * 24
+JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner),
+    max_leaves=12,
+)
+FIELDS = st.fixed_dictionaries(
+    {"type": st.sampled_from([*sorted(SIGNAL_TYPES), "hello", ""])},
+    optional={
+        "sdp": st.sampled_from([SDP, "v=0", "v=1\r\n", "x"]) | JSON,
+        "candidate": st.sampled_from([CANDIDATE, "", None, "host 1"]) | JSON,
+        "to": st.sampled_from(["p" + "b" * 32, "P" + "b" * 32, "me"]) | JSON,
+        "from": st.text(max_size=33),
+        "room": st.sampled_from([ADDRESS, "b" * 24]) | JSON,
+        "sdpMid": JSON,
+        "sdpMLineIndex": JSON,
+        "reason": JSON,
+        "extra": JSON,
+    },
+)
+
+
+@hsettings(max_examples=300, deadline=None)
+@given(message=FIELDS | JSON, raw=st.booleans(), garbage=st.text(max_size=40))
+def test_any_message_is_either_relayed_in_shape_or_a_violation(
+    message: Any, raw: bool, garbage: str
+) -> None:
+    """Whatever arrives, the check answers a message of the known shape (the server's own
+    ``from`` added later, nothing else passed on) or a close code; never another error."""
+    text = garbage if raw else json.dumps(message)
+    try:
+        signal = parse(text, ADDRESS, Limits())
+    except Violation as bad:
+        assert bad.code in (Close.POLICY, Close.TOO_BIG) and bad.reason
+        return
+    body = signal.body
+    assert body["type"] in SIGNAL_TYPES and "from" not in body and "room" not in body
+    allowed = {
+        "offer": {"sdp"},
+        "answer": {"sdp"},
+        "candidate": {"candidate", "sdpMid", "sdpMLineIndex", "usernameFragment"},
+        "bye": {"reason"},
+    }[body["type"]]
+    assert set(body) - {"type"} <= allowed
+    if body["type"] in ("offer", "answer"):
+        assert body["sdp"].startswith("v=0")
+    assert signal.to is None or (signal.to.startswith("p") and len(signal.to) == 33)
+
+
+def test_the_token_in_the_socket_s_path_is_kept_out_of_the_server_log() -> None:
+    record = logging.LogRecord(
+        "uvicorn.error",
+        logging.INFO,
+        __file__,
+        1,
+        '%s - "WebSocket %s" [accepted]',
+        ("127.0.0.1:5000", "/v1/rooms/abc/signal?token=eyJ.secret.sig&x=1"),
+        None,
+    )
+    assert RedactTokens().filter(record)
+    assert "eyJ" not in record.getMessage() and "token=<redacted>&x=1" in record.getMessage()

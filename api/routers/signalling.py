@@ -7,6 +7,7 @@ WebSocket routes are not in the OpenAPI document."""
 
 from __future__ import annotations
 
+import logging
 import re
 from datetime import datetime
 from uuid import UUID
@@ -25,6 +26,26 @@ from domain.room import Mode, RoomClosed
 from domain.teleconference import MAX_PARTICIPANTS
 
 router = APIRouter(tags=["rooms"])
+
+_TOKEN_QUERY = re.compile(r"token=[^&\s\"]*")
+
+
+class RedactTokens(logging.Filter):
+    """uvicorn logs a WebSocket's path with its query string ("WebSocket /v1/...?token=..."
+    [accepted]): the join token is a credential, so it is cut out of those lines."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_QUERY.sub("token=<redacted>", arg) if isinstance(arg, str) else arg
+                for arg in record.args
+            )
+        if isinstance(record.msg, str) and "token=" in record.msg:
+            record.msg = _TOKEN_QUERY.sub("token=<redacted>", record.msg)
+        return True
+
+
+logging.getLogger("uvicorn.error").addFilter(RedactTokens())
 
 _ADDRESS = re.compile(r"^[a-z2-7]{24}$")
 #: participants a room takes: two peers, or the teleconference limit behind an SFU
