@@ -371,3 +371,5 @@ class SignallingHub:
             for task in (reader, writer, closing):
                 task.cancel()
             self.leave(address, peer)
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(reader, writer, closing, return_exceptions=True)

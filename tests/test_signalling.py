@@ -12,7 +12,7 @@ import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -310,6 +310,10 @@ def test_missing_forged_and_expired_tokens_are_refused_at_connect(
     assert refused(s, call.address, forged)[0] == Close.TOKEN
     assert refused(s, "a" * 24, call.token)[0] == Close.TOKEN  # the token names its room
     assert refused(s, "not-an-address", call.token)[0] == Close.NO_ROOM
+    plain = s.clinic.client.get(url(call.address, call.token))  # not a WebSocket: a problem
+    assert plain.status_code == 404 and plain.headers["content-type"].startswith(
+        "application/problem+json"
+    )
     s.clock.at(s.clock() + timedelta(minutes=TOKEN_MINUTES, seconds=1))
     code, reason = refused(s, call.address, call.token)
     assert code == Close.TOKEN and "expired" in reason
@@ -415,3 +419,10 @@ def test_the_token_in_the_socket_s_path_is_kept_out_of_the_server_log() -> None:
     )
     assert RedactTokens().filter(record)
     assert "eyJ" not in record.getMessage() and "token=<redacted>&x=1" in record.getMessage()
+
+
+def test_a_burst_is_allowed_and_then_the_rate_holds() -> None:
+    hub = SignallingHub(lambda: datetime.now(UTC), Limits(rate=50.0, burst=20))
+    peer = hub.peer("p" + "c" * 32, "guest", datetime.now(UTC))
+    assert all(peer.take() for _ in range(20))
+    assert not peer.take()
