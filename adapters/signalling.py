@@ -273,10 +273,16 @@ class SignallingHub:
 
     def relay(self, address: str, sender: Peer, text: str) -> None:
         """Check one message and pass it on (``Violation``: close the sender)."""
+        channel = self.channels.get(address)
+        if (
+            sender.closing.is_set()
+            or channel is None
+            or channel.peers.get(sender.pseudonym) is not sender
+        ):
+            return  # a connection on its way out (closed, or replaced) relays nothing more
         if not sender.take():
             raise Violation(Close.TOO_MANY, f"more than {self.limits.rate:g} messages a second")
         signal = parse(text, address, self.limits)
-        channel = self.channels[address]
         now = self.clock()
         if now >= channel.closes:
             raise Violation(Close.ROOM_CLOSED, "the room's time is over")
