@@ -6,9 +6,11 @@ and tokens that expire (or a room that closes) end the call."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -426,3 +428,86 @@ def test_a_burst_is_allowed_and_then_the_rate_holds() -> None:
     peer = hub.peer("p" + "c" * 32, "guest", datetime.now(UTC))
     assert all(peer.take() for _ in range(20))
     assert not peer.take()
+
+
+# -- over a real socket ------------------------------------------------------------------------
+
+
+@contextmanager
+def served(s: Setting) -> Iterator[int]:
+    """The app on uvicorn (port answered), beside the test client, on the same services."""
+    import socket
+    import threading
+
+    import uvicorn
+
+    from api.app import create_app
+
+    app = create_app(s.clinic.services)
+    app.state.signalling = SignallingHub(
+        s.clinic.services.clock, Limits(tick_seconds=0.02, recheck_seconds=0.05)
+    )
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = int(probe.getsockname()[1])
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_level="info")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(500):
+            if server.started:
+                break
+            time.sleep(0.01)
+        assert server.started, "uvicorn did not start"
+        yield port
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_over_a_real_socket_codes_and_reasons_arrive_and_the_token_is_not_logged(
+    rooms: Setting, two_rooms: TwoRooms
+) -> None:
+    """uvicorn with ``websockets`` (what ``telemed serve`` runs): the close codes and reasons
+    reach a real client, and uvicorn's "WebSocket ... [accepted]" lines hide the token."""
+    client: Any = pytest.importorskip("websockets.sync.client")
+    errors: Any = pytest.importorskip("websockets.exceptions")
+    s, weber, anna = rooms, two_rooms.a_weber, two_rooms.a_anna
+    lines: list[str] = []
+    seen = logging.Handler()
+    seen.emit = lambda record: lines.append(record.getMessage())  # type: ignore[method-assign]
+    uvicorn_log = logging.getLogger("uvicorn.error")
+    with contextlib.ExitStack() as cleanup:
+        port = cleanup.enter_context(served(s))
+        uvicorn_log.addHandler(seen)  # after uvicorn configured its logging (it drops handlers)
+        cleanup.callback(uvicorn_log.removeHandler, seen)
+        base = f"ws://127.0.0.1:{port}"
+
+        def closed_by_server(ws: Any) -> tuple[int, str]:
+            with pytest.raises(errors.ConnectionClosed) as ended:
+                while True:
+                    ws.recv(timeout=5)
+            return int(ended.value.rcvd.code), str(ended.value.rcvd.reason)
+
+        with client.connect(base + url(anna.address, None), open_timeout=5) as nobody:
+            assert closed_by_server(nobody) == (Close.TOKEN, "a join token is required (?token=)")
+        # the handshake is accepted before the token is checked: wait for the welcome before
+        # the second connects, so that the doctor is the one told of a peer joining
+        with client.connect(base + url(weber.address, weber.token), open_timeout=5) as doctor:
+            assert json.loads(doctor.recv(timeout=5))["type"] == "welcome"
+            patient = cleanup.enter_context(
+                client.connect(base + url(anna.address, anna.token), open_timeout=5)
+            )
+            assert json.loads(patient.recv(timeout=5))["type"] == "welcome"
+            assert json.loads(doctor.recv(timeout=5))["type"] == "peer-joined"
+            doctor.send(json.dumps({"type": "offer", "to": anna.participant, "sdp": SDP}))
+            offer = json.loads(patient.recv(timeout=5))
+            assert offer == {"type": "offer", "sdp": SDP, "from": weber.participant}
+            patient.send(json.dumps({"type": "answer", "sdp": "v=0\r\na=" + "x" * 70_000}))
+            code, reason = closed_by_server(patient)
+            assert code == Close.TOO_BIG and reason == "a message is at most 65536 bytes"
+            left = json.loads(doctor.recv(timeout=5))
+            assert left == {"type": "peer-left", "peer": anna.participant}
+    assert any("token=<redacted>" in line for line in lines), lines
+    assert not any(anna.token in line or weber.token in line for line in lines)
