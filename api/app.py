@@ -49,6 +49,7 @@ from api.routers import (
     rule_sets,
     schedules,
     sessions,
+    signalling,
     slots,
     system,
     teleconferences,
@@ -183,6 +184,7 @@ def create_app(services: Services) -> FastAPI:
     app.include_router(consents.router)
     app.include_router(prescriptions.router)
     app.include_router(rooms.router)
+    app.include_router(signalling.router)  # WebSocket: not in the OpenAPI
     app.include_router(clinical_record.router)
     # outermost last: the request log sees every answer, the 500 of an escaped exception too
     app.state.alarms = Alarms()
