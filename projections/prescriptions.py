@@ -45,6 +45,11 @@ class PrescriptionRow:
     code: str | None
     cancel_reason: str | None = None
 
+    @property
+    def fills_left(self) -> int:
+        """Fills a pharmacy may still dispense (none once it is no longer active)."""
+        return self.fills_allowed - self.fills if self.status == "active" else 0
+
 
 class PrescriptionsWriter(Protocol):
     """The steps; clinical values arrive as the events carry them (clear, or ``ERASED``)."""

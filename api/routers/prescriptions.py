@@ -57,7 +57,7 @@ def _out(row: PrescriptionRow, reader: Actor) -> dict[str, Any]:
         "status": row.status,
         "fills": row.fills,
         "fills_allowed": row.fills_allowed,
-        "fills_left": row.fills_allowed - row.fills if row.status == "active" else 0,
+        "fills_left": row.fills_left,
         "issued_at": row.issued_at,
         "valid_until": row.valid_until,
         "updated_at": row.updated_at,
@@ -182,7 +182,7 @@ def verify(body: CodeBody, request: Request, actor: CurrentActor) -> dict[str, A
         "valid": reason is None,
         "reason": reason,
         **{name: line.get(name) for name in DISPENSING_FIELDS},
-        "fills_left": row.fills_allowed - row.fills if row.status == "active" else 0,
+        "fills_left": row.fills_left,
         "valid_until": row.valid_until,
         "prescriber_id": row.doctor_id,
     }
